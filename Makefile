@@ -1,0 +1,58 @@
+# fabric: the two commands a user needs are `make lab` and `make test` (both install what they need,
+# as root on Debian 12).  Everything else here is a step of those two.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEBS := frr frr-pythontools redis-server nftables iproute2 iputils-ping lldpd libyang2-dev \
+        libyang-tools gcc python3-dev postgresql
+PYTEST_ARGS ?=
+
+.PHONY: test lab deps venv lint typecheck unit bench golden-update clean
+
+## test: install everything needed, lint, type-check, then run the whole suite with durations.
+test: deps venv lint typecheck
+	$(VENV)/bin/pytest --durations=25 $(PYTEST_ARGS)
+
+## lab: bring the demo fabric up (see README).
+lab: deps venv
+	$(VENV)/bin/fabric lab demo
+
+## deps: Debian packages (skipped when all are installed already).
+deps:
+	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root to install: $$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@# FRR's packaged service would otherwise hold the default pathspace; the rig uses its own.
+	@systemctl stop frr >/dev/null 2>&1 || true
+
+## venv: a virtualenv with the package (editable) and its test extras.
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+unit: venv
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+## golden-update: regenerate golden outputs (review the diff before committing).
+golden-update: venv
+	$(VENV)/bin/pytest tests/golden --update-golden $(PYTEST_ARGS)
+
+bench: deps venv
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""lab: the test rig and the namespace lab (imported lazily by `fabric lab`)."""
