@@ -17,12 +17,19 @@ class FabricError(Exception):
 
 
 class ValidationError(FabricError):
-    """Input refused; `path` points at the offending field (e.g. ``ports[3].vrf``)."""
+    """Input refused; `path` points at the offending field (e.g. ``ports[Ethernet4].vrf``).
 
-    def __init__(self, message: str, path: str = "") -> None:
-        self.path = path
-        super().__init__(f"{path}: {message}" if path else message)
-        self.reason = message
+    `problems` lists every `(path, reason)` found, so one round trip shows the user all of them; the
+    exception's own path and reason are the first.
+    """
+
+    def __init__(
+        self, message: str, path: str = "", *, problems: list[tuple[str, str]] | None = None
+    ) -> None:
+        self.problems = problems or [(path, message)]
+        self.path, self.reason = self.problems[0]
+        text = "; ".join(f"{p}: {m}" if p else m for p, m in self.problems)
+        super().__init__(text)
 
 
 class AllocationError(FabricError):

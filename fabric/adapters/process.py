@@ -75,9 +75,7 @@ def run(
     return result
 
 
-def run_checked(
-    argv: Sequence[str], *, phase: str = "", retryable: bool = False, **kwargs: object
-) -> Result:
+def run_checked(argv: Sequence[str], *, phase: str = "", retryable: bool = False, **kwargs: object) -> Result:
     """Like `run`, but a failure raises `ApplyError` (a timeout is always retryable)."""
     result = run(argv, **kwargs)  # type: ignore[arg-type]
     if not result.ok:
