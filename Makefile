@@ -49,7 +49,7 @@ unit: venv
 
 ## golden-update: regenerate golden outputs (review the diff before committing).
 golden-update: venv
-	$(VENV)/bin/pytest tests/golden --update-golden $(PYTEST_ARGS)
+	FABRIC_UPDATE_GOLDEN=1 $(VENV)/bin/pytest tests/golden $(PYTEST_ARGS)
 
 bench: deps venv
 	$(VENV)/bin/python -m bench

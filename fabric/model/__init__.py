@@ -19,6 +19,7 @@ from fabric.model.canonical import canonical_json, content_hash
 from fabric.model.firewall import FirewallState, FirewallVrf, Snat, VrfImport
 from fabric.model.machine import MachineState
 from fabric.model.prefixes import AllowedPrefix
+from fabric.model.status import FirewallStatus, SwitchStatus
 from fabric.model.switch import FirewallPort, Port, Switch, SwitchState, Vrf
 
 DOCUMENTS: dict[str, type[Document]] = {
@@ -96,12 +97,14 @@ __all__ = [
     "Document",
     "FirewallPort",
     "FirewallState",
+    "FirewallStatus",
     "FirewallVrf",
     "MachineState",
     "Port",
     "Snat",
     "Switch",
     "SwitchState",
+    "SwitchStatus",
     "Vrf",
     "VrfImport",
     "canonical_json",
