@@ -83,9 +83,10 @@ class NftTable:
                 found[counter["name"]] = int(counter.get("packets", 0))
         return found
 
-    def listing(self) -> str:
-        """`nft list table inet fabric` as the kernel holds it."""
-        return self._nft("list", "table", "inet", self.table, phase="nft:list")
+    def listing(self, *, stateless: bool = False) -> str:
+        """`nft list table inet fabric` as the kernel holds it (`stateless`: without counter values)."""
+        flags = ["-s"] if stateless else []
+        return self._nft(*flags, "list", "table", "inet", self.table, phase="nft:list")
 
     def remove(self) -> None:
         """Delete our table (nothing else); absent already is fine."""
