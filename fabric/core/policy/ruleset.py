@@ -8,6 +8,7 @@ one concatenated interval set `local . l4proto . dport . remote`, whose elements
 from __future__ import annotations
 
 import ipaddress
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -131,18 +132,18 @@ def build_ruleset(compiled: CompiledPolicy, state: FirewallState | None = None) 
 
 
 def _allow_elements(compiled: CompiledPolicy, direction: Direction, family: Family) -> list[tuple[str, str]]:
-    boxes: list[tuple[Box, str]] = [
-        (((a.local, a.local), a.protocols, a.ports, a.remote), a.origin)
-        for a in compiled.allows
-        if a.direction == direction and a.family == family
-    ]
-    return [
-        (
-            " . ".join((_span(family, box[0]), _number(box[1]), _number(box[2]), _span(family, box[3]))),
-            _comment(o),
-        )
-        for box, o in disjoint(boxes)
-    ]
+    # Boxes never overlap across local addresses: split per address first (most have one box).
+    by_local: dict[int, list[tuple[Box, str]]] = defaultdict(list)
+    for a in compiled.allows:
+        if a.direction == direction and a.family == family:
+            by_local[a.local].append((((a.local, a.local), a.protocols, a.ports, a.remote), a.origin))
+    out: list[tuple[str, str]] = []
+    for local in sorted(by_local):
+        prefix = _address(family, local)
+        for box, origins in disjoint(by_local[local]):
+            key = (prefix, _number(box[1]), _number(box[2]), _span(family, box[3]))
+            out.append((" . ".join(key), _comment(origins)))
+    return out
 
 
 def _guard_elements(compiled: CompiledPolicy, family: Family) -> list[tuple[str, str]]:
