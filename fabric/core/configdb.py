@@ -8,6 +8,8 @@ the switch's own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fabric.core.observed import Observed
 from fabric.core.vlans import assign_vlans, check_preconditions
 from fabric.model.switch import Port, SwitchState
@@ -73,3 +75,14 @@ def _port(state: SwitchState, port: Port, db: ConfigDb) -> None:
         db["INTERFACE"][port.name] = {"ipv6_use_link_local_only": "enable", "vrf_name": port.vrf}
     elif port.role == "unprovisioned" and state.pxe_vlan is not None:
         db["VLAN_MEMBER"][f"Vlan{state.pxe_vlan}|{port.name}"] = {"tagging_mode": "untagged"}
+
+
+def merge_configdb(base: Mapping[str, Mapping[str, Mapping[str, str]]], owned: ConfigDb) -> ConfigDb:
+    """`base` with the owned keys laid over it (fields of an existing key are updated, as HSET does)."""
+    out: ConfigDb = {
+        table: {key: dict(fields) for key, fields in keys.items()} for table, keys in base.items()
+    }
+    for table, keys in owned.items():
+        for key, fields in keys.items():
+            out.setdefault(table, {}).setdefault(key, {}).update(fields)
+    return out

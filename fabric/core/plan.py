@@ -140,3 +140,22 @@ def _wait(table: str, key: str, *, present: bool) -> list[StateWait]:
     if table in STATE_TABLE:
         return [StateWait(STATE_TABLE[table], key, present)]
     return []
+
+
+def plan_as_data(result: Plan, frr_labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The plan as JSON-ready data; an FRR config is shown by its label in `frr_labels` (or its text)."""
+    labels = frr_labels or {}
+    phases = []
+    for phase in result.phases:
+        ops: list[dict[str, Any]] = []
+        for op in phase.ops:
+            entry: dict[str, Any] = {"op": op.action, "key": f"{op.table}|{op.key}"}
+            if isinstance(op, SetKey):
+                entry["fields"] = dict(op.fields)
+                if op.drop:
+                    entry["drop"] = list(op.drop)
+            ops.append(entry)
+        waits = [{"table": w.table, "key": w.key, "present": w.present} for w in phase.waits]
+        frr = None if phase.frr is None else labels.get(phase.frr, phase.frr)
+        phases.append({"phase": phase.name, "frr": frr, "ops": ops, "waits": waits})
+    return phases
