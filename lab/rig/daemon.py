@@ -61,7 +61,8 @@ class Daemon:
         return self.item.ref
 
     def alive(self) -> bool:
-        """True while the recorded process runs (a zombie counts as dead)."""
+        """True while the recorded process runs (a zombie counts as dead, and is reaped here)."""
+        self._popen.poll()
         return procs.alive(self.pid, self.item.start)
 
     def stop(self, grace: float = 5.0) -> None:

@@ -140,10 +140,12 @@ class FrrInstance:
     # ---- lifecycle ------------------------------------------------------------------------------------
 
     def start(self, config_text: str | None = None, *, timeout: float = 15.0) -> FrrInstance:
-        """Start the daemons, wait until vtysh reaches every one, then load `config_text` if given.
+        """Start the daemons, wait until vtysh reaches every one, then apply the configuration.
 
-        Without `config_text` the daemons start empty (only the hostname).  Raises `ApplyError` with the
-        daemons' log tails when they do not come up within `timeout`, or when FRR rejects a config line.
+        The configuration is `config_text` when given, else the instance's own frr.conf: on a first
+        start only the hostname, after `stop()` whatever was loaded or reloaded last (a restart comes
+        back with its config, like a rebooted switch).  Raises `ApplyError` with the daemons' log tails
+        when they do not come up within `timeout`, or when FRR rejects a config line.
         """
         (self.dir / "vtysh.conf").write_text(INTEGRATED)
         if not self.conf_path.exists():
@@ -151,6 +153,9 @@ class FrrInstance:
         for name in self.daemon_names:
             if name in self.daemons and self.daemons[name].alive():
                 continue
+            # Sockets of an earlier run would satisfy the readiness checks below before the daemon does.
+            for stale in (f"{name}.vty", f"{name}.pid", *(["zserv.api"] if name == "zebra" else [])):
+                (self.dir / stale).unlink(missing_ok=True)
             self.daemons[name] = self.ns.start(
                 self._daemon_argv(name),
                 what=f"{name}@{self.ns.node}",
@@ -161,8 +166,7 @@ class FrrInstance:
                 # bgpd/staticd that find no zserv socket retry only after a few seconds.
                 self._wait((self.dir / "zserv.api").exists, timeout, "zebra's zserv socket")
         self._wait(self._all_answer, timeout, "vtysh to reach " + ", ".join(self.daemon_names))
-        if config_text is not None:
-            self.load(config_text)
+        self.load(config_text if config_text is not None else self.conf_path.read_text())
         return self
 
     def stop(self) -> None:
