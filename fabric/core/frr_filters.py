@@ -18,6 +18,8 @@ Naming scheme (derived from the port name, so a port's filters are found by name
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 
 from fabric.core.frr_model import Match, PrefixEntry, PrefixList, RouteMap, RouteMapEntry
 from fabric.model.prefixes import AllowedPrefix
@@ -38,10 +40,16 @@ def route_map_name(owner: str, direction: str, family: int | None = None) -> str
     return f"RM-{owner}-{direction}" + (f"-{FAMILY_SUFFIX[family]}" if family else "")
 
 
+@lru_cache(maxsize=1 << 16)
+def network_text(net: IPv4Network | IPv6Network) -> str:
+    """`str(net)`, cached: the same prefixes are rendered on every sync and IPv6 formatting is slow."""
+    return str(net)
+
+
 def prefix_list(name: str, family: int, allowed: Iterable[AllowedPrefix]) -> PrefixList | None:
     """`allowed` entries of one family as a prefix-list with explicit sequence numbers; None if empty."""
     entries = tuple(
-        PrefixEntry((i + 1) * SEQ_STEP, "permit", str(a.prefix), a.le)
+        PrefixEntry((i + 1) * SEQ_STEP, "permit", network_text(a.prefix), a.le)
         for i, a in enumerate(a for a in allowed if a.version == family)
     )
     return PrefixList(name, 4 if family == 4 else 6, entries) if entries else None
