@@ -1,7 +1,7 @@
 """Every expected frr.conf of the golden suite, proven in a real FRR 8.4 (ARCHITECTURE §5).
 
 For each file: `vtysh -C -f` accepts it; loaded into a freshly started scratch FRR (one namespace per
-hostname, the daemons restarted empty for every file) no line is rejected; `show running-config` prints
+hostname, the daemons restarted empty for every file, then given the file) no line is rejected; `show running-config` prints
 exactly the file (FRR's canonical form, modulo the `frr version` line it adds); `frr-reload.py --test`
 shows no delta.  Tenant VRFs are rendered for kernel VRFs (no `netns` line): FRR 8.4 accepts `vrf VrfN`
 / `vni N` and `router bgp ASN vrf VrfN` blocks although no VRF device exists here, and keeps them in
@@ -43,8 +43,7 @@ def test_golden_frr_is_accepted_and_canonical(path: Path, scratch: dict[str, Frr
     assert syntax.ok, syntax.describe()
     frr = scratch[hostname_of(path)]
     frr.stop()
-    frr.start()
-    frr.load(text)  # raises on any line FRR rejects
+    frr.start(text)  # empty daemons, then the file; raises on any line FRR rejects
     running = frr.running_config()
     lines = running.splitlines(keepends=True)
     running = "".join(line for line in lines if not line.startswith("frr version"))
