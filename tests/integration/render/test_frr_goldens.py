@@ -1,10 +1,12 @@
 """Every expected frr.conf of the golden suite, proven in a real FRR 8.4 (ARCHITECTURE §5).
 
-For each file: `vtysh -C -f` accepts it; loaded into a freshly started scratch FRR (one namespace per
-hostname, the daemons restarted empty for every file, then given the file) no line is rejected; `show running-config` prints
-exactly the file (FRR's canonical form, modulo the `frr version` line it adds); `frr-reload.py --test`
-shows no delta.  Tenant VRFs are rendered for kernel VRFs (no `netns` line): FRR 8.4 accepts `vrf VrfN`
-/ `vni N` and `router bgp ASN vrf VrfN` blocks although no VRF device exists here, and keeps them in
+For each file: `vtysh -C -f` accepts it; loaded into a freshly started scratch FRR (one namespace
+per hostname, the daemons restarted empty for every file, then given the file) no line is
+rejected; `show running-config` prints exactly the file (FRR's canonical form, modulo the
+`frr version` line it adds); `frr-reload.py --test` shows no delta.
+
+Tenant VRFs are rendered for kernel VRFs (no `netns` line): FRR 8.4 accepts `vrf VrfN` / `vni N`
+and `router bgp ASN vrf VrfN` blocks although no VRF device exists here, and keeps them in
 running-config, so the production rendering is proven without kernel VRFs.
 """
 
