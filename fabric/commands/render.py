@@ -78,7 +78,7 @@ def switch(  # noqa: PLR0917 - typer maps parameters to options
     output: Annotated[str, typer.Option("-o", "--output", help="Plan format: table or json.")] = "table",
 ) -> None:
     """Write frr.conf and config_db.json of a switch into --out and print the plan."""
-    from fabric.core.capabilities import capabilities, for_sonic
+    from fabric.core.capabilities import capabilities
     from fabric.core.frr_model import FrrOptions
     from fabric.core.plan import plan_as_data
     from fabric.errors import FabricError
@@ -87,8 +87,9 @@ def switch(  # noqa: PLR0917 - typer maps parameters to options
 
     try:
         doc = load_file(SwitchState, state)
-        caps = capabilities(frr_version) if frr_version else for_sonic(doc.switch.sonic_version)
-        options = FrrOptions(frr_version=caps.version, netns_vrfs=netns_vrfs)
+        if frr_version:
+            capabilities(frr_version)  # an unknown release is refused before anything is written
+        options = FrrOptions(frr_version=frr_version, netns_vrfs=netns_vrfs)
         desired, plan = plan_switch(doc, _observed(observed, tunnel), options)
     except FabricError as exc:
         raise _fail(exc) from None

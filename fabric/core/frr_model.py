@@ -126,6 +126,7 @@ class FrrConfig:
     bgp: tuple[Bgp, ...] = ()
     prefix_lists: tuple[PrefixList, ...] = ()
     route_maps: tuple[RouteMap, ...] = ()
+    fpm_address: str | None = None
 
     @property
     def ipv4_prefix_lists(self) -> tuple[PrefixList, ...]:
@@ -138,7 +139,11 @@ class FrrConfig:
 
 @dataclass(frozen=True)
 class FrrOptions:
-    """Renderer options: the FRR release (capability table) and the VRF backend."""
+    """Renderer options: the FRR release (capability table) and the VRF backend.
+
+    `frr_version` is the release running on the device (the switch daemon reads it); without it the
+    release that the document's `sonic_version` ships is assumed.
+    """
 
     frr_version: str | None = None
     netns_vrfs: bool = False

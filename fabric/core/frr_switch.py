@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network
 
+from fabric.core.capabilities import capabilities, for_sonic
 from fabric.core.frr_filters import (
     MATCH_KIND,
     SEQ_STEP,
@@ -54,7 +55,8 @@ def build_switch_frr(state: SwitchState, options: FrrOptions) -> FrrConfig:
     vrfs = tuple(_vrf_block(v, options) for v in sorted(state.vrfs, key=lambda v: v.name))
     bgp = [_default_bgp(state, lists, maps)]
     bgp.extend(_vrf_bgp(state, vrf, lists, maps) for vrf in state.vrfs)
-    return FrrConfig(state.switch.name, vrfs, tuple(bgp), tuple(lists), tuple(maps))
+    caps = capabilities(options.frr_version) if options.frr_version else for_sonic(state.switch.sonic_version)
+    return FrrConfig(state.switch.name, vrfs, tuple(bgp), tuple(lists), tuple(maps), caps.fpm_address)
 
 
 def _vrf_block(vrf: Vrf, options: FrrOptions) -> VrfBlock:

@@ -80,3 +80,23 @@ def test_capability_table() -> None:
     assert for_sonic("202511").version == "10.3"
     with pytest.raises(ValidationError, match=r"7\.5"):
         capabilities("7.5")
+
+
+@pytest.mark.parametrize(
+    ("frr_version", "sonic_version", "fpm"),
+    [
+        ("8.4.4", "202405", False),  # the lab: Debian's FRR, whatever the document says
+        (None, "202405", True),  # no device version known: the release SONiC 202405 ships (8.5)
+        ("10.0.1", "", True),
+        (None, "", False),
+    ],
+)
+def test_fpm_lines_follow_the_frr_release(frr_version: str | None, sonic_version: str, fpm: bool) -> None:
+    data = json.loads((EXAMPLES / "leaf01.json").read_text())
+    data["switch"]["sonic_version"] = sonic_version
+    text = render_switch_frr(load(SwitchState, data), FrrOptions(frr_version=frr_version))
+    lines = text.splitlines()
+    assert ("fpm address 127.0.0.1" in lines) is fpm
+    assert ("no fpm use-next-hop-groups" in lines) is fpm
+    if fpm:  # where FRR prints them: after logging, before the vtysh service line
+        assert lines.index("fpm address 127.0.0.1") == lines.index("service integrated-vtysh-config") - 2

@@ -7,7 +7,9 @@ rejected; `show running-config` prints exactly the file (FRR's canonical form, m
 
 Tenant VRFs are rendered for kernel VRFs (no `netns` line): FRR 8.4 accepts `vrf VrfN` / `vni N`
 and `router bgp ASN vrf VrfN` blocks although no VRF device exists here, and keeps them in
-running-config, so the production rendering is proven without kernel VRFs.
+running-config, so the production rendering is proven without kernel VRFs.  zebra is started with
+SONiC's `-M dplane_fpm_nl`, so the `fpm address` lines of SONiC's FRR releases (capability table) are
+proven too.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ def scratch(rig: Rig) -> Iterator[dict[str, FrrInstance]]:
     """One stopped FRR instance per hostname of the goldens (started empty for each file)."""
     instances = {}
     for index, host in enumerate(sorted({hostname_of(p) for p in FILES})):
-        instances[host] = rig.frr(rig.netns(f"r{index}"), host, start=False)
+        # zebra loads the FPM module as SONiC starts it, so the `fpm` lines of SONiC releases load too.
+        fpm = {"zebra": ["-M", "dplane_fpm_nl"]}
+        instances[host] = rig.frr(rig.netns(f"r{index}"), host, start=False, daemon_args=fpm)
     yield instances
 
 
