@@ -68,7 +68,7 @@ def test_family_without_allowed_prefixes_denies_everything() -> None:
 
 def test_netns_backend_option_adds_the_netns_line() -> None:
     text = render_switch_frr(leaf(), FrrOptions(netns_vrfs=True))
-    assert "vrf Vrf100010\n netns /run/netns/Vrf100010\n vni 100010\nexit-vrf\n" in text
+    assert "vrf Vrf100010\n vni 100010\n netns /run/netns/Vrf100010\nexit-vrf\n" in text
     assert " netns " not in render_switch_frr(leaf())
 
 

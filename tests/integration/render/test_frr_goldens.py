@@ -19,12 +19,20 @@ from pathlib import Path
 
 import pytest
 
+from fabric.model import SwitchState, load_file
 from lab.rig import FrrInstance, Rig, check_syntax
-from tests.golden.cases import ROOT
+from tests.golden.cases import ROOT, SWITCH_CASES, options_of
 
 pytestmark = pytest.mark.needs("netns", "frr")
 
-FILES = sorted(p for name in ("frr.conf", "frr.withdraw.conf") for p in ROOT.glob(f"*/{name}"))
+# Cases rendered for FRR's netns VRF backend (the lab) need zebra -n and their VRF namespaces.
+NETNS_CASES = [case for case in SWITCH_CASES if options_of(case).netns_vrfs]
+FILES = sorted(
+    p
+    for name in ("frr.conf", "frr.withdraw.conf")
+    for p in ROOT.glob(f"*/{name}")
+    if p.parent.name not in NETNS_CASES
+)
 
 
 def hostname_of(path: Path) -> str:
@@ -50,9 +58,26 @@ def test_golden_frr_is_accepted_and_canonical(path: Path, scratch: dict[str, Frr
     frr = scratch[hostname_of(path)]
     frr.stop()
     frr.start(text)  # empty daemons, then the file; raises on any line FRR rejects
-    running = frr.running_config()
-    lines = running.splitlines(keepends=True)
-    running = "".join(line for line in lines if not line.startswith("frr version"))
-    assert running.lstrip("!\n") == text
+    _assert_canonical(frr, path)
+
+
+def _assert_canonical(frr: FrrInstance, path: Path) -> None:
+    running = "".join(line for line in frr.running_config().splitlines(keepends=True)
+                      if not line.startswith("frr version"))  # fmt: skip
+    assert running.lstrip("!\n") == path.read_text()
     delta = frr.delta(path)
     assert delta.empty, f"frr-reload.py --test after load: {delta}"
+
+
+@pytest.mark.parametrize("case", NETNS_CASES)
+def test_netns_golden_loads_into_a_netns_backend_frr(case: str, rig: Rig) -> None:
+    """The lab's rendering: zebra -n, one namespace per VRF (created before FRR starts, as the lab
+    does), ` netns /run/netns/<vrf>` in each vrf block; accepted, canonical, empty reload delta."""
+    path = ROOT / case / "frr.conf"
+    assert check_syntax(path).ok
+    vrfs = rig.netns_dir(case)
+    for vrf in load_file(SwitchState, ROOT / case / "switch.json").vrfs:
+        vrfs.add(vrf.name)
+    frr = rig.frr(rig.netns(case), hostname_of(path), netns_vrf=True, netns_dir=vrfs, start=False)
+    frr.start(path.read_text())
+    _assert_canonical(frr, path)
