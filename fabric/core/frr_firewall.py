@@ -108,15 +108,21 @@ def instance_order(instances: list[Bgp]) -> list[Bgp]:
     """
     by_name = {b.vrf: b for b in instances}
     mentioned: list[str | None] = []
+    seen: set[str | None] = set()
+
+    def mention(name: str | None) -> None:
+        if name not in seen:
+            seen.add(name)
+            mentioned.append(name)
+
+    emitted = 0
     for start in instances:
-        if start.vrf not in mentioned:
-            mentioned.append(start.vrf)
-        i = 0
-        while i < len(mentioned):
-            block = by_name[mentioned[i]]
-            for af in block.address_families:
-                mentioned.extend(v for v in af.import_vrfs if v not in mentioned)
-            i += 1
+        mention(start.vrf)
+        while emitted < len(mentioned):  # emit in mention order; emitting mentions more
+            for af in by_name[mentioned[emitted]].address_families:
+                for name in af.import_vrfs:
+                    mention(name)
+            emitted += 1
     return [by_name[name] for name in mentioned]
 
 
