@@ -119,6 +119,23 @@ def machine(state: StateOpt, out: OutOpt) -> None:
     _write(out, {"frr.conf": text})
 
 
+@app.command()
+def firewall(state: StateOpt, out: OutOpt, frr_version: FrrVersionOpt = None) -> None:
+    """Write the frr.conf of a firewall (VRFs, L3VNIs, route leaking) into --out."""
+    from fabric.core.capabilities import capabilities
+    from fabric.core.frr_model import FrrOptions
+    from fabric.errors import FabricError
+    from fabric.model import FirewallState, load_file
+    from fabric.render.frr import render_firewall_frr
+
+    try:
+        options = FrrOptions(frr_version=capabilities(frr_version).version)
+        text = render_firewall_frr(load_file(FirewallState, state), options)
+    except FabricError as exc:
+        raise _fail(exc) from None
+    _write(out, {"frr.conf": text})
+
+
 def _write(out: Path, files: dict[str, str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():

@@ -41,11 +41,13 @@ class Match:
 
 @dataclass(frozen=True)
 class RouteMapEntry:
-    """`route-map NAME permit|deny SEQ` with its matches."""
+    """`route-map NAME permit|deny SEQ` with its matches and ` set ...` lines (e.g. `community
+    no-export additive`), each in FRR's printed order."""
 
     action: Literal["permit", "deny"]
     seq: int
     matches: tuple[Match, ...] = ()
+    sets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ class PeerAf:
 
 @dataclass(frozen=True)
 class AddressFamily:
-    """`address-family ipv4 unicast|ipv6 unicast|l2vpn evpn`."""
+    """`address-family ipv4 unicast|ipv6 unicast|l2vpn evpn`; `import_vrfs` / `import_route_map` are
+    route leaking between VRFs (`import vrf NAME`, `import vrf route-map NAME`)."""
 
     name: str
     networks: tuple[str, ...] = ()
@@ -94,6 +97,8 @@ class AddressFamily:
     peers: tuple[PeerAf, ...] = ()
     advertise_all_vni: bool = False
     advertise: tuple[str, ...] = ()
+    import_vrfs: tuple[str, ...] = ()
+    import_route_map: str | None = None
 
 
 @dataclass(frozen=True)

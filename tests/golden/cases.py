@@ -4,7 +4,8 @@ A switch case holds `switch.json` (the SwitchState) and optionally `before.json`
 switch held before: the observed CONFIG_DB is `base_config.json` plus what `before.json` renders, and the
 observed FRR is its frr.conf) and optionally `options.json` (renderer options such as
 `{"frr_version": "8.4"}`; without it the release the document's sonic_version ships).  A machine case
-holds `machine.json`.  Expected outputs: `frr.conf`,
+holds `machine.json`, a firewall case (`firewall_frr_*`) `firewall.json` (the FirewallState).
+Expected outputs: `frr.conf`,
 `config_db.json`, `plan.json`, and `frr.withdraw.conf` when the plan withdraws first.
 """
 
@@ -17,8 +18,8 @@ from fabric.core.configdb import merge_configdb
 from fabric.core.frr_model import FrrOptions
 from fabric.core.observed import Observed
 from fabric.core.plan import Desired, plan_as_data
-from fabric.model import MachineState, SwitchState, load_file
-from fabric.render.frr import render_machine_frr
+from fabric.model import FirewallState, MachineState, SwitchState, load_file
+from fabric.render.frr import render_firewall_frr, render_machine_frr
 from fabric.render.switch import desired_switch, plan_switch
 
 ROOT = Path(__file__).parent
@@ -31,6 +32,7 @@ CASES = sorted(
 )
 SWITCH_CASES = [c for c in CASES if (ROOT / c / "switch.json").exists()]
 MACHINE_CASES = [c for c in CASES if (ROOT / c / "machine.json").exists()]
+FIREWALL_CASES = [c for c in CASES if (ROOT / c / "firewall.json").exists()]
 
 
 def base_config() -> dict[str, dict[str, dict[str, str]]]:
@@ -60,6 +62,8 @@ def render_case(case: str) -> dict[str, str]:
     folder = ROOT / case
     if (folder / "machine.json").exists():
         return {"frr.conf": render_machine_frr(load_file(MachineState, folder / "machine.json"))}
+    if (folder / "firewall.json").exists():
+        return {"frr.conf": render_firewall_frr(load_file(FirewallState, folder / "firewall.json"))}
     observed = observed_of(case)
     desired, result = plan_switch(load_file(SwitchState, folder / "switch.json"), observed, options_of(case))
     assert desired.frr is not None and desired.frr_withdraw is not None

@@ -7,9 +7,11 @@ rejected; `show running-config` prints exactly the file (FRR's canonical form, m
 
 Tenant VRFs are rendered for kernel VRFs (no `netns` line): FRR 8.4 accepts `vrf VrfN` / `vni N`
 and `router bgp ASN vrf VrfN` blocks although no VRF device exists here, and keeps them in
-running-config, so the production rendering is proven without kernel VRFs.  zebra is started with
-SONiC's `-M dplane_fpm_nl`, so the `fpm address` lines of SONiC's FRR releases (capability table) are
-proven too.
+running-config, so the production rendering is proven without kernel VRFs.  The same holds for the
+firewall's route leaking (`import vrf` and `import vrf route-map` in each VRF): the `firewall_frr_*`
+goldens get the same four proofs (what the leaked routes do needs kernel VRFs: the qemu VM).  zebra is
+started with SONiC's `-M dplane_fpm_nl`, so the `fpm address` lines of SONiC's FRR releases
+(capability table) are proven too.
 """
 
 from __future__ import annotations

@@ -1,0 +1,92 @@
+"""The firewall's kernel plumbing plan: derived names and tables, observe-then-act, removal order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fabric.core.plumbing import (
+    EnsureL3vni,
+    EnsureVrf,
+    Link,
+    RemoveLink,
+    bridge_name,
+    plan_plumbing,
+    table_id,
+    vxlan_name,
+)
+from fabric.errors import ValidationError
+from fabric.model import FirewallState
+
+EXAMPLE = Path(__file__).parents[1] / "data" / "examples" / "firewall-alpha.json"
+VTEP = "10.1.255.1"
+
+
+def state() -> FirewallState:
+    return FirewallState.model_validate(json.loads(EXAMPLE.read_text()))
+
+
+def in_sync() -> list[Link]:
+    links = [Link("lo", None, up=True), Link("lan0", "veth", up=True)]
+    for name, vni in (("Vrf100010", 100010), ("Vrf104009", 104009)):
+        links += [
+            Link(name, "vrf", table=vni, up=True),
+            Link(f"br{vni}", "bridge", master=name, up=True),
+            Link(f"vx{vni}", "vxlan", master=f"br{vni}", vni=vni, local=VTEP, up=True),
+        ]
+    return links
+
+
+def test_names_fit_ifnamsiz_for_every_vni() -> None:
+    assert (vxlan_name(16777215), bridge_name(1)) == ("vx16777215", "br1")
+    assert max(len(vxlan_name(16777215)), len(bridge_name(16777215))) <= 15
+
+
+@pytest.mark.parametrize("vni", [253, 254, 255])
+def test_reserved_tables_are_refused(vni: int) -> None:
+    with pytest.raises(ValidationError) as err:
+        table_id(vni, f"Vrf{vni}")
+    assert err.value.path == f"vrfs[Vrf{vni}].vni"
+
+
+def test_nothing_to_do_when_in_sync() -> None:
+    assert plan_plumbing(state(), in_sync()) == []
+
+
+def test_from_nothing_vrfs_come_before_their_l3vnis() -> None:
+    assert plan_plumbing(state(), [Link("lo", None, up=True)]) == [
+        EnsureVrf("Vrf100010", 100010),
+        EnsureVrf("Vrf104009", 104009),
+        EnsureL3vni("Vrf100010", 100010, VTEP, "br100010", "vx100010"),
+        EnsureL3vni("Vrf104009", 104009, VTEP, "br104009", "vx104009"),
+    ]
+
+
+def test_wrong_table_is_remade_and_a_down_bridge_is_repaired() -> None:
+    links = [
+        Link("Vrf100010", "vrf", table=7, up=True) if link.name == "Vrf100010" else link for link in in_sync()
+    ]
+    links = [Link("br104009", "bridge", master="Vrf104009") if k.name == "br104009" else k for k in links]
+    assert plan_plumbing(state(), links) == [
+        RemoveLink("Vrf100010"),
+        EnsureVrf("Vrf100010", 100010),
+        EnsureL3vni("Vrf104009", 104009, VTEP, "br104009", "vx104009"),
+    ]
+
+
+def test_devices_no_vrf_asks_for_go_l3vni_first_and_foreign_ones_stay() -> None:
+    links = [
+        *in_sync(),
+        Link("Vrf100099", "vrf", table=100099, up=True),
+        Link("br100099", "bridge", master="Vrf100099", up=True),
+        Link("vx100099", "vxlan", master="br100099", vni=100099, local=VTEP, up=True),
+        Link("mgmt", "vrf", table=10, up=True),
+        Link("br-lan", "bridge", up=True),
+    ]
+    assert plan_plumbing(state(), links) == [
+        RemoveLink("br100099"),
+        RemoveLink("vx100099"),
+        RemoveLink("Vrf100099"),
+    ]
