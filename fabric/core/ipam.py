@@ -72,11 +72,14 @@ def prefix_span(net: Network, *, reserve_edges: bool) -> Span:
     """The values of `net` usable for allocation.
 
     With `reserve_edges` an IPv4 subnet of /30 or wider keeps its network and broadcast addresses out
-    (hosts cannot use them); a prefix that is carved into child prefixes keeps every value.
+    (hosts cannot use them) and an IPv6 subnet of /126 or wider its subnet-router anycast address; a
+    prefix that is carved into child prefixes keeps every value.
     """
     first, last = int(net.network_address), int(net.broadcast_address)
     if reserve_edges and net.version == 4 and net.prefixlen <= 30:
         return Span(first + 1, last - 1)
+    if reserve_edges and net.version == 6 and net.prefixlen <= 126:
+        return Span(first + 1, last)
     return Span(first, last)
 
 

