@@ -8,7 +8,7 @@ BEGIN IMMEDIATE), which serialises allocations *per pool* only — never globall
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fabric.adapters.store.schema import FreeRange, Pool
@@ -34,15 +34,23 @@ async def drop_pool(session: AsyncSession, pool_id: int) -> None:
     await session.execute(delete(Pool).where(Pool.id == pool_id))
 
 
-async def _lock(session: AsyncSession, pool_id: int) -> tuple[str, Span]:
-    row = (await session.execute(select(Pool).where(Pool.id == pool_id).with_for_update())).scalar_one()
+async def _lock(session: AsyncSession, pool_id: int) -> None:
+    # SQLite transactions are serialised already (BEGIN IMMEDIATE); PostgreSQL needs the row lock.
+    if session.get_bind().dialect.name != "sqlite":
+        await session.execute(select(Pool.id).where(Pool.id == pool_id).with_for_update())
+
+
+async def _describe(session: AsyncSession, pool_id: int) -> tuple[str, Span]:
+    row = (await session.execute(select(Pool).where(Pool.id == pool_id))).scalar_one()
     return row.name, Span(unkey(row.first), unkey(row.last))
 
 
 async def _replace(session: AsyncSession, pool_id: int, old: Span, rest: list[Span]) -> None:
-    await session.execute(
-        delete(FreeRange).where(FreeRange.pool_id == pool_id, FreeRange.first == key(old.first))
-    )
+    where = (FreeRange.pool_id == pool_id, FreeRange.first == key(old.first))
+    if len(rest) == 1 and rest[0].last == old.last:  # the common case: the span shrinks from below
+        await session.execute(update(FreeRange).where(*where).values(first=key(rest[0].first)))
+        return
+    await session.execute(delete(FreeRange).where(*where))
     for span in rest:
         await session.execute(
             insert(FreeRange).values(pool_id=pool_id, first=key(span.first), last=key(span.last))
@@ -51,7 +59,7 @@ async def _replace(session: AsyncSession, pool_id: int, old: Span, rest: list[Sp
 
 async def take(session: AsyncSession, pool_id: int, size: int = 1, asked: str = "") -> int:
     """Take the lowest free block of `size` (aligned to it); `AllocationError` naming pool and size."""
-    name, whole = await _lock(session, pool_id)
+    await _lock(session, pool_id)
     query = (
         select(FreeRange.first, FreeRange.last).where(FreeRange.pool_id == pool_id).order_by(FreeRange.first)
     )
@@ -63,12 +71,13 @@ async def take(session: AsyncSession, pool_id: int, size: int = 1, asked: str = 
         if start is not None:
             await _replace(session, pool_id, span, carve(span, start, size))
             return start
+    name, whole = await _describe(session, pool_id)
     raise exhausted(name, whole.size, asked or f"a block of {size}")
 
 
 async def take_at(session: AsyncSession, pool_id: int, start: int, size: int = 1, asked: str = "") -> int:
     """Take exactly `[start, start+size-1]`; `AllocationError` when any of it is taken or outside."""
-    name, whole = await _lock(session, pool_id)
+    await _lock(session, pool_id)
     row = (
         await session.execute(
             select(FreeRange.first, FreeRange.last)
@@ -80,6 +89,7 @@ async def take_at(session: AsyncSession, pool_id: int, start: int, size: int = 1
     end = start + size - 1
     span = Span(unkey(row[0]), unkey(row[1])) if row else None
     if span is None or start not in span or end not in span:
+        name, whole = await _describe(session, pool_id)
         raise taken(name, whole.size, asked or str(start))
     await _replace(session, pool_id, span, carve(span, start, size))
     return start
@@ -87,7 +97,7 @@ async def take_at(session: AsyncSession, pool_id: int, start: int, size: int = 1
 
 async def release(session: AsyncSession, pool_id: int, start: int, size: int = 1) -> None:
     """Give a block back, merging it with the free spans that touch it; a double free is refused."""
-    name, whole = await _lock(session, pool_id)
+    await _lock(session, pool_id)
     block = Span(start, start + size - 1)
     left_row = (
         await session.execute(
@@ -108,6 +118,7 @@ async def release(session: AsyncSession, pool_id: int, start: int, size: int = 1
     left = Span(unkey(left_row[0]), unkey(left_row[1])) if left_row else None
     right = Span(unkey(right_row[0]), unkey(right_row[1])) if right_row else None
     if (left and left.last >= block.first) or (right and right.first <= block.last):
+        name, whole = await _describe(session, pool_id)
         raise AllocationError(f"{start} is free already in pool {name}", name, whole.size)
     joined = merge(block, left, right)
     for neighbour in (left, right):

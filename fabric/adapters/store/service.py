@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fabric.adapters.store import allocation, hardware, inventory, tokens
@@ -57,7 +57,9 @@ class Store:
         async def tx(session: AsyncSession) -> tuple[R, list[Change]]:
             result, touched = await fn(session)
             changes = await refresh(session, touched)
-            session.add(Audit(at=time.time(), who=who.who, action=action, target=target, detail=detail))
+            await session.execute(
+                insert(Audit).values(at=time.time(), who=who.who, action=action, target=target, detail=detail)
+            )
             await self._notify(session, changes)
             return result, changes
 
