@@ -44,8 +44,14 @@ class Metrics:
         self.latency = Histogram(
             "fabric_api_request_seconds", "Request latency", ["route"], registry=self.registry
         )
-        watchers = Gauge("fabric_api_watchers", "Long-polls waiting for a document", registry=self.registry)
-        watchers.set_function(lambda: hub.watchers)
+        watchers = Gauge("fabric_api_watchers", "Long-polls parked on a document", registry=self.registry)
+        watchers.set_function(lambda: hub.parked)
+        fanout = Gauge(
+            "fabric_api_watch_fanout_seconds",
+            "From the latest change announced to this process to its last watcher answered",
+            registry=self.registry,
+        )
+        fanout.set_function(lambda: hub.fanout)
 
 
 METRICS = web.AppKey("metrics", Metrics)

@@ -81,17 +81,23 @@ def _state_handler(kind: str) -> Route:
             if (since is None or snap.revision > since) and not _matches(request, snap.hash):
                 return _document(request, kind, name, snap)
             deadline = time.monotonic() + wait
-            while True:
-                try:
-                    snap = await asyncio.wait_for(asyncio.shield(fut), max(0.0, deadline - time.monotonic()))
-                except TimeoutError:
-                    return web.Response(
-                        status=304, headers={"ETag": _etag(snap.hash), "X-Revision": str(snap.revision)}
-                    )
-                if since is None or snap.revision > since:
-                    return _document(request, kind, name, snap)
-                context.hub.unsubscribe(kind, name, fut)
-                fut = context.hub.subscribe(kind, name)
+            context.hub.parked += 1
+            try:
+                while True:
+                    try:
+                        remaining = max(0.0, deadline - time.monotonic())
+                        snap = await asyncio.wait_for(asyncio.shield(fut), remaining)
+                    except TimeoutError:
+                        headers = {"ETag": _etag(snap.hash), "X-Revision": str(snap.revision)}
+                        return web.Response(status=304, headers=headers)
+                    if since is None or snap.revision > since:
+                        response = _document(request, kind, name, snap)
+                        context.hub.answered(snap)
+                        return response
+                    context.hub.unsubscribe(kind, name, fut)
+                    fut = context.hub.subscribe(kind, name)
+            finally:
+                context.hub.parked -= 1
         finally:
             context.hub.unsubscribe(kind, name, fut)
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -26,6 +28,7 @@ class Snapshot:
     revision: int
     hash: str
     body: str
+    changed_at: float = 0.0  # monotonic time the change was announced to this process
 
 
 Loader = Callable[[str, str], Awaitable[Snapshot | None]]
@@ -38,9 +41,13 @@ class Hub:
         self._load = load
         self._waiters: dict[Key, set[asyncio.Future[Snapshot]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.fanout = 0.0  # seconds from the latest announced change to its last watcher answered
+        self._fanout_of = 0.0
+        self.parked = 0  # watchers that read the document and now wait for its next revision
 
     @property
     def watchers(self) -> int:
+        """Subscribed watchers (parked, or still reading the document)."""
         return sum(len(w) for w in self._waiters.values())
 
     def subscribe(self, kind: str, name: str) -> asyncio.Future[Snapshot]:
@@ -64,17 +71,27 @@ class Hub:
     def poke(self, kind: str, name: str) -> None:
         """Reload one document and wake its watchers, if anyone waits for it."""
         if (kind, name) in self._waiters:
-            task = asyncio.get_running_loop().create_task(self._wake(kind, name))
+            task = asyncio.get_running_loop().create_task(self._wake(kind, name, time.monotonic()))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _wake(self, kind: str, name: str) -> None:
-        snapshot = await self._load(kind, name)
-        if snapshot is None:
+    async def _wake(self, kind: str, name: str, changed_at: float) -> None:
+        loaded = await self._load(kind, name)
+        if loaded is None:
             return
+        snapshot = dataclasses.replace(loaded, changed_at=changed_at)
         for fut in self._waiters.pop((kind, name), set()):
             if not fut.done():
                 fut.set_result(snapshot)
+
+    def answered(self, snapshot: Snapshot) -> None:
+        """A watcher is being answered with `snapshot`: track the fan-out time of the latest change."""
+        if not snapshot.changed_at:
+            return
+        if snapshot.changed_at > self._fanout_of:
+            self._fanout_of, self.fanout = snapshot.changed_at, 0.0
+        if snapshot.changed_at == self._fanout_of:
+            self.fanout = max(self.fanout, time.monotonic() - snapshot.changed_at)
 
 
 class PgListener:
