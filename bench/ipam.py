@@ -163,11 +163,11 @@ async def run_engine(name: str, url: str) -> dict[str, list[float]]:
     print(f"-- {name}: /16 with 50,000 IPs, {N} acquires each (baseline {min(N, 60)})")
     for label, samples in results.items():
         print(f"   {label:14} p50 {pct(samples, 0.5):8.2f} ms   p99 {pct(samples, 0.99):8.2f} ms")
+    f50, s50, h50, g50 = (pct(results[k], 0.5) for k in ("floor", "store", "http", "go-ipam-style"))
     f99, s99, h99 = (pct(results[k], 0.99) for k in ("floor", "store", "http"))
-    g50 = pct(results["go-ipam-style"], 0.5)
     print(
-        f"   store p99 / floor p99 = {s99 / f99:.2f}x   http p99 / floor p99 = {h99 / f99:.2f}x   "
-        f"go-ipam-style p50 / store p50 = {g50 / pct(results['store'], 0.5):.1f}x"
+        f"   store / floor: p50 {s50 / f50:.1f}x p99 {s99 / f99:.1f}x   http / floor: p50 {h50 / f50:.1f}x "
+        f"p99 {h99 / f99:.1f}x   go-ipam-style / store: p50 {g50 / s50:.1f}x"
     )
     return results
 
