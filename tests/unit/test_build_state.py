@@ -96,3 +96,15 @@ def test_firewall_state_leaks_and_nats() -> None:
     ]
     assert state.snat[0].vrf == "Vrf104009"
     assert [str(p) for p in state.snat[0].sources] == ["10.10.0.0/22", "10.244.0.0/16"]
+
+
+def test_diff_names_list_items_by_key() -> None:
+    from fabric.core.state.diff import diff
+
+    before = {"revision": 1, "ports": [{"name": "Ethernet0", "role": "unprovisioned"}], "vrfs": []}
+    after = {"revision": 2, "ports": [{"name": "Ethernet0", "role": "machine"}], "vrfs": [{"name": "Vrf1"}]}
+    assert diff(before, after) == [
+        ("ports[Ethernet0].role", "unprovisioned", "machine"),
+        ("revision", 1, 2),
+        ("vrfs[Vrf1]", None, {"name": "Vrf1"}),
+    ]
