@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +100,12 @@ def main() -> None:
         for machine in machines:
             nodes[machine["node"]] = attach_machine(rig, leaf_ns, leaf, machine)
         times["build"] = time.monotonic() - begin
-        leaf_frr = start_frr(rig, leaf_ns, leaf["hostname"], leaf["frr"])
-        for machine in machines:
-            start_frr(rig, nodes[machine["node"]], machine["hostname"], machine["frr"])
+        # All nodes at once: starting is mostly waiting for daemons, and emulated time is dear.
+        jobs = [(leaf["node"], leaf["hostname"], leaf["frr"])]
+        jobs += [(m["node"], m["hostname"], m["frr"]) for m in machines]
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            frrs = list(pool.map(lambda job: start_frr(rig, nodes[job[0]], job[1], job[2]), jobs))
+        leaf_frr = frrs[0]
         times["frr_started"] = time.monotonic() - begin
         try:
             wait_until(
