@@ -320,7 +320,7 @@ def clean_leftovers(leftovers: list[Ledger] | None = None) -> list[str]:
     """
     report: list[str] = []
     for ledger in find_leftovers() if leftovers is None else leftovers:
-        if ledger.owner_alive():
+        if ledger.owner_alive() or not ledger.path.exists():
             continue
         removed = ledger.clean()
         report.extend(f"{ledger.prefix}: {line}" for line in removed)

@@ -89,8 +89,12 @@ def test_run_and_expect_retries_listed_exceptions_only() -> None:
         return {"ok": 1}
 
     assert run_and_expect(flaky, {"ok": 1}, timeout=5, interval=0, retry_on=(ConnectionError,)) == {"ok": 1}
+
+    def broken() -> None:
+        raise KeyError("x")
+
     with pytest.raises(KeyError):
-        run_and_expect(lambda: {}["x"], {}, timeout=5, retry_on=(ConnectionError,))
+        run_and_expect(broken, {}, timeout=5, retry_on=(ConnectionError,))
 
 
 def test_run_and_expect_timeout_reports_a_retried_exception() -> None:
