@@ -109,7 +109,7 @@ class FrrAdapter:
 
     def vtysh_argv(self, *args: str) -> list[str]:
         """``vtysh`` with the instance's pathspace or vty socket, behind the exec prefix."""
-        argv = [*self.cfg.exec_prefix, "vtysh"]
+        argv = [*self.cfg.exec_prefix, "vtysh", "--config_dir", self.cfg.config_dir]
         if self.cfg.pathspace:
             argv += ["-N", self.cfg.pathspace]
         if self.cfg.vty_socket_dir:
@@ -118,9 +118,12 @@ class FrrAdapter:
 
     def reload_argv(self, mode: str, path: str) -> list[str]:
         """``frr-reload.py --reload|--test FILE`` aimed at the same instance."""
-        argv = [*self.cfg.exec_prefix, self.cfg.python, self.cfg.reload_script, mode]
-        if mode == "--reload":
-            argv.append("--stdout")  # its log (commands FRR rejected) into our error message
+        # --stdout: its log goes to stderr (into our error messages), stdout holds only the delta.
+        argv = [*self.cfg.exec_prefix, self.cfg.python, self.cfg.reload_script, mode, "--stdout"]
+        if self.cfg.rundir:
+            argv += ["--rundir", self.cfg.rundir]
+        if self.cfg.bindir:
+            argv += ["--bindir", self.cfg.bindir]
         if self.cfg.pathspace:
             argv += ["--pathspace", self.cfg.pathspace]
         if self.cfg.vty_socket_dir:

@@ -52,6 +52,8 @@ class FrrConfig(Model):
     pathspace: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,64}$")
     vty_socket_dir: str = Field(default="", description="vtysh --vty_socket (instead of a pathspace).")
     vrf_backend: Literal["kernel", "netns"] = "kernel"
+    rundir: str = Field(default="", description="frr-reload.py --rundir (its temp files); default its own.")
+    bindir: str = Field(default="", description="frr-reload.py --bindir (where vtysh is); default its own.")
     reload_script: str = "/usr/lib/frr/frr-reload.py"
     python: str = "python3"
     timeout: float = Field(default=60.0, gt=0, description="Upper bound of one vtysh/frr-reload call.")
