@@ -74,7 +74,8 @@ def owns(state: SwitchState, table: str, key: str) -> bool:
         return m is not None and _within(m.group(1), state.vni_range)
     if table in ("VLAN", "SUPPRESS_VLAN_NEIGH", "VLAN_INTERFACE"):
         m = _VLAN.match(key)
-        return m is not None and _within(m.group(1), state.vlan_range)
+        pxe = table == "VLAN" and key == f"Vlan{state.pxe_vlan}"  # its fields only (never deleted)
+        return m is not None and (_within(m.group(1), state.vlan_range) or pxe)
     if table == "VXLAN_TUNNEL_MAP":
         m = _MAP.match(key)
         return (
@@ -88,8 +89,17 @@ def owns(state: SwitchState, table: str, key: str) -> bool:
 
 
 def not_owned(plan: Plan, state: SwitchState) -> list[str]:
-    """``TABLE|key`` of every operation in `plan` on a key the daemon does not own."""
-    return [f"{op.table}|{op.key}" for _, op in plan.ops() if not owns(state, op.table, op.key)]
+    """``TABLE|key`` of every operation in `plan` on a key the daemon does not own.
+
+    `PORT` keys and the PXE VLAN belong to the switch's base config: the daemon sets some of their
+    fields but never deletes them.
+    """
+    out = []
+    for _, op in plan.ops():
+        base_key = op.table == "PORT" or (op.table == "VLAN" and op.key == f"Vlan{state.pxe_vlan}")
+        if not owns(state, op.table, op.key) or (base_key and isinstance(op, DelKey)):
+            out.append(f"{op.table}|{op.key}")
+    return out
 
 
 @dataclass(frozen=True)

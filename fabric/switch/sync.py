@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fabric.adapters.configdb import SonicDb, Tables
-from fabric.adapters.frr import FrrAdapter
+from fabric.adapters.frr import LAST_GOOD, FrrAdapter
 from fabric.core.guard import GuardLimits, guard, missing_preconditions, not_owned
 from fabric.core.ops import Plan
 from fabric.errors import ApplyError
@@ -23,8 +23,8 @@ from fabric.switch.apply import Progress, execute
 
 log = logging.getLogger(__name__)
 
-Planner = Callable[[SwitchState, Tables], Plan]
-"""`(desired SwitchState, observed CONFIG_DB tables) -> Plan`: the renderer's planner, adapted."""
+Planner = Callable[[SwitchState, Tables, str | None], Plan]
+"""`(desired state, observed CONFIG_DB tables, FRR config last applied) -> Plan` (see planner.py)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,8 @@ class Syncer:
         missing = missing_preconditions(state, tables, version)
         if missing:
             raise ApplyError("; ".join(missing), retryable=True, phase="preconditions")
-        plan = self.planner(state, tables)
+        last_frr = await asyncio.to_thread(self.frr.read_file, LAST_GOOD)
+        plan = self.planner(state, tables, last_frr)
         foreign = not_owned(plan, state)
         if foreign:
             raise ApplyError(
