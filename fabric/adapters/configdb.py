@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from fabric.adapters.sonicdb import Database, DbLayout
@@ -57,9 +59,14 @@ def from_raw(raw: dict[str, str]) -> dict[str, str]:
 
 
 def _client(db: Database) -> aioredis.Redis:
+    # No retries inside redis-py: retry and backoff belong to the loop, which re-plans from what
+    # Redis holds (a blind resend could race with someone else's change).
+    no_retry = Retry(NoBackoff(), 0)
     if db.unix_socket:
-        return aioredis.Redis(unix_socket_path=db.unix_socket, db=db.id, decode_responses=True)
-    return aioredis.Redis(host=db.host, port=db.port, db=db.id, decode_responses=True)
+        return aioredis.Redis(
+            unix_socket_path=db.unix_socket, db=db.id, decode_responses=True, retry=no_retry
+        )
+    return aioredis.Redis(host=db.host, port=db.port, db=db.id, decode_responses=True, retry=no_retry)
 
 
 class SonicDb:
