@@ -20,6 +20,7 @@ PROGRAMS: dict[str, tuple[str, ...]] = {
     ),
     "redis": ("redis-server",),
     "ping": ("ping",),
+    "lldp": ("lldpd", "lldpctl"),
 }
 FEATURES = ("root", *PROGRAMS)
 

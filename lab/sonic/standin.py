@@ -62,7 +62,8 @@ class StandIn:
         self.vlans: dict[str, VlanSpec] = {}
         self.placed: dict[str, Placement] = {}
         self.link_set: dict[str, tuple[bool, int | None]] = {}
-        self.rebinds: dict[str, int] = {}  # VRF -> L3VNI waiting for zebra, then the re-bind toggle
+        # VRF -> (L3VNI, its VXLAN device) waiting for zebra to show it up, then the re-bind toggle
+        self.rebinds: dict[str, tuple[int, str]] = {}
         self.lldp_kept: dict[str, dict[str, str]] = {}
         self.port_oper: dict[str, str] = {}
 
@@ -156,9 +157,10 @@ class StandIn:
     def _build_vlan(self, vlan: str, spec: VlanSpec, want: Desired) -> None:
         self.kernel.add_bridge(spec.vrf, vlan)
         if spec.vni is not None and want.tunnel:
-            self.kernel.add_vxlan(vxlan_name(want.tunnel[0], vlan), spec.vni, want.tunnel[1], spec.vrf, vlan)
+            device = vxlan_name(want.tunnel[0], vlan)
+            self.kernel.add_vxlan(device, spec.vni, want.tunnel[1], spec.vrf, vlan)
             if spec.vrf is not None:
-                self.rebinds[spec.vrf] = spec.vni
+                self.rebinds[spec.vrf] = (spec.vni, device)
         self.vlans[vlan] = spec
         self.state.hset(f"VLAN_TABLE|{vlan}", mapping={"state": "ok"})
         if spec.vrf is not None:
@@ -171,7 +173,7 @@ class StandIn:
         if want.tunnel:
             self.kernel.delete_link(spec.vrf, vxlan_name(want.tunnel[0], vlan))
         self.kernel.delete_link(spec.vrf, vlan)
-        if spec.vrf is not None and self.rebinds.get(spec.vrf) == spec.vni:
+        if spec.vrf is not None and self.rebinds.get(spec.vrf, (None,))[0] == spec.vni:
             del self.rebinds[spec.vrf]
         del self.vlans[vlan]
         self.state.delete(f"VLAN_TABLE|{vlan}", f"INTERFACE_TABLE|{vlan}")
@@ -238,12 +240,19 @@ class StandIn:
             shown = json.loads(self.vtysh("show vrf vni json") or "{}")
         except ValueError:
             return
-        up = {(v.get("vrf"), v.get("vni")) for v in shown.get("vrfs", []) if v.get("state") == "Up"}
-        for vrf, vni in list(self.rebinds.items()):
-            if (vrf, vni) in up:
+        states = {(v.get("vrf"), v.get("vni")): v.get("state") for v in shown.get("vrfs", [])}
+        for vrf, (vni, device) in list(self.rebinds.items()):
+            state = states.get((vrf, vni))
+            if state == "Up":
                 self.vtysh("configure terminal", f"vrf {vrf}", f"no vni {vni}", f"vni {vni}")
                 log.info("re-bound L3VNI %d of %s in FRR", vni, vrf)
                 del self.rebinds[vrf]
+            elif state is not None:
+                # FRR has the VNI but zebra missed the VXLAN device's bridge (it saw the device before
+                # it was enslaved in the new namespace: L3-SVI None, Down); a down/up makes it look again.
+                self.kernel.run(vrf, "ip", "link", "set", device, "down")
+                self.kernel.run(vrf, "ip", "link", "set", device, "up")
+                log.info("L3VNI %d of %s is %s in zebra: flapped %s", vni, vrf, state, device)
 
     def _lldp(self) -> None:
         if self.lldp_socket is None:
