@@ -240,9 +240,11 @@ def test_the_standin_realises_a_tenant_vrf_and_machines_ping_over_vxlan(lab: Lab
 def test_removing_the_keys_tears_the_vrf_down_and_clears_state_db(lab: LabState) -> None:
     for leaf, (port, leaf_addr, *_) in TENANT.items():
         asn = lab.nodes[leaf].asn
-        vtysh(lab, leaf, "configure terminal", f"no router bgp {asn} vrf {VRF}",
-              f"interface {port} vrf {VRF}", f"no ip address {leaf_addr}", "exit",
-              f"vrf {VRF}", f"no vni {VNI}")  # fmt: skip
+        # TEST-ONLY: withdraw the hand-written FRR config first (FRR wants the L3VNI unconfigured
+        # before its BGP instance goes), then the CONFIG_DB keys.
+        vtysh(lab, leaf, "configure terminal", f"vrf {VRF}", f"no vni {VNI}", "exit-vrf",
+              f"no router bgp {asn} vrf {VRF}",
+              f"interface {port} vrf {VRF}", f"no ip address {leaf_addr}")  # fmt: skip
         config = db(lab, leaf, CONFIG_DB)
         config.delete(f"INTERFACE|{port}")  # reverse order (ARCHITECTURE §4)
         config.hset(f"VLAN_MEMBER|Vlan4000|{port}", mapping={"tagging_mode": "untagged"})
