@@ -21,6 +21,7 @@ PROGRAMS: dict[str, tuple[str, ...]] = {
     "redis": ("redis-server",),
     "ping": ("ping",),
     "lldp": ("lldpd", "lldpctl"),
+    "nft": ("nft",),
 }
 FEATURES = ("root", *PROGRAMS)
 

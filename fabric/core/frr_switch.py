@@ -1,0 +1,166 @@
+"""`build_switch_frr(state, options)`: the FRR configuration of a leaf or a spine, as data.
+
+Default VRF: BGP unnumbered to the uplinks (peer group `FABRIC`: eBGP, `timers 2 8`, extended next
+hop), the loopbacks and VTEP redistributed (never the management interface), `l2vpn evpn` activated
+towards the uplinks; on a leaf also `advertise-all-vni` and the firewalls (peer group `FIREWALL`) as
+EVPN peers, each with an outbound route-map passing only its VNIs and an inbound filter accepting only
+its underlay addresses.  Per tenant VRF (leaf): `vrf VrfN` / `vni N` and `router bgp ASN vrf VrfN` with
+the machine ports as interface peers in peer group `MACHINE`, each with its own inbound route-maps and
+`maximum-prefix` per family, and `advertise ipv4 unicast` / `ipv6 unicast` into EVPN.  Unprovisioned
+and unused ports get no BGP.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network, IPv6Network
+
+from fabric.core.capabilities import capabilities, for_sonic
+from fabric.core.frr_filters import (
+    MATCH_KIND,
+    SEQ_STEP,
+    evpn_vni_route_map,
+    inbound_filter,
+    maximum_prefix,
+    prefix_list,
+)
+from fabric.core.frr_model import (
+    AddressFamily,
+    Bgp,
+    FrrConfig,
+    FrrOptions,
+    Match,
+    Neighbor,
+    PeerAf,
+    PeerGroup,
+    PrefixList,
+    RouteMap,
+    RouteMapEntry,
+    VrfBlock,
+)
+from fabric.model.names import natural_key
+from fabric.model.prefixes import AllowedPrefix
+from fabric.model.switch import Port, SwitchState, Vrf
+
+TIMERS = (2, 8)
+FABRIC, FIREWALL, MACHINE = "FABRIC", "FIREWALL", "MACHINE"
+CONNECTED = "RM-CONNECTED"
+GROUPS = frozenset({FABRIC, FIREWALL, MACHINE})
+
+
+def build_switch_frr(state: SwitchState, options: FrrOptions) -> FrrConfig:
+    """The whole frr.conf of a switch as data (no text)."""
+    lists: list[PrefixList] = []
+    maps: list[RouteMap] = []
+    _connected(state, lists, maps)
+    vrfs = tuple(_vrf_block(v, options) for v in sorted(state.vrfs, key=lambda v: v.name))
+    bgp = [_default_bgp(state, lists, maps)]
+    bgp.extend(_vrf_bgp(state, vrf, lists, maps) for vrf in state.vrfs)
+    caps = capabilities(options.frr_version) if options.frr_version else for_sonic(state.switch.sonic_version)
+    return FrrConfig(state.switch.name, vrfs, tuple(bgp), tuple(lists), tuple(maps), caps.fpm_address)
+
+
+def _vrf_block(vrf: Vrf, options: FrrOptions) -> VrfBlock:
+    netns = f"{options.netns_dir}/{vrf.name}" if options.netns_vrfs else None
+    return VrfBlock(vrf.name, vrf.vni, netns)
+
+
+def _connected(state: SwitchState, lists: list[PrefixList], maps: list[RouteMap]) -> None:
+    """The loopbacks (and VTEP) as prefix-lists, and `RM-CONNECTED` denying the management port."""
+    loops = state.switch.loopbacks
+    nets: list[IPv4Network | IPv6Network] = [IPv4Network(f"{loops.ipv4}/32")]
+    if state.switch.vtep is not None and state.switch.vtep != loops.ipv4:
+        nets.append(IPv4Network(f"{state.switch.vtep}/32"))
+    if loops.ipv6 is not None:
+        nets.append(IPv6Network(f"{loops.ipv6}/128"))
+    allowed = [AllowedPrefix(prefix=n) for n in nets]
+    entries = [RouteMapEntry("deny", SEQ_STEP, (Match("interface", state.switch.mgmt.interface),))]
+    for family in (4, 6):
+        plist = prefix_list(f"PL-LOOPBACKS-V{family}", family, allowed)
+        if plist is not None:
+            lists.append(plist)
+            seq = (len(entries) + 1) * SEQ_STEP
+            entries.append(RouteMapEntry("permit", seq, (Match(MATCH_KIND[family], plist.name),)))
+    maps.append(RouteMap(CONNECTED, tuple(entries)))
+
+
+def _default_bgp(state: SwitchState, lists: list[PrefixList], maps: list[RouteMap]) -> Bgp:
+    ipv6 = state.switch.loopbacks.ipv6 is not None
+    groups = [PeerGroup(FABRIC, TIMERS)]
+    neighbors = [Neighbor(p, FABRIC) for p in state.uplinks]
+    v4 = [PeerAf(FABRIC)]
+    v6 = [PeerAf(FABRIC, activate=True)] if ipv6 else []
+    evpn = [PeerAf(FABRIC, activate=True)]
+    firewalls = sorted(state.firewalls, key=lambda f: natural_key(f.port))
+    if firewalls:
+        groups.append(PeerGroup(FIREWALL, TIMERS))
+        evpn.append(PeerAf(FIREWALL, activate=True))
+        fw_v6 = any(a.version == 6 for f in firewalls for a in f.allow)
+        if fw_v6:
+            v6.append(PeerAf(FIREWALL, activate=True))
+        for fw in firewalls:
+            neighbors.append(Neighbor(fw.port, FIREWALL))
+            v4.append(PeerAf(fw.port, route_map_in=_filter(fw.port, fw.allow, 4, lists, maps)))
+            if fw_v6:
+                v6.append(PeerAf(fw.port, route_map_in=_filter(fw.port, fw.allow, 6, lists, maps)))
+            out = evpn_vni_route_map(fw.port, fw.vnis)
+            maps.append(out)
+            evpn.append(PeerAf(fw.port, route_map_out=out.name))
+    afs = [AddressFamily("ipv4 unicast", redistribute_connected=CONNECTED, peers=_ordered(v4))]
+    if ipv6:
+        afs.append(AddressFamily("ipv6 unicast", redistribute_connected=CONNECTED, peers=_ordered(v6)))
+    afs.append(AddressFamily("l2vpn evpn", peers=_ordered(evpn), advertise_all_vni=state.is_leaf))
+    return Bgp(
+        state.switch.asn,
+        str(state.switch.router_id),
+        None,
+        tuple(sorted(groups, key=lambda g: g.name)),
+        _neighbors(neighbors),
+        tuple(afs),
+    )
+
+
+def _vrf_bgp(state: SwitchState, vrf: Vrf, lists: list[PrefixList], maps: list[RouteMap]) -> Bgp:
+    ports = [p for p in state.ports_with_role("machine") if p.vrf == vrf.name]
+    groups = (PeerGroup(MACHINE, TIMERS),) if ports else ()
+    v4, v6 = [PeerAf(MACHINE)], [PeerAf(MACHINE, activate=True)]
+    for port in ports:
+        v4.append(_machine_af(port, 4, lists, maps))
+        v6.append(_machine_af(port, 6, lists, maps))
+    afs = []
+    if ports:
+        afs = [
+            AddressFamily("ipv4 unicast", peers=_ordered(v4)),
+            AddressFamily("ipv6 unicast", peers=_ordered(v6)),
+        ]
+    afs.append(AddressFamily("l2vpn evpn", advertise=("ipv4 unicast", "ipv6 unicast")))
+    neighbors = _neighbors([Neighbor(p.name, MACHINE) for p in ports])
+    return Bgp(state.switch.asn, str(state.switch.router_id), vrf.name, groups, neighbors, tuple(afs))
+
+
+def _machine_af(port: Port, family: int, lists: list[PrefixList], maps: list[RouteMap]) -> PeerAf:
+    route_map = _filter(port.name, port.allow, family, lists, maps)
+    return PeerAf(port.name, maximum_prefix=maximum_prefix(port.allow, family), route_map_in=route_map)
+
+
+def _filter(
+    owner: str, allowed: list[AllowedPrefix], family: int, lists: list[PrefixList], maps: list[RouteMap]
+) -> str:
+    plist, route_map = inbound_filter(owner, allowed, family)
+    if plist is not None:
+        lists.append(plist)
+    maps.append(route_map)
+    return route_map.name
+
+
+def _neighbors(neighbors: list[Neighbor]) -> tuple[Neighbor, ...]:
+    # FRR prints interface neighbours grouped by peer group, each group in natural port order.
+    return tuple(sorted(neighbors, key=lambda n: (n.peer_group, natural_key(n.interface))))
+
+
+def _ordered(peers: list[PeerAf]) -> tuple[PeerAf, ...]:
+    """Peer groups (by name) before neighbours, and only entries that carry a line."""
+    groups = sorted((p for p in peers if p.name in GROUPS), key=lambda p: p.name)
+    members = [p for p in peers if p.name not in GROUPS]
+    return tuple(
+        p for p in [*groups, *members] if p.activate or p.maximum_prefix or p.route_map_in or p.route_map_out
+    )

@@ -1,0 +1,95 @@
+"""`Observed`: what the switch daemon reads back from its switch before planning.
+
+The daemon builds it from Redis (CONFIG_DB) and from the frr.conf it last applied; `fabric render
+--observed CONFIG_DB.json` builds it from a file.  It is plain data: the planner never asks the device.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fabric.errors import ValidationError
+
+Tables = Mapping[str, Mapping[str, Mapping[str, str]]]
+"""CONFIG_DB as data: TABLE -> key (parts joined by `|`) -> field -> value, all strings."""
+
+_MAP_KEY = re.compile(r"^map_(\d+)_Vlan(\d+)$")
+
+
+@dataclass(frozen=True)
+class Observed:
+    """CONFIG_DB as the switch holds it, plus the FRR config last applied (None: unknown)."""
+
+    configdb: Tables = field(default_factory=dict)
+    frr: str | None = None
+
+    @classmethod
+    def from_configdb(cls, data: Any, frr: str | None = None) -> Observed:
+        """Validate a parsed config_db.json (Redis form or `sonic-cfggen` form with lists)."""
+        return cls(configdb=normalise_tables(data), frr=frr)
+
+    @property
+    def tunnel(self) -> str | None:
+        """Name of the switch's `VXLAN_TUNNEL` entry (the VTEP), or None when it has none."""
+        names = sorted(self.configdb.get("VXLAN_TUNNEL", {}))
+        return names[0] if names else None
+
+    @property
+    def has_evpn_nvo(self) -> bool:
+        """Whether `VXLAN_EVPN_NVO` exists (EVPN control plane bound to the VTEP)."""
+        return bool(self.configdb.get("VXLAN_EVPN_NVO"))
+
+    @property
+    def has_loopback(self) -> bool:
+        """Whether `LOOPBACK_INTERFACE` holds an address (the VTEP's source)."""
+        return any("|" in key for key in self.configdb.get("LOOPBACK_INTERFACE", {}))
+
+    def vlan_map(self) -> dict[int, int]:
+        """The switch's existing VNI -> VLAN id map, read from `VXLAN_TUNNEL_MAP`."""
+        found: dict[int, int] = {}
+        for key, fields in self.configdb.get("VXLAN_TUNNEL_MAP", {}).items():
+            match = _MAP_KEY.match(key.rpartition("|")[2])
+            if match is None:
+                continue
+            vni = int(fields.get("vni", match.group(1)))
+            vlan = fields.get("vlan", f"Vlan{match.group(2)}").removeprefix("Vlan")
+            if vlan.isdigit():
+                found[vni] = int(vlan)
+        return found
+
+    def fields(self, table: str, key: str) -> Mapping[str, str] | None:
+        """The fields of `table|key`, or None when the key does not exist."""
+        return self.configdb.get(table, {}).get(key)
+
+
+def normalise_tables(data: Any) -> dict[str, dict[str, dict[str, str]]]:
+    """CONFIG_DB JSON as all-string Redis form; lists become `field@` values joined by commas."""
+    if not isinstance(data, Mapping):
+        raise ValidationError("CONFIG_DB must be an object of tables", "$")
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for table, keys in data.items():
+        if not isinstance(keys, Mapping):
+            raise ValidationError("a table must be an object of keys", f"{table}")
+        out[table] = {}
+        for key, fields in keys.items():
+            if not isinstance(fields, Mapping):
+                raise ValidationError("a key must be an object of fields", f"{table}|{key}")
+            out[table][key] = {
+                name: value
+                for name, value in (_field(table, key, n, v) for n, v in fields.items())
+                if name != "NULL"
+            }
+    return out
+
+
+def _field(table: str, key: str, name: str, value: Any) -> tuple[str, str]:
+    if isinstance(value, list):
+        if not all(isinstance(v, str) for v in value):
+            raise ValidationError("list values must be strings", f"{table}|{key}.{name}")
+        return name.rstrip("@") + "@", ",".join(value)
+    if not isinstance(value, str):
+        raise ValidationError(f"must be a string, not {type(value).__name__}", f"{table}|{key}.{name}")
+    return name, value

@@ -1,0 +1,190 @@
+"""Kubernetes objects → `CompiledPolicy`: exact NetworkPolicy and LoadBalancer semantics, pure.
+
+Only traffic that crosses the firewall is decided here: between the cluster (its prefixes and its
+load-balancer IPs) and the outside.  Peers that select pods or namespaces therefore never match crossing
+traffic; `ipBlock`s and empty peer lists (all sources or destinations) do.  Each `except` removes
+addresses from its own `ipBlock` only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterable
+
+from fabric.core.policy.ir import (
+    ALL_PORTS,
+    ALL_PROTOCOLS,
+    DIRECTIONS,
+    PROTOCOL_NUMBERS,
+    Allow,
+    CompiledPolicy,
+    Condition,
+    Direction,
+    Family,
+    Guard,
+    Isolation,
+    Range,
+    all_addresses,
+    network_range,
+    subtract,
+)
+from fabric.core.policy.kube import Address, Network, NetworkPolicy, Pod, PolicyPeer, PolicyPort, Service
+from fabric.core.policy.manifests import Cluster, Rejection, object_id
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def compile_policy(
+    cluster: Cluster, cluster_prefixes: Iterable[Network], isolation: Isolation
+) -> CompiledPolicy:
+    """Compile every accepted object; rejected ones become conditions and never widen what is allowed."""
+    compiled = CompiledPolicy(isolation=isolation, cluster={4: [], 6: []})
+    for net in cluster_prefixes:
+        compiled.cluster[_family(net)].append(network_range(net))
+    pods = _pods_by_namespace(cluster.pods)
+    for policy in sorted(cluster.policies, key=lambda p: (p.metadata.namespace, p.metadata.name)):
+        _compile_network_policy(compiled, policy, pods.get(policy.metadata.namespace, []))
+    for service in sorted(cluster.services, key=lambda s: (s.metadata.namespace, s.metadata.name)):
+        _compile_service(compiled, service)
+    for rejection in cluster.rejected:
+        _quarantine(compiled, rejection, pods)
+    for values in compiled.cluster.values():
+        values.sort()
+    return compiled
+
+
+def _family(obj: Network | Address) -> Family:
+    return 4 if obj.version == 4 else 6
+
+
+def _pods_by_namespace(pods: list[Pod]) -> dict[str, list[Pod]]:
+    out: dict[str, list[Pod]] = defaultdict(list)
+    for pod in sorted(pods, key=lambda p: (p.metadata.namespace, p.metadata.name)):
+        out[pod.metadata.namespace].append(pod)
+    return out
+
+
+def _compile_network_policy(compiled: CompiledPolicy, policy: NetworkPolicy, pods: list[Pod]) -> None:
+    meta, spec = policy.metadata, policy.spec
+    origin = object_id("NetworkPolicy", meta.namespace, meta.name)
+    selected = [p for p in pods if spec.pod_selector.matches(p.metadata.labels)]
+    notes: list[str] = []
+    types = spec.types()
+    for direction in DIRECTIONS:
+        if direction.capitalize() not in types:
+            continue
+        _isolate(compiled, direction, [a for p in selected for a in p.addresses()], origin)
+        rules = (
+            [(r.from_, r.ports) for r in spec.ingress]
+            if direction == "ingress"
+            else [(r.to, r.ports) for r in spec.egress]
+        )
+        for index, (peers, rule_ports) in enumerate(rules):
+            where = f"{direction}[{index}]"
+            for pod in selected:
+                ports = _rule_ports(rule_ports, pod if direction == "ingress" else None, where, notes)
+                for address in pod.addresses():
+                    family = _family(address)
+                    for remote in _peer_ranges(peers, family):
+                        for protocols, port_range in ports:
+                            compiled.allows.append(
+                                Allow(direction, family, int(address), protocols, port_range, remote, origin)
+                            )
+    reason = "; ".join(dict.fromkeys(notes)) or f"selects {len(selected)} pod(s)"
+    compiled.conditions.append(Condition(origin, True, reason))
+
+
+def _isolate(compiled: CompiledPolicy, direction: Direction, addresses: list[Address], origin: str) -> None:
+    for address in addresses:
+        table = compiled.isolated.setdefault((direction, _family(address)), {})
+        table.setdefault(int(address), []).append(origin)
+
+
+def _peer_ranges(peers: list[PolicyPeer], family: Family) -> list[Range]:
+    """Remote address ranges of `family` the peers allow; an empty peer list allows every address."""
+    if not peers:
+        return [all_addresses(family)]
+    out: list[Range] = []
+    for peer in peers:
+        block = peer.ip_block
+        if block is None or _family(block.cidr) != family:
+            continue  # pod and namespace selectors pick cluster pods: never on the far side
+        out.extend(subtract(network_range(block.cidr), [network_range(e) for e in block.except_]))
+    return out
+
+
+def _rule_ports(
+    ports: list[PolicyPort], pod: Pod | None, where: str, notes: list[str]
+) -> list[tuple[Range, Range]]:
+    """(protocol range, port range) pairs of a rule; no ports means every protocol and port."""
+    if not ports:
+        return [(ALL_PROTOCOLS, ALL_PORTS)]
+    out: list[tuple[Range, Range]] = []
+    for i, port in enumerate(ports):
+        proto = PROTOCOL_NUMBERS[port.protocol]
+        if port.port is None:
+            out.append(((proto, proto), ALL_PORTS))
+        elif isinstance(port.port, int):
+            out.append(((proto, proto), (port.port, port.end_port or port.port)))
+        else:
+            number = pod.named_port(port.port, port.protocol) if pod is not None else None
+            if number is None:
+                notes.append(_named_port_note(where, i, port, pod))
+            else:
+                out.append(((proto, proto), (number, number)))
+    return out
+
+
+def _named_port_note(where: str, index: int, port: PolicyPort, pod: Pod | None) -> str:
+    what = f"{where}.ports[{index}] named port {port.port!r}/{port.protocol}"
+    if pod is None:
+        return f"{what} rejected: it names a port of the destination pod, and the far side has no pods"
+    return f"{what} rejected for pod {pod.metadata.name}: no container port of that name and protocol"
+
+
+def _compile_service(compiled: CompiledPolicy, service: Service) -> None:
+    meta, spec = service.metadata, service.spec
+    origin = object_id("Service", meta.namespace, meta.name)
+    if spec.type != "LoadBalancer":
+        return
+    addresses = service.load_balancer_ips()
+    if not addresses:
+        compiled.conditions.append(Condition(origin, True, "no load-balancer IP assigned yet"))
+        return
+    for address in addresses:
+        family = _family(address)
+        compiled.cluster[family].append((int(address), int(address)))
+        sources = [network_range(n) for n in spec.load_balancer_source_ranges if _family(n) == family]
+        if not spec.load_balancer_source_ranges:
+            sources = [all_addresses(family)]
+        for port in spec.ports:
+            proto = PROTOCOL_NUMBERS[port.protocol]
+            protocols, ports = (proto, proto), (port.port, port.port)
+            for remote in sources:
+                compiled.allows.append(
+                    Allow("ingress", family, int(address), protocols, ports, remote, origin)
+                )
+            if spec.load_balancer_source_ranges and compiled.isolation == "kubernetes":
+                compiled.guards.append(Guard(family, int(address), protocols, ports, origin))
+    reason = f"{len(addresses)} address(es), {len(spec.ports)} port(s)"
+    if spec.load_balancer_source_ranges:
+        reason += f", from {len(spec.load_balancer_source_ranges)} source range(s)"
+    compiled.conditions.append(Condition(origin, True, reason))
+
+
+def _quarantine(compiled: CompiledPolicy, rejection: Rejection, pods: dict[str, list[Pod]]) -> None:
+    """A rejected object allows nothing; in kubernetes mode it also closes what it might have closed."""
+    compiled.conditions.append(Condition(rejection.object, False, rejection.reason))
+    if compiled.isolation != "kubernetes":
+        return  # boundary mode denies by default: allowing nothing is already the narrow side
+    if rejection.kind == "NetworkPolicy":
+        addresses = [a for p in pods.get(rejection.namespace, []) for a in p.addresses()]
+        for direction in DIRECTIONS:
+            _isolate(compiled, direction, addresses, rejection.object)
+    elif rejection.kind == "Service":
+        for text in rejection.addresses:
+            address = ipaddress.ip_address(text)
+            family = _family(address)
+            compiled.cluster[family].append((int(address), int(address)))
+            compiled.guards.append(Guard(family, int(address), ALL_PROTOCOLS, ALL_PORTS, rejection.object))

@@ -1,0 +1,105 @@
+"""The canonical intermediate form the compiler produces and the renderer and `explain` read.
+
+Every allow is one box: a local address (a pod or load-balancer IP, on the cluster side), a protocol
+range, a destination-port range and a remote address range (the other side of the firewall), with the
+object it came from.  Addresses are integers of their family, ranges are inclusive `(low, high)`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Literal
+
+Direction = Literal["ingress", "egress"]
+Family = Literal[4, 6]
+Isolation = Literal["boundary", "kubernetes"]
+Range = tuple[int, int]
+
+DIRECTIONS: tuple[Direction, ...] = ("ingress", "egress")
+FAMILIES: tuple[Family, ...] = (4, 6)
+PROTOCOL_NUMBERS = {"TCP": 6, "UDP": 17, "SCTP": 132}
+PROTOCOL_NAMES = {v: k.lower() for k, v in PROTOCOL_NUMBERS.items()}
+ALL_PROTOCOLS: Range = (0, 255)
+ALL_PORTS: Range = (0, 65535)
+
+
+def family_max(family: Family) -> int:
+    """The highest address of `family` as an integer."""
+    return (1 << 32) - 1 if family == 4 else (1 << 128) - 1
+
+
+def all_addresses(family: Family) -> Range:
+    """The whole address space of `family`."""
+    return (0, family_max(family))
+
+
+def network_range(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Range:
+    """A network as an inclusive integer range."""
+    return (int(net.network_address), int(net.broadcast_address))
+
+
+def subtract(base: Range, holes: list[Range]) -> list[Range]:
+    """`base` minus every range in `holes`, as sorted disjoint ranges."""
+    out: list[Range] = []
+    cursor = base[0]
+    for lo, hi in sorted(holes):
+        if hi < cursor or lo > base[1]:
+            continue
+        if lo > cursor:
+            out.append((cursor, lo - 1))
+        cursor = max(cursor, hi + 1)
+    if cursor <= base[1]:
+        out.append((cursor, base[1]))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Allow:
+    """Traffic of `direction` between `local` and `remote` on these protocols and ports is allowed."""
+
+    direction: Direction
+    family: Family
+    local: int
+    protocols: Range
+    ports: Range
+    remote: Range
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """Kubernetes mode: a load-balancer port open only to its source ranges (or a closed rejected one)."""
+
+    family: Family
+    local: int
+    protocols: Range
+    ports: Range
+    origin: str
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Whether an object made it into the ruleset (`object` is `Kind/namespace/name`)."""
+
+    object: str
+    accepted: bool
+    reason: str = ""
+
+
+@dataclass
+class CompiledPolicy:
+    """Everything that decides what crosses the firewall, with provenance."""
+
+    isolation: Isolation
+    cluster: dict[Family, list[Range]]
+    allows: list[Allow] = field(default_factory=list)
+    guards: list[Guard] = field(default_factory=list)
+    isolated: dict[tuple[Direction, Family], dict[int, list[str]]] = field(default_factory=dict)
+    conditions: list[Condition] = field(default_factory=list)
+
+
+def origin_label(origin: str) -> str:
+    """`Kind/ns/name` → `ns/name (Kind)`: comments start with the owning object."""
+    kind, _, rest = origin.partition("/")
+    return f"{rest} ({kind})"

@@ -1,0 +1,111 @@
+"""Parsed manifests → typed Kubernetes objects, each bad one rejected with its reason.
+
+Input is what `yaml.safe_load_all` gives for `kubectl get -o yaml` output: single objects, `List` kinds
+(`kind: List`, `ServiceList`, ...) with `items`, and `None` for empty documents.  Kinds the firewall does
+not read are skipped silently; an object of a kind it reads but cannot parse is a `Rejection`, and the
+others still load.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+
+from fabric.core.policy.kube import KINDS, Namespace, NetworkPolicy, Pod, Service
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An object left out of the ruleset, and why (`object` is `Kind/namespace/name`)."""
+
+    object: str
+    reason: str
+    namespace: str = ""
+    addresses: tuple[str, ...] = ()
+    """Load-balancer IPs a rejected Service named: the compiler closes them instead of forgetting them."""
+
+    @property
+    def kind(self) -> str:
+        return self.object.split("/", 1)[0]
+
+
+@dataclass
+class Cluster:
+    """Every object the compiler reads, by kind, plus the ones rejected while parsing."""
+
+    services: list[Service] = field(default_factory=list)
+    policies: list[NetworkPolicy] = field(default_factory=list)
+    pods: list[Pod] = field(default_factory=list)
+    namespaces: list[Namespace] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def object_id(kind: str, namespace: str, name: str) -> str:
+    """`Kind/namespace/name` (`Namespace/name` for namespaces): the key of conditions and explain output."""
+    return f"{kind}/{name}" if kind == "Namespace" else f"{kind}/{namespace}/{name}"
+
+
+def flatten(documents: Iterable[Any]) -> list[dict[str, Any]]:
+    """Every object in `documents`, with `List` kinds unpacked (recursively) and empty documents dropped."""
+    out: list[dict[str, Any]] = []
+    for doc in documents:
+        if not isinstance(doc, dict):
+            continue
+        if isinstance(doc.get("items"), list) and str(doc.get("kind", "")).endswith("List"):
+            out.extend(flatten(doc["items"]))
+        else:
+            out.append(doc)
+    return out
+
+
+def parse_objects(documents: Iterable[Any]) -> Cluster:
+    """Typed objects of the kinds the firewall reads; duplicates keep the last one (as `kubectl apply`)."""
+    seen: dict[str, Any] = {}
+    rejected: list[Rejection] = []
+    for raw in flatten(documents):
+        kind = raw.get("kind")
+        if not isinstance(kind, str) or kind not in KINDS:
+            continue
+        model = KINDS[kind]
+        ident = _raw_id(kind, raw)
+        try:
+            seen[ident] = model.model_validate(raw)
+        except pydantic.ValidationError as exc:
+            seen.pop(ident, None)
+            namespace = ident.split("/")[1] if kind != "Namespace" else ""
+            rejected.append(Rejection(ident, _reasons(exc), namespace, _raw_lb_ips(raw)))
+    cluster = Cluster(rejected=rejected)
+    for obj in seen.values():
+        getattr(cluster, _BUCKET[obj.kind]).append(obj)
+    return cluster
+
+
+_BUCKET = {"Service": "services", "NetworkPolicy": "policies", "Pod": "pods", "Namespace": "namespaces"}
+
+
+def _raw_id(kind: str, raw: dict[str, Any]) -> str:
+    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    assert isinstance(meta, dict)
+    return object_id(kind, str(meta.get("namespace") or "default"), str(meta.get("name") or "?"))
+
+
+def _reasons(exc: pydantic.ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        path = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged-union")))
+        parts.append(f"{path}: {str(err['msg']).removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def _raw_lb_ips(raw: dict[str, Any]) -> tuple[str, ...]:
+    # Best effort on an object that failed to parse: any string that is an address in the LB status.
+    try:
+        entries = raw["status"]["loadBalancer"]["ingress"]
+        found = [str(ipaddress.ip_address(e["ip"])) for e in entries if isinstance(e, dict) and "ip" in e]
+    except (KeyError, TypeError, ValueError):
+        found = []
+    return tuple(found)

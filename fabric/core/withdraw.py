@@ -1,0 +1,34 @@
+"""The withdraw state: what FRR may still run while CONFIG_DB deletions are under way.
+
+Before the daemon deletes a port's `INTERFACE` key or a VRF, FRR must stop using them (removing the
+interface first crashed bgpd in the anchor).  The withdraw state is the desired `SwitchState` cut down
+to what is already in place on the switch and stays: VRFs whose `VRF` key exists as desired, ports whose
+`INTERFACE` key already matches.  Everything else is absent from FRR until the final frr.conf.
+"""
+
+from __future__ import annotations
+
+from fabric.core.configdb import ConfigDb
+from fabric.core.observed import Observed
+from fabric.model.switch import Port, SwitchState
+
+
+def withdraw_state(state: SwitchState, desired: ConfigDb, observed: Observed) -> SwitchState:
+    """`state` restricted to VRFs and ports whose CONFIG_DB keys already hold what `desired` asks."""
+    vrfs = [v for v in state.vrfs if observed.fields("VRF", v.name) == desired.get("VRF", {}).get(v.name)]
+    kept_vrfs = {v.name for v in vrfs}
+    ports = [_port(p, desired, observed, kept_vrfs) for p in state.ports]
+    routed = {p.name for p in ports if p.role == "firewall"}
+    firewalls = [f for f in state.firewalls if f.port in routed]
+    # model_copy does not validate: the cut-down state is consistent by construction (a subset).
+    return state.model_copy(update={"vrfs": vrfs, "ports": ports, "firewalls": firewalls})
+
+
+def _port(port: Port, desired: ConfigDb, observed: Observed, vrfs: set[str]) -> Port:
+    # Uplinks stay: they never move VRF, and dropping them would cut the switch off the fabric.
+    if port.role not in ("machine", "firewall"):
+        return port
+    settled = observed.fields("INTERFACE", port.name) == desired.get("INTERFACE", {}).get(port.name)
+    if settled and (port.vrf is None or port.vrf in vrfs):
+        return port
+    return port.model_copy(update={"role": "unused", "vrf": None, "allow": []})
