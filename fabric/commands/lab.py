@@ -95,7 +95,10 @@ def status(
     typer.echo(f"lab {report['name']} ({report['topology']})")
     for node in report["nodes"]:
         daemons = " ".join(f"{d}:{'up' if info['alive'] else 'DEAD'}" for d, info in node["daemons"].items())
-        addresses = ", ".join(a for addrs in node["addresses"].values() for a in addrs)
+        # The table leaves out link-local addresses (every port has one); `-o json` has them all.
+        addresses = ", ".join(
+            a for addrs in node["addresses"].values() for a in addrs if not a.startswith("fe80:")
+        )
         typer.echo(f"  {node['name']:<12} {node['role']:<8} {node['netns']:<24} {addresses}")
         if daemons:
             typer.echo(f"      daemons: {daemons}")
