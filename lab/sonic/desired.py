@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 Tables = dict[str, dict[str, dict[str, str]]]
 TABLES = (
+    "DEVICE_METADATA",
     "VRF",
     "VLAN",
     "VLAN_INTERFACE",
@@ -46,6 +47,7 @@ class Desired:
     vlans: dict[str, VlanSpec]
     ports: dict[str, PortSpec]
     tunnel: tuple[str, str] | None  # (name, src_ip) of VXLAN_TUNNEL
+    mac: str | None  # DEVICE_METADATA|localhost mac: the router MAC of every SVI
 
 
 def desired(tables: Tables) -> Desired:
@@ -81,6 +83,7 @@ def desired(tables: Tables) -> Desired:
         vlans=vlans,
         ports=ports,
         tunnel=(tunnel[0], tunnel[1].get("src_ip", "")) if tunnel else None,
+        mac=tables.get("DEVICE_METADATA", {}).get("localhost", {}).get("mac"),
     )
 
 

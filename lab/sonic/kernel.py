@@ -74,10 +74,15 @@ class Kernel:
             self.ip(src, "link", "set", device, "netns", self.ns_path(dst))
         self.ip(dst, "link", "set", device, "up")
 
-    def add_bridge(self, where: str | None, name: str) -> None:
-        """A bridge `name` in `where`, up (an SVI when `where` is a VRF)."""
+    def add_bridge(self, where: str | None, name: str, mac: str | None = None) -> None:
+        """A bridge `name` in `where` with address `mac`, up (an SVI when `where` is a VRF).
+
+        A set address stays: without one a bridge takes its lowest port MAC and changes it as ports
+        join, and zebra then announces a router MAC that is gone by the time traffic flows (SONiC
+        gives every SVI the switch's MAC).
+        """
         if name not in self.links(where):
-            self.ip(where, "link", "add", name, "type", "bridge")
+            self.ip(where, "link", "add", name, *(["address", mac] if mac else []), "type", "bridge")
         self.ip(where, "link", "set", name, "up")
 
     def add_vxlan(self, name: str, vni: int, local: str, dst: str | None, bridge: str) -> None:

@@ -6,8 +6,8 @@ keyspace notifications, a burst is drained before it is processed (so pending op
 key: a key set and deleted before processing is simply absent, a delete followed by a re-add is lost),
 then CONFIG_DB is read and the devices are converged on it.  STATE_DB entries are written only once the
 devices exist and deleted when they are torn down.  The netns-backend dance is done here too: once zebra
-shows a new L3VNI up, `vrf X / no vni N / vni N` re-binds it in bgpd (VRFs created at runtime otherwise
-often stay unbound).  Lab code only: the switch daemon never sees any of this except through the DBs.
+shows a new L3VNI up, `vrf X / no vni N` and a poll later `vni N` re-bind it in bgpd (VRFs created at
+runtime otherwise often stay unbound, or get routes without router MACs).  Lab code only: the switch daemon never sees any of this except through the DBs.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class StandIn:
         self.link_set: dict[str, tuple[bool, int | None]] = {}
         # VRF -> (L3VNI, its VXLAN device) waiting for zebra to show it up, then the re-bind toggle
         self.rebinds: dict[str, tuple[int, str]] = {}
+        self.unbound: set[str] = set()  # VRFs between `no vni` and `vni` of the re-bind
         self.lldp_kept: dict[str, dict[str, str]] = {}
         self.port_oper: dict[str, str] = {}
 
@@ -146,6 +147,7 @@ class StandIn:
             self.kernel.delete_vrf(vrf)
             self.vrfs.discard(vrf)
             self.rebinds.pop(vrf, None)
+            self.unbound.discard(vrf)
             self.state.delete(f"VRF_TABLE|{vrf}")
         devices = self.kernel.links(None)
         for port, spec in sorted(want.ports.items()):
@@ -155,7 +157,7 @@ class StandIn:
                 self._link_settings(port, spec)
 
     def _build_vlan(self, vlan: str, spec: VlanSpec, want: Desired) -> None:
-        self.kernel.add_bridge(spec.vrf, vlan)
+        self.kernel.add_bridge(spec.vrf, vlan, want.mac)
         if spec.vni is not None and want.tunnel:
             device = vxlan_name(want.tunnel[0], vlan)
             self.kernel.add_vxlan(device, spec.vni, want.tunnel[1], spec.vrf, vlan)
@@ -175,6 +177,7 @@ class StandIn:
         self.kernel.delete_link(spec.vrf, vlan)
         if spec.vrf is not None and self.rebinds.get(spec.vrf, (None,))[0] == spec.vni:
             del self.rebinds[spec.vrf]
+            self.unbound.discard(spec.vrf)
         del self.vlans[vlan]
         self.state.delete(f"VLAN_TABLE|{vlan}", f"INTERFACE_TABLE|{vlan}")
 
@@ -242,11 +245,18 @@ class StandIn:
             return
         states = {(v.get("vrf"), v.get("vni")): v.get("state") for v in shown.get("vrfs", [])}
         for vrf, (vni, device) in list(self.rebinds.items()):
+            if vrf in self.unbound:
+                # Second half of the toggle, one poll after the first: in one vtysh call bgpd's
+                # withdraw and re-import coalesce in zebra, which then never installs the router MACs.
+                self.vtysh("configure terminal", f"vrf {vrf}", f"vni {vni}")
+                log.info("re-bound L3VNI %d of %s in FRR", vni, vrf)
+                self.unbound.discard(vrf)
+                del self.rebinds[vrf]
+                continue
             state = states.get((vrf, vni))
             if state == "Up":
-                self.vtysh("configure terminal", f"vrf {vrf}", f"no vni {vni}", f"vni {vni}")
-                log.info("re-bound L3VNI %d of %s in FRR", vni, vrf)
-                del self.rebinds[vrf]
+                self.vtysh("configure terminal", f"vrf {vrf}", f"no vni {vni}")
+                self.unbound.add(vrf)
             elif state is not None:
                 # FRR has the VNI but zebra missed the VXLAN device's bridge (it saw the device before
                 # it was enslaved in the new namespace: L3-SVI None, Down); a down/up makes it look again.
