@@ -20,6 +20,7 @@ PROGRAMS: dict[str, tuple[str, ...]] = {
     ),
     "redis": ("redis-server",),
     "ping": ("ping",),
+    "lldp": ("lldpd", "lldpctl"),
     "nft": ("nft",),
     # lab.vm: qemu (software emulation) and the static busybox of its initramfs; the kernel is below.
     "qemu": ("qemu-system-x86_64", "/bin/busybox"),
