@@ -44,12 +44,22 @@ def vtysh_json(lab: LabState, node: str, command: str) -> Any:
     return json.loads(result.stdout)
 
 
-def vtysh(lab: LabState, node: str, *commands: str) -> None:
+def _vtysh(lab: LabState, node: str, commands: tuple[str, ...]) -> tuple[bool, str]:
     argv = ["vtysh"]
     for command in commands:
         argv += ["-c", command]
     result = fabric_lab.exec_in(lab.name, node, argv)
-    assert result.ok and "%" not in result.stdout, result.describe() + result.stdout
+    return result.ok and "%" not in result.stdout, result.describe() + result.stdout
+
+
+def vtysh(lab: LabState, node: str, *commands: str) -> None:
+    ok, text = _vtysh(lab, node, commands)
+    assert ok, text
+
+
+def vtysh_ok(lab: LabState, node: str, *commands: str) -> bool:
+    """Whether FRR accepted every command (no error, no `%` complaint)."""
+    return _vtysh(lab, node, commands)[0]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -242,9 +252,17 @@ def test_removing_the_keys_tears_the_vrf_down_and_clears_state_db(lab: LabState)
         asn = lab.nodes[leaf].asn
         # TEST-ONLY: withdraw the hand-written FRR config first (FRR wants the L3VNI unconfigured
         # before its BGP instance goes), then the CONFIG_DB keys.
-        vtysh(lab, leaf, "configure terminal", f"vrf {VRF}", f"no vni {VNI}", "exit-vrf",
-              f"no router bgp {asn} vrf {VRF}",
-              f"interface {port} vrf {VRF}", f"no ip address {leaf_addr}")  # fmt: skip
+        vtysh(lab, leaf, "configure terminal", f"vrf {VRF}", f"no vni {VNI}", "exit-vrf")
+        # bgpd lets go of the L3VNI asynchronously (under load it refuses with "Please unconfigure
+        # l3vni" for a moment): retry the instance removal until FRR accepts it.
+        wait_until(
+            lambda leaf=leaf, asn=asn: vtysh_ok(
+                lab, leaf, "configure terminal", f"no router bgp {asn} vrf {VRF}"
+            ),
+            timeout=10,
+            what=f"BGP instance of {VRF} removed on {leaf}",
+        )
+        vtysh(lab, leaf, "configure terminal", f"interface {port} vrf {VRF}", f"no ip address {leaf_addr}")
         config = db(lab, leaf, CONFIG_DB)
         config.delete(f"INTERFACE|{port}")  # reverse order (ARCHITECTURE §4)
         config.hset(f"VLAN_MEMBER|Vlan4000|{port}", mapping={"tagging_mode": "untagged"})
