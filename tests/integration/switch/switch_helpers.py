@@ -18,8 +18,9 @@ import redis
 
 from fabric.adapters.configdb import SonicDb
 from fabric.adapters.frr import FrrAdapter
-from fabric.core.guard import GuardLimits, owns
+from fabric.core.guard import GuardLimits
 from fabric.core.ops import DelKey, Phase, Plan, SetKey, StateWait
+from fabric.core.ownership import Ownership
 from fabric.model.switch import SwitchState
 from fabric.switch.config import FrrConfig
 from fabric.switch.sync import Syncer
@@ -107,11 +108,12 @@ def table_planner(desired: Tables) -> Any:
     def planner(state: SwitchState, tables: Tables, last_frr: str | None, frr_version: str | None) -> Plan:
         dels: list[DelKey] = []
         sets: list[SetKey] = []
+        rules = Ownership.of(state)
         waits: list[StateWait] = []
         for table, keys in tables.items():
             for key in keys:
                 base = table == "PORT" or (table == "VLAN" and key == f"Vlan{state.pxe_vlan}")
-                if owns(state, table, key) and not base and key not in desired.get(table, {}):
+                if rules.owns(table, key) and not base and key not in desired.get(table, {}):
                     dels.append(DelKey(table, key))
         for table, keys in desired.items():
             for key, fields in keys.items():
