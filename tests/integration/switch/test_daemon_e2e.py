@@ -22,6 +22,7 @@ from daemon_helpers import (
     DaemonProcess,
     api_helpers,
     eventually,
+    fleet_row,
     prepare_switch,
     scenario,
     wait_applied,
@@ -244,6 +245,37 @@ async def test_guard_tripped_writes_nothing_until_forced(
     assert "INTERFACE|Ethernet0" not in dump(db) and "INTERFACE|Ethernet4" not in dump(db)
     daemon.start()
     await applied(api, daemon)
+
+
+async def test_pause_from_the_api_applies_nothing_until_resumed(
+    world: dict[str, Any], daemon: DaemonProcess, api: ApiClient
+) -> None:
+    db = world["db"]
+    assert await api.request("POST", f"/v1/switches/{LEAF}/pause") == {"name": LEAF, "paused": True}
+    assert (await doc(api)).paused
+    await eventually(lambda: _paused(api), "the switch to report itself paused")
+    before = dump(db)
+    await api.request("POST", "/v1/machines/m1/allocate", {"project": "alpha", "networks": ["alpha-net"]})
+    revision = (await doc(api)).revision
+    await eventually(lambda: _logged_sync(daemon, revision), f"the daemon to see revision {revision}")
+    assert dump(db) == before  # paused: the new tenant port is not applied
+    await api.request("POST", f"/v1/switches/{LEAF}/resume")
+    row = await applied(api, daemon)
+    assert not row["paused"] and dump(db)["INTERFACE|Ethernet0"]["vrf_name"]
+    await api.request("POST", "/v1/machines/m1/free")
+    await applied(api, daemon)
+
+
+async def _paused(api: ApiClient) -> bool:
+    return bool((await fleet_row(api))["paused"])
+
+
+async def _logged_sync(daemon: DaemonProcess, revision: int) -> bool:
+    for line in daemon.log.read_text().splitlines():
+        entry = json.loads(line) if line.startswith("{") else {}
+        if entry.get("msg") == "sync done" and entry.get("revision") == revision:
+            return True
+    return False
 
 
 async def test_admin_down_from_a_state_file(
