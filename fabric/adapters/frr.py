@@ -195,18 +195,19 @@ class FrrAdapter:
         if not reload.ok or _reported_failure(reload):
             restored = self._restore(timeout)
             raise ApplyError(
-                f"{reload.describe()}; last good config {'restored' if restored else 'not available'}",
+                f"{reload.describe()}; last good config {restored}",
                 retryable=True,
                 phase="frr:reload",
             )
         self.write_file(LAST_GOOD, text, timeout=timeout)
         return self.delta(text, timeout=timeout)
 
-    def _restore(self, timeout: float | None) -> bool:
-        good = self.read_file(LAST_GOOD)
-        if good is None:
-            return False
-        return self._run(self.reload_argv("--reload", self._path(LAST_GOOD)), timeout=timeout).ok
+    def _restore(self, timeout: float | None) -> str:
+        """Reload the last good config; says how that went (for the error message)."""
+        if self.read_file(LAST_GOOD) is None:
+            return "not available (nothing applied yet)"
+        result = self._run(self.reload_argv("--reload", self._path(LAST_GOOD)), timeout=timeout)
+        return "restored" if result.ok else f"could not be restored either ({result.describe()[:200]})"
 
 
 def _reported_failure(result: Result) -> bool:

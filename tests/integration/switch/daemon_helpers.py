@@ -89,10 +89,10 @@ def prepare_switch(server: RedisInstance, config_db: redis.Redis, pxe_vlan: int)
 
 
 def write_config(
-    path: Path, *, url: str, token: Path, server: RedisInstance, frr: FrrInstance, **over: Any
+    path: Path, *, url: str, token: Path, server: RedisInstance, instance: FrrInstance, **over: Any
 ) -> Path:
     """A daemon configuration file with short periods (the test's clock is the daemon's)."""
-    frr_cfg = frr_config(frr).model_dump(mode="json")
+    frr_cfg = frr_config(instance).model_dump(mode="json")
     cfg: dict[str, Any] = {
         "name": LEAF,
         "api": {"url": url, "token_file": str(token), "watch_wait": 5},
@@ -105,8 +105,9 @@ def write_config(
         "backoff_initial": 0.2,
         "backoff_max": 1.0,
         "log_format": "json",
-        **over,
     }
+    for key, value in over.items():  # sections are merged, other values replaced
+        cfg[key] = {**cfg[key], **value} if isinstance(value, dict) and key in cfg else value
     path.write_text(yaml.safe_dump(cfg))
     return path
 
