@@ -24,6 +24,7 @@ Tables = Mapping[str, Mapping[str, Mapping[str, str]]]
 SPLIT_MODES = ("split", "split-unified")
 KNOWN_FRR_MAJORS = (8, 9, 10)
 
+
 def known_frr_version(version: str) -> bool:
     """True for FRR releases SONiC ships (8.x up to 10.x), e.g. ``8.5.4`` or ``10.3``."""
     match = re.match(r"^(\d+)\.(\d+)", version)
