@@ -1,16 +1,25 @@
 """CONFIG_DB apply of a full leaf: one pipelined transaction per phase vs one round trip per key.
 
 The anchor (metal-core) writes each key with its own round trip.  Both ways write the same keys into
-a private redis-server on a unix socket (started and stopped here through the rig), side by side.
+a private redis-server, side by side, twice: over a unix socket (how SONiC's own daemons reach Redis;
+started through the rig) and over TCP loopback (how many deployments reach it; a second redis-server
+on a free 127.0.0.1 port, stopped by its PID).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fabric.adapters.configdb import SonicDb
-from fabric.adapters.sonicdb import DbLayout
+from fabric.adapters.process import spawn
+from fabric.adapters.sonicdb import Database, DbLayout
 from fabric.core.ops import Phase, SetKey
 from lab.rig import Rig
 
@@ -65,8 +74,44 @@ async def per_key(db: SonicDb, phases: list[Phase]) -> float:
     return time.perf_counter() - start
 
 
-async def measure(socket: str, rounds: int = 5) -> tuple[float, float, int]:
-    db = SonicDb(DbLayout.on_socket(socket))
+def tcp_layout(port: int) -> DbLayout:
+    """CONFIG_DB/APPL_DB/STATE_DB of a Redis on 127.0.0.1:`port`."""
+    return DbLayout(
+        config=Database("CONFIG_DB", 4, "|", None, "127.0.0.1", port),
+        appl=Database("APPL_DB", 0, ":", None, "127.0.0.1", port),
+        state=Database("STATE_DB", 6, "|", None, "127.0.0.1", port),
+    )
+
+
+@contextmanager
+def tcp_redis() -> Iterator[int]:
+    """A redis-server on a free loopback port, killed by its PID afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    workdir = tempfile.mkdtemp(prefix="fabric-bench-redis-")
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = spawn([*argv, "--dir", workdir, "--databases", "16"])
+    try:
+        import redis
+
+        probe = redis.Redis(port=port)
+        for _ in range(500):
+            try:
+                probe.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.01)
+        probe.close()
+        yield port
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        os.rmdir(workdir) if not os.listdir(workdir) else None
+
+
+async def measure(layout: DbLayout, rounds: int = 5) -> tuple[float, float, int]:
+    db = SonicDb(layout)
     phases = full_leaf()
     ours, naive = [], []
     try:
@@ -80,11 +125,16 @@ async def measure(socket: str, rounds: int = 5) -> tuple[float, float, int]:
     return min(ours), min(naive), sum(len(p.ops) for p in phases)
 
 
-def main() -> None:
-    with Rig() as rig:
-        server = rig.redis("bench")
-        ours, naive, keys = asyncio.run(measure(str(server.socket_path)))
-    print(f"CONFIG_DB full leaf ({keys} keys, 4 phases), best of 5:")
+def report(what: str, ours: float, naive: float, keys: int) -> None:
+    print(f"CONFIG_DB full leaf ({keys} keys, 4 phases) over {what}, best of 5:")
     print(f"  pipelined phases (MULTI/EXEC): {ours * 1000:8.2f} ms")
     print(f"  one round trip per key:        {naive * 1000:8.2f} ms")
     print(f"  ratio: {naive / ours:.1f}x")
+
+
+def main() -> None:
+    with Rig() as rig:
+        server = rig.redis("bench")
+        report("a unix socket", *asyncio.run(measure(DbLayout.on_socket(str(server.socket_path)))))
+    with tcp_redis() as port:
+        report("TCP loopback", *asyncio.run(measure(tcp_layout(port))))
