@@ -169,7 +169,7 @@ async def _check(cfg: Any, state_path: Path | None) -> list[str]:
     from fabric.switch.daemon import db_layout
 
     if state_path is None:
-        typer.echo("fabric switch check: --state FILE is needed until the API client lands", err=True)
+        typer.echo("fabric switch check: give --state FILE (check does not read the API)", err=True)
         raise typer.Exit(2)
     state = load_file(SwitchState, state_path)
     db = SonicDb(db_layout(cfg))
