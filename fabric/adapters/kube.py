@@ -83,6 +83,7 @@ class Reflector:
     listed: bool = False  # the cache holds one complete list (never a half-read one)
     lists: int = 0
     bookmarks: int = 0
+    fresh: bool = False  # the last step was a list
 
     def _call(self) -> Any:
         return getattr(getattr(client, self.spec.api)(self.api), self.spec.method)
@@ -101,14 +102,20 @@ class Reflector:
 
     async def step(self) -> None:
         """One list (when needed) or one watch stream until the server ends it; raises on errors."""
+        since = self.resource_version
+        listed = since is None
         try:
-            if self.resource_version is None:
+            if since is None:
                 await self._list()
             else:
-                await self._watch(self.resource_version)
+                await self._watch(since)
         except Gone:
-            log.info("%s: resourceVersion %s gone, listing again", self.spec.kind, self.resource_version)
-            self.resource_version = None
+            version, self.resource_version = self.resource_version, None
+            if self.fresh:  # gone straight after a list: the server is unwell, let the loop back off
+                self.fresh = False
+                raise kube_error(f"{self.spec.kind} watch", 410, "gone right after a list") from None
+            log.info("%s: resourceVersion %s gone, listing again", self.spec.kind, version)
+        self.fresh = listed
 
     async def _list(self) -> None:
         items: dict[Key, Raw] = {}
@@ -149,6 +156,7 @@ class Reflector:
 
     def _event(self, event: Raw) -> None:
         kind, obj = str(event.get("type", "")), event.get("object") or {}
+        self.fresh = False
         if kind == "ERROR":
             if obj.get("code") == 410:
                 raise Gone("watch")

@@ -114,7 +114,7 @@ def run(
 
     from fabric.errors import ValidationError
     from fabric.firewall.config import load_config
-    from fabric.firewall.daemon import run as run_daemon
+    from fabric.firewall.daemon import serve
 
     try:
         cfg = load_config(config)
@@ -122,4 +122,4 @@ def run(
         _fail(exc)
         return
     logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(run_daemon(cfg))
+    asyncio.run(serve(cfg))

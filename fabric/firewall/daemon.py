@@ -6,7 +6,10 @@ FRR for the firewall (`fabric render firewall`) is not applied by the daemon yet
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 
 from fabric.adapters import sdnotify
 from fabric.adapters.api_client import ApiClient
@@ -69,3 +72,13 @@ async def run(cfg: FirewallConfig) -> None:
     finally:
         sdnotify.notify("STOPPING=1")
         await kube.close()
+
+
+async def serve(cfg: FirewallConfig) -> None:
+    """`run` until SIGTERM or SIGINT, then stop cleanly (systemd's stop, Ctrl-C)."""
+    task = asyncio.ensure_future(run(cfg))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

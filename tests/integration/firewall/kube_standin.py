@@ -128,7 +128,7 @@ class KubeStandIn:
             self._drop_streams()
             for obj in silent:
                 self._apply(obj, announce=False)
-            self.floor = self.rv + 1 if silent else self.rv
+            self.floor = self.rv  # anything the client saw before is gone; a fresh list is not
             for kind in PATHS:
                 self.history[kind].clear()
 
@@ -152,7 +152,9 @@ class KubeStandIn:
     def _delete(self, kind: str, key: tuple[str, str]) -> None:
         obj = self.objects[kind].pop(key)
         self.rv += 1
-        self._publish(kind, "DELETED", {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self.rv)}})
+        self._publish(
+            kind, "DELETED", {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self.rv)}}
+        )
 
     def _publish(self, kind: str, event: str, obj: Raw) -> None:
         self.history[kind].append((self.rv, event, obj))
@@ -168,7 +170,9 @@ class KubeStandIn:
     def _handler(self, kind: str) -> Callable[[web.Request], Any]:
         async def handle(request: web.Request) -> web.StreamResponse:
             if request.headers.get("Authorization") != f"Bearer {self.token}":
-                return web.json_response({"kind": "Status", "code": 401, "reason": "Unauthorized"}, status=401)
+                return web.json_response(
+                    {"kind": "Status", "code": 401, "reason": "Unauthorized"}, status=401
+                )
             if request.query.get("watch", "").lower() in ("true", "1"):
                 return await self._watch(kind, request)
             return self._list(kind, request)
