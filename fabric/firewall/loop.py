@@ -149,7 +149,6 @@ class Loop:
                 await asyncio.sleep(delay)
                 continue
             backoff.reset()
-            self.metrics.objects.labels(reflector.spec.kind).set(len(reflector.objects))
 
     async def _resync(self) -> None:
         rng = random.Random()
@@ -221,6 +220,8 @@ class Loop:
             outcome = self._failed(state, ApplyError(repr(exc), retryable=True, phase=timer.current), timer)
         seconds = time.monotonic() - start
         self.metrics.record(outcome, seconds)
+        for reflector in self.cache.reflectors:
+            self.metrics.objects.labels(reflector.spec.kind).set(len(reflector.objects))
         self.syncs += 1
         r = outcome.result
         log.info(

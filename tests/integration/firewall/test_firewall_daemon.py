@@ -212,20 +212,21 @@ def test_first_sync_applies_reports_and_filters(trio: Trio, api: Api, daemon: Da
                timeout=10, what="drop counter exported")  # fmt: skip
     assert daemon.metric("fabric_firewall_elements") == status["elements"]
     assert daemon.metric("fabric_firewall_sync_seconds_count") >= 1
+    assert daemon.metric("fabric_firewall_cluster_objects", kind="Pod") == 3
 
 
 def test_object_added_changed_deleted(trio: Trio, standin: KubeStandIn, api: Api, daemon: Daemon) -> None:
     standin.apply(lb_service("shop-new", "203.0.113.20"))
-    wait_until(lambda: has(trio, "203.0.113.20 . tcp . 443"), timeout=10, what="new service applied")
+    wait_until(lambda: has(trio, "203.0.113.20 . tcp . 443"), timeout=20, what="new service applied")
     wait_until(
-        lambda: "Service/shop/shop-new" in conditions(api), timeout=10, what="condition of new service"
+        lambda: "Service/shop/shop-new" in conditions(api), timeout=20, what="condition of new service"
     )
     standin.apply(lb_service("shop-new", "203.0.113.20", 8443))
     wait_until(lambda: has(trio, "203.0.113.20 . tcp . 8443") and not has(trio, "203.0.113.20 . tcp . 443 "),
-               timeout=10, what="changed port applied")  # fmt: skip
+               timeout=20, what="changed port applied")  # fmt: skip
     standin.delete("Service", "shop", "shop-new")
-    wait_until(lambda: not has(trio, "203.0.113.20"), timeout=10, what="deleted service removed")
-    wait_until(lambda: "Service/shop/shop-new" not in conditions(api), timeout=10, what="condition dropped")
+    wait_until(lambda: not has(trio, "203.0.113.20"), timeout=20, what="deleted service removed")
+    wait_until(lambda: "Service/shop/shop-new" not in conditions(api), timeout=20, what="condition dropped")
     # Only elements changed: no full table reload for any of the three.
     assert daemon.metric("fabric_firewall_nft_applies_total", mode="elements") >= 3
 
