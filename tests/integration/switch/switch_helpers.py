@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,8 @@ from fabric.model.switch import SwitchState
 from fabric.switch.config import FrrConfig
 from fabric.switch.sync import Syncer
 from lab.rig import FrrInstance, RedisInstance, wrap
+
+log = logging.getLogger(__name__)
 
 CONFIG_DB, APPL_DB, STATE_DB = 4, 0, 6
 MIRROR = {"VRF": "VRF_TABLE", "VLAN": "VLAN_TABLE", "INTERFACE": "INTERFACE_TABLE"}
@@ -67,23 +70,30 @@ class StateFiller:
         state = self.server.async_client(STATE_DB)
         try:
             while True:
-                want = set()
-                for table, state_table in MIRROR.items():
-                    async for key in cfg.scan_iter(match=f"{table}|*"):
-                        rest = key.split("|", 1)[1]
-                        if "|" not in rest:
-                            want.add(f"{state_table}|{rest}")
-                have = set()
-                for state_table in MIRROR.values():
-                    have |= {k async for k in state.scan_iter(match=f"{state_table}|*")}
-                for key in want - have:
-                    await state.hset(key, mapping={"state": "ok"})
-                for key in have - want:
-                    await state.delete(key)
+                try:
+                    await self._mirror(cfg, state)
+                except redis.RedisError as exc:  # a loaded machine: retry, never die silently
+                    log.warning("state filler: %s; retrying", exc)
                 await asyncio.sleep(0.02)
         finally:
             await cfg.aclose()
             await state.aclose()
+
+    @staticmethod
+    async def _mirror(cfg: Any, state: Any) -> None:
+        want = set()
+        for table, state_table in MIRROR.items():
+            async for key in cfg.scan_iter(match=f"{table}|*"):
+                rest = key.split("|", 1)[1]
+                if "|" not in rest:
+                    want.add(f"{state_table}|{rest}")
+        have = set()
+        for state_table in MIRROR.values():
+            have |= {k async for k in state.scan_iter(match=f"{state_table}|*")}
+        for key in want - have:
+            await state.hset(key, mapping={"state": "ok"})
+        for key in have - want:
+            await state.delete(key)
 
     async def __aenter__(self) -> StateFiller:
         self.task = asyncio.get_running_loop().create_task(self._run())
