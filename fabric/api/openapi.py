@@ -20,6 +20,7 @@ REASONS = {
     403: "Token out of scope",
     404: "Unknown id",
     409: "Conflict (taken, overlapping, exhausted pool)",
+    412: "If-Match names a version the object is no longer at (the problem's etag is the current one)",
     422: "Invalid field",
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from fabric.adapters.store import queries
+from fabric.adapters.store import queries, versions
 from fabric.adapters.store.bodies import (
     FirewallAllocate,
     IpAcquire,
@@ -18,7 +18,7 @@ from fabric.adapters.store.bodies import (
 )
 from fabric.adapters.store.schema import Ip, Machine, Network
 from fabric.api.auth import require
-from fabric.api.context import Route, body, ctx, ok, who
+from fabric.api.context import Route, body, ctx, if_match, ok, who
 
 
 async def _scope(request: web.Request) -> str | None:
@@ -42,10 +42,11 @@ def _lister(what: str, scoped: bool = False) -> Route:
     return Route("GET", f"/v1/{what}", handler, f"List {what}", roles=roles, query=("project", "partition"))
 
 
-def _shower(what: str, scoped: bool = False) -> Route:
+def _shower(what: str, scoped: bool = False, key: str = "name") -> Route:
     async def handler(request: web.Request) -> web.Response:
         async with ctx(request).store.db.read() as s:
-            row = await queries.show(s, what, request.match_info["name"])
+            row = await queries.show(s, what, request.match_info[key])
+            version = await versions.version(s, what, request.match_info[key])
         if scoped:
             require(
                 who(request),
@@ -53,10 +54,18 @@ def _shower(what: str, scoped: bool = False) -> Route:
                 roles=("project",),
                 subject=row.get("project"),
             )
-        return ok(row)
+        return ok(row, version=version)
 
     roles = ("admin", "project") if scoped else ("admin",)
-    return Route("GET", f"/v1/{what}/{{name}}", handler, f"Show one of {what}", roles=roles)
+    return Route(
+        "GET", f"/v1/{what}/{{{key}}}", handler, f"Show one of {what} (ETag: its version)", roles=roles
+    )
+
+
+async def shown(request: web.Request, what: str, name: str, status: int = 200) -> web.Response:
+    """The object as `show` gives it, with its version as ETag (the answer to a write on it)."""
+    async with ctx(request).store.db.read() as s:
+        return ok(await queries.show(s, what, name), status, await versions.version(s, what, name))
 
 
 async def create_partition(request: web.Request) -> web.Response:
@@ -95,7 +104,7 @@ async def release_ip(request: web.Request) -> web.Response:
         require(
             principal, "release another project's IP", roles=("project",), subject=ip.project if ip else None
         )
-    return ok(await ctx(request).store.release_ip(principal, address))
+    return ok(await ctx(request).store.release_ip(principal, address, if_match(request)))
 
 
 async def create_switch(request: web.Request) -> web.Response:
@@ -112,17 +121,15 @@ async def allocate_machine(request: web.Request) -> web.Response:
     b = await body(request, MachineAllocate)
     require(who(request), "allocate into another project", roles=("project",), subject=b.project)
     name = request.match_info["name"]
-    await ctx(request).store.allocate_machine(who(request), name, b)
-    async with ctx(request).store.db.read() as s:
-        return ok(await queries.show(s, "machines", name))
+    await ctx(request).store.allocate_machine(who(request), name, b, if_match(request))
+    return await shown(request, "machines", name)
 
 
 async def allocate_firewall(request: web.Request) -> web.Response:
     b = await body(request, FirewallAllocate)
     name = request.match_info["name"]
-    await ctx(request).store.allocate_firewall(who(request), name, b)
-    async with ctx(request).store.db.read() as s:
-        return ok(await queries.show(s, "machines", name))
+    await ctx(request).store.allocate_firewall(who(request), name, b, if_match(request))
+    return await shown(request, "machines", name)
 
 
 async def free(request: web.Request) -> web.Response:
@@ -134,8 +141,8 @@ async def free(request: web.Request) -> web.Response:
         require(
             principal, "free another project's machine", roles=("project",), subject=m.project if m else None
         )
-    await ctx(request).store.free(principal, name)
-    return ok({"name": name, "free": True})
+    await ctx(request).store.free(principal, name, if_match(request))
+    return await shown(request, "machines", name)
 
 
 async def create_token(request: web.Request) -> web.Response:
@@ -170,6 +177,7 @@ ROUTES = [
         roles=("admin", "project"),
     ),
     _lister("ips", scoped=True),
+    _shower("ips", scoped=True, key="address"),
     Route("DELETE", "/v1/ips/{address}", release_ip, "Release an IP", roles=("admin", "project")),
     Route("POST", "/v1/switches", create_switch, "Declare a switch", SwitchCreate),
     _lister("switches"),

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fabric.adapters.store import allocation, hardware, inventory, tokens
+from fabric.adapters.store import allocation, hardware, inventory, tokens, versions
 from fabric.adapters.store.bodies import (
     FirewallAllocate,
     IpAcquire,
@@ -36,6 +36,12 @@ from fabric.model.status import FirewallStatus, SwitchStatus
 CHANNEL = "fabric_documents"
 R = TypeVar("R")
 Intent = Callable[[AsyncSession], Awaitable[tuple[R, Touched]]]
+Expect = tuple[str, str, str]  # (resource, name, version) of an If-Match
+
+
+def precondition(what: str, name: str, if_match: str | None) -> Expect | None:
+    """The precondition of a write that carried `If-Match: if_match` (None: unconditional)."""
+    return (what, name, if_match) if if_match else None
 
 
 class Listener(Protocol):
@@ -51,10 +57,25 @@ class Store:
         self.db = db
         self.listener = listener
 
-    async def run(self, who: Principal, action: str, target: str, detail: dict[str, Any], fn: Intent[R]) -> R:
-        """Run one intent: its writes, the touched documents, the audit entry, one commit."""
+    async def run(
+        self,
+        who: Principal,
+        action: str,
+        target: str,
+        detail: dict[str, Any],
+        fn: Intent[R],
+        *,
+        expect: Expect | None = None,
+    ) -> R:
+        """Run one intent: its writes, the touched documents, the audit entry, one commit.
+
+        `expect` = (resource, name, version) from `If-Match`: the intent runs only when the object is
+        still at that version (checked under its row lock in this transaction), else `Stale`.
+        """
 
         async def tx(session: AsyncSession) -> tuple[R, list[Change]]:
+            if expect is not None:
+                await versions.check(session, *expect)
             result, touched = await fn(session)
             changes = await refresh(session, touched)
             await session.execute(
@@ -104,7 +125,7 @@ class Store:
 
         return await self.run(who, "ip.acquire", body.network, body.model_dump(mode="json"), fn)
 
-    async def release_ip(self, who: Principal, address: str) -> dict[str, Any]:
+    async def release_ip(self, who: Principal, address: str, if_match: str | None = None) -> dict[str, Any]:
         async def fn(s: AsyncSession) -> tuple[dict[str, Any], Touched]:
             ip = await inventory.release_ip(s, address)
             touched = await allocation.project_leaves(s, ip.project) if ip.project else set()
@@ -114,7 +135,9 @@ class Store:
                 touched |= await allocation.leaves_of(s, ip.machine) | {(role, ip.machine)}
             return {"address": ip.address, "released": True}, touched
 
-        return await self.run(who, "ip.release", address, {}, fn)
+        return await self.run(
+            who, "ip.release", address, {}, fn, expect=precondition("ips", address, if_match)
+        )
 
     async def create_switch(self, who: Principal, body: SwitchCreate) -> dict[str, Any]:
         async def fn(s: AsyncSession) -> tuple[dict[str, Any], Touched]:
@@ -129,23 +152,41 @@ class Store:
 
         return await self.run(who, "machine.create", body.name, body.model_dump(mode="json"), fn)
 
-    async def allocate_machine(self, who: Principal, name: str, body: MachineAllocate) -> None:
+    async def allocate_machine(
+        self, who: Principal, name: str, body: MachineAllocate, if_match: str | None = None
+    ) -> None:
         async def fn(s: AsyncSession) -> tuple[None, Touched]:
             return None, await allocation.allocate_machine(s, name, body)
 
-        await self.run(who, "machine.allocate", name, body.model_dump(mode="json"), fn)
+        await self.run(
+            who,
+            "machine.allocate",
+            name,
+            body.model_dump(mode="json"),
+            fn,
+            expect=precondition("machines", name, if_match),
+        )
 
-    async def allocate_firewall(self, who: Principal, name: str, body: FirewallAllocate) -> None:
+    async def allocate_firewall(
+        self, who: Principal, name: str, body: FirewallAllocate, if_match: str | None = None
+    ) -> None:
         async def fn(s: AsyncSession) -> tuple[None, Touched]:
             return None, await allocation.allocate_firewall(s, name, body)
 
-        await self.run(who, "firewall.allocate", name, body.model_dump(mode="json"), fn)
+        await self.run(
+            who,
+            "firewall.allocate",
+            name,
+            body.model_dump(mode="json"),
+            fn,
+            expect=precondition("machines", name, if_match),
+        )
 
-    async def free(self, who: Principal, name: str) -> None:
+    async def free(self, who: Principal, name: str, if_match: str | None = None) -> None:
         async def fn(s: AsyncSession) -> tuple[None, Touched]:
             return None, await allocation.free(s, name)
 
-        await self.run(who, "machine.free", name, {}, fn)
+        await self.run(who, "machine.free", name, {}, fn, expect=precondition("machines", name, if_match))
 
     async def report_status(self, who: Principal, kind: str, status: SwitchStatus | FirewallStatus) -> None:
         """Store a daemon's status apart from desired state; a switch's ports and LLDP neighbours
