@@ -19,6 +19,7 @@ from fabric.adapters.store.bodies import (
 from fabric.adapters.store.schema import Ip, Machine, Network
 from fabric.api.auth import require
 from fabric.api.context import Route, body, ctx, if_match, ok, who
+from fabric.errors import ValidationError
 
 
 async def _scope(request: web.Request) -> str | None:
@@ -156,7 +157,51 @@ async def revoke_token(request: web.Request) -> web.Response:
     return ok({"id": request.match_info["id"], "revoked": True})
 
 
+CREATES: dict[str, type[PartitionCreate | ProjectCreate | NetworkCreate | SwitchCreate | MachineCreate]] = {
+    "partitions": PartitionCreate,
+    "projects": ProjectCreate,
+    "networks": NetworkCreate,
+    "switches": SwitchCreate,
+    "machines": MachineCreate,
+}
+
+
+def _updater(what: str) -> Route:
+    async def handler(request: web.Request) -> web.Response:
+        b = await body(request, CREATES[what])
+        name = request.match_info["name"]
+        if b.name != name:
+            raise ValidationError(f"the body names {b.name!r} but the path names {name!r}", "name")
+        changed = await ctx(request).store.update(who(request), what, b, if_match(request))
+        async with ctx(request).store.db.read() as s:
+            version = await versions.version(s, what, name)
+        return ok({"name": name, "changed": changed}, version=version)
+
+    return Route(
+        "PUT",
+        f"/v1/{what}/{{name}}",
+        handler,
+        f"Update one of {what} to this body (unsafe changes are refused naming the field); If-Match",
+        CREATES[what],
+    )
+
+
+def _deleter(what: str) -> Route:
+    async def handler(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        await ctx(request).store.delete(who(request), what, name, if_match(request))
+        return ok({"name": name, "deleted": True})
+
+    return Route(
+        "DELETE",
+        f"/v1/{what}/{{name}}",
+        handler,
+        f"Delete one of {what} that holds nothing allocated (refused naming what holds on); If-Match",
+    )
+
+
 ROUTES = [
+    *(r for what in CREATES for r in (_updater(what), _deleter(what))),
     Route("POST", "/v1/partitions", create_partition, "Create a partition and its pools", PartitionCreate),
     _lister("partitions"),
     _shower("partitions"),

@@ -77,7 +77,7 @@ async def create_project(session: AsyncSession, body: ProjectCreate) -> Project:
     return row
 
 
-async def _check_overlap(session: AsyncSession, net: IPNet, path: str) -> None:
+async def check_overlap(session: AsyncSession, net: IPNet, path: str) -> None:
     # Top-level prefixes are few (one or two per network); children are carved from their parent's
     # pool and cannot overlap by construction.
     for cidr, network in (await session.execute(select(Prefix.cidr, Prefix.network))).all():
@@ -86,7 +86,7 @@ async def _check_overlap(session: AsyncSession, net: IPNet, path: str) -> None:
             raise Conflict(f"{net} overlaps {other} of network {network}", path)
 
 
-async def _add_prefix(
+async def add_prefix(
     session: AsyncSession, network: str, net: IPNet, *, hosts: bool, parent: str | None = None
 ) -> Prefix:
     pool = await pools.create_pool(session, f"network/{network}/{net}", prefix_span(net, reserve_edges=hosts))
@@ -132,8 +132,8 @@ async def create_network(session: AsyncSession, body: NetworkCreate) -> tuple[Ne
         prefixes = []
         for i, text in enumerate(body.prefixes):
             net = parse_prefix(text, f"prefixes[{i}]")
-            await _check_overlap(session, net, f"prefixes[{i}]")
-            prefixes.append(await _add_prefix(session, body.name, net, hosts=body.kind != "super"))
+            await check_overlap(session, net, f"prefixes[{i}]")
+            prefixes.append(await add_prefix(session, body.name, net, hosts=body.kind != "super"))
     return row, prefixes
 
 
@@ -189,7 +189,7 @@ async def _carve_one(
             error = exc
             continue
         child = ipaddress.ip_network((start, length))
-        return await _add_prefix(session, network, child, hosts=True, parent=parent.cidr)
+        return await add_prefix(session, network, child, hosts=True, parent=parent.cidr)
     assert error is not None
     raise error
 
