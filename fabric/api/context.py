@@ -45,6 +45,9 @@ class Route:
     public: bool = False
     query: tuple[str, ...] = ()
     statuses: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422))
+    many: bool = False  # the answer is a list of `response`
+    conditional: bool = False  # takes If-Match (412 when stale)
+    media: str = "application/json"
 
 
 def ctx(request: web.Request) -> Context:

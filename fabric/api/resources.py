@@ -17,6 +17,7 @@ from fabric.adapters.store.bodies import (
     TokenCreate,
 )
 from fabric.adapters.store.schema import Ip, Machine, Network
+from fabric.api import responses as out
 from fabric.api.auth import require
 from fabric.api.context import Route, body, ctx, if_match, ok, who
 from fabric.errors import ValidationError
@@ -26,6 +27,17 @@ async def _scope(request: web.Request) -> str | None:
     """A project token sees only its own project's rows."""
     principal = who(request)
     return principal.subject if principal.role == "project" else request.query.get("project")
+
+
+OUT: dict[str, type[out.Out]] = {
+    "partitions": out.PartitionInfo,
+    "projects": out.ProjectInfo,
+    "networks": out.NetworkInfo,
+    "ips": out.IpInfo,
+    "switches": out.SwitchInfo,
+    "machines": out.MachineInfo,
+    "tokens": out.TokenInfo,
+}
 
 
 def _lister(what: str, scoped: bool = False) -> Route:
@@ -40,7 +52,16 @@ def _lister(what: str, scoped: bool = False) -> Route:
             return ok(await queries.listing(s, what, **filters))
 
     roles = ("admin", "project") if scoped else ("admin",)
-    return Route("GET", f"/v1/{what}", handler, f"List {what}", roles=roles, query=("project", "partition"))
+    return Route(
+        "GET",
+        f"/v1/{what}",
+        handler,
+        f"List {what}",
+        response=OUT[what],
+        many=True,
+        roles=roles,
+        query=("project", "partition", "network", "kind", "machine"),
+    )
 
 
 def _shower(what: str, scoped: bool = False, key: str = "name") -> Route:
@@ -59,7 +80,12 @@ def _shower(what: str, scoped: bool = False, key: str = "name") -> Route:
 
     roles = ("admin", "project") if scoped else ("admin",)
     return Route(
-        "GET", f"/v1/{what}/{{{key}}}", handler, f"Show one of {what} (ETag: its version)", roles=roles
+        "GET",
+        f"/v1/{what}/{{{key}}}",
+        handler,
+        f"Show one of {what} (ETag: its version)",
+        response=OUT[what],
+        roles=roles,
     )
 
 
@@ -183,6 +209,8 @@ def _updater(what: str) -> Route:
         handler,
         f"Update one of {what} to this body (unsafe changes are refused naming the field); If-Match",
         CREATES[what],
+        response=out.Updated,
+        conditional=True,
     )
 
 
@@ -197,55 +225,97 @@ def _deleter(what: str) -> Route:
         f"/v1/{what}/{{name}}",
         handler,
         f"Delete one of {what} that holds nothing allocated (refused naming what holds on); If-Match",
+        response=out.Deleted,
+        conditional=True,
     )
 
 
+AP = ("admin", "project")
 ROUTES = [
     *(r for what in CREATES for r in (_updater(what), _deleter(what))),
-    Route("POST", "/v1/partitions", create_partition, "Create a partition and its pools", PartitionCreate),
+    Route(
+        "POST",
+        "/v1/partitions",
+        create_partition,
+        "Create a partition and its pools",
+        PartitionCreate,
+        out.Named,
+    ),
     _lister("partitions"),
     _shower("partitions"),
-    Route("POST", "/v1/projects", create_project, "Create a project", ProjectCreate),
+    Route("POST", "/v1/projects", create_project, "Create a project", ProjectCreate, out.Named),
     _lister("projects"),
     _shower("projects"),
     Route(
-        "POST", "/v1/networks", create_network, "Create a network (a private one is carved)", NetworkCreate
+        "POST",
+        "/v1/networks",
+        create_network,
+        "Create a network (a private one is carved)",
+        NetworkCreate,
+        out.NetworkCreated,
     ),
     _lister("networks", scoped=True),
     _shower("networks", scoped=True),
-    Route(
-        "POST",
-        "/v1/ips",
-        acquire_ip,
-        "Acquire an IP (given or next free)",
-        IpAcquire,
-        roles=("admin", "project"),
-    ),
+    Route("POST", "/v1/ips", acquire_ip, "Acquire an IP (given or next free)", IpAcquire, out.IpAcquired, AP),
     _lister("ips", scoped=True),
     _shower("ips", scoped=True, key="address"),
-    Route("DELETE", "/v1/ips/{address}", release_ip, "Release an IP", roles=("admin", "project")),
-    Route("POST", "/v1/switches", create_switch, "Declare a switch", SwitchCreate),
+    Route(
+        "DELETE", "/v1/ips/{address}", release_ip, "Release an IP", None, out.IpReleased, AP, conditional=True
+    ),
+    Route("POST", "/v1/switches", create_switch, "Declare a switch", SwitchCreate, out.SwitchCreated),
     _lister("switches"),
     _shower("switches"),
-    Route("POST", "/v1/machines", create_machine, "Register a machine and its NICs", MachineCreate),
+    Route(
+        "POST", "/v1/machines", create_machine, "Register a machine and its NICs", MachineCreate, out.Named
+    ),
     _lister("machines", scoped=True),
     _shower("machines", scoped=True),
     Route(
         "POST",
         "/v1/machines/{name}/allocate",
         allocate_machine,
-        "Allocate a machine",
+        "Allocate a machine (answers the machine, ETag its new version)",
         MachineAllocate,
-        roles=("admin", "project"),
+        out.MachineInfo,
+        AP,
+        conditional=True,
     ),
     Route(
-        "POST", "/v1/machines/{name}/free", free, "Free a machine (idempotent)", roles=("admin", "project")
+        "POST",
+        "/v1/machines/{name}/free",
+        free,
+        "Free a machine (idempotent)",
+        None,
+        out.MachineInfo,
+        AP,
+        conditional=True,
     ),
     Route(
-        "POST", "/v1/firewalls/{name}/allocate", allocate_firewall, "Allocate a firewall", FirewallAllocate
+        "POST",
+        "/v1/firewalls/{name}/allocate",
+        allocate_firewall,
+        "Allocate a firewall (answers the machine, ETag its new version)",
+        FirewallAllocate,
+        out.MachineInfo,
+        conditional=True,
     ),
-    Route("POST", "/v1/firewalls/{name}/free", free, "Free a firewall (idempotent)"),
-    Route("POST", "/v1/tokens", create_token, "Create a token (its secret is shown once)", TokenCreate),
+    Route(
+        "POST",
+        "/v1/firewalls/{name}/free",
+        free,
+        "Free a firewall (idempotent)",
+        None,
+        out.MachineInfo,
+        conditional=True,
+    ),
+    Route(
+        "POST",
+        "/v1/tokens",
+        create_token,
+        "Create a token (its secret is shown once)",
+        TokenCreate,
+        out.TokenCreated,
+    ),
     _lister("tokens"),
-    Route("DELETE", "/v1/tokens/{id}", revoke_token, "Revoke a token"),
+    Route("DELETE", "/v1/tokens/{id}", revoke_token, "Revoke a token", None, out.TokenRevoked),
 ]
