@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Direction = Literal["ingress", "egress"]
 Family = Literal[4, 6]
@@ -54,9 +54,11 @@ def subtract(base: Range, holes: list[Range]) -> list[Range]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Allow:
-    """Traffic of `direction` between `local` and `remote` on these protocols and ports is allowed."""
+class Allow(NamedTuple):
+    """Traffic of `direction` between `local` and `remote` on these protocols and ports is allowed.
+
+    A named tuple, not a dataclass: 20,000 services make 60,000 of them, and this builds 5x faster.
+    """
 
     direction: Direction
     family: Family
@@ -67,8 +69,7 @@ class Allow:
     origin: str
 
 
-@dataclass(frozen=True, slots=True)
-class Guard:
+class Guard(NamedTuple):
     """Kubernetes mode: a load-balancer port open only to its source ranges (or a closed rejected one)."""
 
     family: Family
@@ -97,6 +98,17 @@ class CompiledPolicy:
     guards: list[Guard] = field(default_factory=list)
     isolated: dict[tuple[Direction, Family], dict[int, list[str]]] = field(default_factory=dict)
     conditions: list[Condition] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Fragment:
+    """What one object contributes to a `CompiledPolicy` (merged in a fixed order by `merge`)."""
+
+    allows: list[Allow] = field(default_factory=list)
+    guards: list[Guard] = field(default_factory=list)
+    cluster: list[tuple[Family, Range]] = field(default_factory=list)
+    isolated: list[tuple[Direction, Family, int, str]] = field(default_factory=list)
+    condition: Condition | None = None
 
 
 def origin_label(origin: str) -> str:
