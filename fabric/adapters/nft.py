@@ -58,7 +58,8 @@ class NftTable:
             update = render_element_update(self.last, ruleset)
             if update is not None:
                 try:
-                    self.check(update)
+                    # No separate `nft -c`: the update is one transaction, and a failed one falls
+                    # back to replacing the table, which is checked first.
                     self._nft("-f", "-", script=update, phase="nft:elements")
                 except ApplyError as exc:
                     # The table drifted (deleted or edited by hand): fall back to replacing it whole.

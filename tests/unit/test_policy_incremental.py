@@ -123,3 +123,18 @@ def test_an_object_that_turns_invalid_is_quarantined() -> None:
     assert compiler.ruleset().set("guard_in4").elements == (
         ("203.0.113.10 . 0-255 . 0-65535", "app/svc (Service)"),
     )
+
+
+def test_the_element_update_of_one_changed_service_names_only_its_elements() -> None:
+    from fabric.render.nft import render_element_update
+
+    services = [lb(f"s{i}", [f"203.0.113.{i}"], [{"port": 443}]) for i in range(1, 50)]
+    compiler = PolicyCompiler(NETS, "boundary")
+    compiler.update(services)
+    before = compiler.ruleset()
+    compiler.update([lb("s7", ["203.0.113.7"], [{"port": 8443}])])
+    script = render_element_update(before, compiler.ruleset())
+    assert script == (
+        "delete element inet fabric allow_in4 { 203.0.113.7 . 6 . 443 . 0.0.0.0/0 }\n"
+        'add element inet fabric allow_in4 { 203.0.113.7 . 6 . 8443 . 0.0.0.0/0 comment "app/s7 (Service)" }\n'
+    )

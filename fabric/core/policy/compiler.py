@@ -64,7 +64,10 @@ def merge(
     compiled = CompiledPolicy(isolation=isolation, cluster={4: [], 6: []})
     for net in cluster_prefixes:
         compiled.cluster[_family(net)].append(network_range(net))
-    allows, guards, conditions = compiled.allows, compiled.guards, compiled.conditions
+    allows: list[Allow] = []
+    guards: list[Guard] = []
+    conditions: list[Condition] = []
+    compiled.allows, compiled.guards, compiled.conditions = allows, guards, conditions
     for fragment in fragments:
         allows.extend(fragment.allows)
         guards.extend(fragment.guards)

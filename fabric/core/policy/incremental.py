@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import pydantic
@@ -25,6 +26,7 @@ from fabric.core.policy.ir import (
     FAMILIES,
     Allow,
     CompiledPolicy,
+    Deferred,
     Direction,
     Family,
     Fragment,
@@ -55,10 +57,13 @@ class PolicyCompiler:
         self._rejected: dict[str, Rejection] = {}
         self._fragments: dict[str, Fragment] = {}
         self._order: list[str] | None = None
+        self._in_order: list[Fragment] = []  # self._fragments in merge order (while _order is valid)
+        self._position: dict[str, int] = {}
         self._cluster: Counter[tuple[Family, Range]] = Counter(
             (4 if n.version == 4 else 6, network_range(n)) for n in cluster_prefixes
         )
         self._cluster_elements: dict[Family, tuple[Element, ...]] | None = None
+        self._cluster_lists: dict[Family, list[Range]] | None = None
         self._isolating: set[str] = set()
         self._isolated: CompiledPolicy | None = None
         self._allows: GroupIndex[tuple[Direction, Family], Allow, list[Element]] = GroupIndex(
@@ -161,7 +166,7 @@ class PolicyCompiler:
         if before.cluster != after.cluster:
             self._cluster.subtract(before.cluster)
             self._cluster.update(after.cluster)
-            self._cluster_elements = None
+            self._cluster_elements = self._cluster_lists = None
         if before.isolated or after.isolated:
             self._isolated = None
             self._isolating.discard(ident)
@@ -169,6 +174,8 @@ class PolicyCompiler:
                 self._isolating.add(ident)
         if fragment is not None:
             self._fragments[ident] = fragment
+            if self._order is not None:
+                self._in_order[self._position[ident]] = fragment
 
     def _ordered(self) -> list[str]:
         if self._order is None:
@@ -179,24 +186,27 @@ class PolicyCompiler:
                     i if i in self._rejected else tuple(i.split("/")[1:]),
                 ),
             )
+            self._in_order = [self._fragments[i] for i in self._order]
+            self._position = {ident: n for n, ident in enumerate(self._order)}
         return self._order
 
     def compiled(self) -> CompiledPolicy:
         """The compiled policy of every object held now."""
-        order = self._ordered()
-        fragments = [self._fragments[i] for i in order]
-        cluster: dict[Family, list[Range]] = {4: [], 6: []}
-        for (family, rng), count in self._cluster.items():
-            cluster[family].extend([rng] * count)
-        for values in cluster.values():
-            values.sort()
+        self._ordered()
+        fragments = tuple(self._in_order)  # a snapshot: fragments are replaced, never changed
+        if self._cluster_lists is None:
+            self._cluster_lists = {4: [], 6: []}
+            for (family, rng), count in self._cluster.items():
+                self._cluster_lists[family].extend([rng] * count)
+            for values in self._cluster_lists.values():
+                values.sort()
         return CompiledPolicy(
             isolation=self.isolation,
-            cluster=cluster,
-            allows=list(chain.from_iterable(f.allows for f in fragments)),
-            guards=list(chain.from_iterable(f.guards for f in fragments)),
+            cluster={f: list(v) for f, v in self._cluster_lists.items()},
+            allows=Deferred(lambda: list(chain.from_iterable(map(attrgetter("allows"), fragments)))),
+            guards=Deferred(lambda: list(chain.from_iterable(map(attrgetter("guards"), fragments)))),
             isolated=self._isolated_table().isolated,
-            conditions=[f.condition for f in fragments if f.condition is not None],
+            conditions=Deferred(lambda: [c for c in map(attrgetter("condition"), fragments) if c]),
         )
 
     def _isolated_table(self) -> CompiledPolicy:

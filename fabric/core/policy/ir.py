@@ -8,8 +8,9 @@ object it came from.  Addresses are integers of their family, ranges are inclusi
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeVar, overload
 
 Direction = Literal["ingress", "egress"]
 Family = Literal[4, 6]
@@ -94,10 +95,46 @@ class CompiledPolicy:
 
     isolation: Isolation
     cluster: dict[Family, list[Range]]
-    allows: list[Allow] = field(default_factory=list)
-    guards: list[Guard] = field(default_factory=list)
+    allows: Sequence[Allow] = field(default_factory=list)
+    guards: Sequence[Guard] = field(default_factory=list)
     isolated: dict[tuple[Direction, Family], dict[int, list[str]]] = field(default_factory=dict)
-    conditions: list[Condition] = field(default_factory=list)
+    conditions: Sequence[Condition] = field(default_factory=list)
+
+
+T = TypeVar("T")
+
+
+class Deferred(Sequence[T]):  # noqa: PLW1641 - unhashable, like a list (__eq__ clears __hash__)
+    """A read-only list made on first use: the incremental compiler hands out 60,000 allows per sync,
+    and most syncs only need the ruleset (the daemon reads conditions; `explain` reads allows)."""
+
+    def __init__(self, make: Callable[[], list[T]]) -> None:
+        self._make: Callable[[], list[T]] | None = make
+        self._items: list[T] = []
+
+    def _list(self) -> list[T]:
+        if self._make is not None:
+            self._items, self._make = self._make(), None
+        return self._items
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._list())
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        return self._list()[index]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and self._list() == list(other)
+
+    def __repr__(self) -> str:
+        return repr(self._list())
 
 
 @dataclass(slots=True)
