@@ -164,8 +164,13 @@ class PolicyCompiler:
         self._allows.replace(ident, before.allows, after.allows, lambda a: ((a.direction, a.family), a.local))
         self._guards.replace(ident, before.guards, after.guards, lambda g: (g.family, g.local))
         if before.cluster != after.cluster:
-            self._cluster.subtract(before.cluster)
-            self._cluster.update(after.cluster)
+            counts = self._cluster
+            for entry in before.cluster:
+                counts[entry] -= 1
+                if not counts[entry]:
+                    del counts[entry]
+            for entry in after.cluster:
+                counts[entry] = counts.get(entry, 0) + 1
             self._cluster_elements = self._cluster_lists = None
         if before.isolated or after.isolated:
             self._isolated = None

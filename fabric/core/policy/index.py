@@ -41,14 +41,14 @@ class GroupIndex(Generic[S, T, G]):
         """What `origin` contributes changes from `old` to `new`; `where` gives an item's set and local."""
         if old == new:
             return
-        for item in old:
-            which, local = where(item)
+        for which, local in {where(item) for item in old}:
             self._items[which][local].pop(origin, None)
             self._dirty.setdefault(which, set()).add(local)
+        grouped: dict[tuple[S, int], list[T]] = {}
         for item in new:
-            which, local = where(item)
-            bucket = self._items.setdefault(which, {}).setdefault(local, {})
-            bucket.setdefault(origin, []).append(item)
+            grouped.setdefault(where(item), []).append(item)
+        for (which, local), items in grouped.items():
+            self._items.setdefault(which, {}).setdefault(local, {})[origin] = items
             self._dirty.setdefault(which, set()).add(local)
 
     def elements(self, which: S) -> tuple[Element, ...]:

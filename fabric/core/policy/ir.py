@@ -7,6 +7,7 @@ object it came from.  Addresses are integers of their family, ranges are inclusi
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,8 +36,9 @@ def all_addresses(family: Family) -> Range:
     return (0, family_max(family))
 
 
+@functools.lru_cache(maxsize=65536)
 def network_range(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Range:
-    """A network as an inclusive integer range."""
+    """A network as an inclusive integer range (memoised: source ranges recur across services)."""
     return (int(net.network_address), int(net.broadcast_address))
 
 
