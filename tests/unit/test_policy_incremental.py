@@ -136,5 +136,6 @@ def test_the_element_update_of_one_changed_service_names_only_its_elements() -> 
     script = render_element_update(before, compiler.ruleset())
     assert script == (
         "delete element inet fabric allow_in4 { 203.0.113.7 . 6 . 443 . 0.0.0.0/0 }\n"
-        'add element inet fabric allow_in4 { 203.0.113.7 . 6 . 8443 . 0.0.0.0/0 comment "app/s7 (Service)" }\n'
+        "add element inet fabric allow_in4 "
+        '{ 203.0.113.7 . 6 . 8443 . 0.0.0.0/0 comment "app/s7 (Service)" }\n'
     )
