@@ -192,12 +192,13 @@ def _full_reload(table: Any, docs: list[dict[str, Any]]) -> Clock:
     return clock
 
 
-def _cli(docs: list[dict[str, Any]]) -> Clock:
+def _cli(docs: list[dict[str, Any]], suffix: str) -> Clock:
+    """`fabric firewall compile` on one `kubectl get -o yaml|json`-style file, then `nft -f`."""
     clock = Clock()
+    listing = {"apiVersion": "v1", "kind": "List", "items": docs}
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "all.yaml").write_text(
-            yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": docs})
-        )
+        text = json.dumps(listing) if suffix == "json" else yaml.safe_dump(listing)
+        (Path(tmp) / f"all.{suffix}").write_text(text)
         fabric = str(Path(sys.executable).with_name("fabric"))
         argv = [
             fabric,
@@ -223,7 +224,8 @@ def inner() -> None:
     out["full_reload"] = _full_reload(table, docs).phases
     table.remove()
     out["inline"] = {n: _inline(n) for n in (250, 500, 1000, 2000)}
-    out["cli"] = _cli(docs).phases
+    out["cli"] = _cli(docs, "yaml").phases
+    out["cli_json"] = _cli(docs, "json").phases
     print(json.dumps(out))
 
 
@@ -243,6 +245,7 @@ def report(data: dict[str, Any]) -> None:
     print(f"  ours, the same without the separate nft -c: {_phases(load_only)}")
     print(f"  batch path (CLI's parse/compile/sets, no nft): {_phases(data['batch'])}")
     print(f"  whole CLI incl. YAML parsing (libyaml), then nft -f: {_phases(data['cli'])}")
+    print(f"  whole CLI, the same objects as JSON (kubectl -o json): {_phases(data['cli_json'])}")
     inline = {int(k): v for k, v in data["inline"].items()}
     for n, v in sorted(inline.items()):
         print(f"  inline sets per service, {n} services: {v:.2f} s")
