@@ -139,3 +139,11 @@ def test_the_element_update_of_one_changed_service_names_only_its_elements() -> 
         "add element inet fabric allow_in4 "
         '{ 203.0.113.7 . 6 . 8443 . 0.0.0.0/0 comment "app/s7 (Service)" }\n'
     )
+
+
+def test_a_compiled_policy_stays_what_it_was_after_later_updates() -> None:
+    compiler = PolicyCompiler(NETS, "boundary")
+    first = compiler.update([EXTRAS[2]])
+    compiler.update(deleted=["Service/app/open"])
+    assert len(first.allows) == 4 and [c.object for c in first.conditions] == ["Service/app/open"]
+    assert not compiler.compiled().allows

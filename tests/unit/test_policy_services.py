@@ -68,7 +68,7 @@ def services(draw: Any) -> dict[str, Any]:
     return raw
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(raw=services())
 def test_fast_parser_agrees_with_the_model(raw: dict[str, Any]) -> None:
     fast = fast_service(raw)
