@@ -86,7 +86,7 @@ def test_one_changed_service_reformats_only_its_own_elements() -> None:
     compiler.update([changed])
     after = compiler.ruleset()
     for old, new in zip(before.sets, after.sets, strict=True):
-        if old.name in ("allow_in4", "guard_in4"):
+        if old.name in ("allow_in4_25", "guard_in4"):
             gone = set(old.elements) - set(new.elements)
             assert gone and all(key.startswith("203.0.113.7 ") for key, _ in gone), gone
         else:
@@ -108,8 +108,8 @@ def test_a_pod_change_recompiles_the_policies_of_its_namespace() -> None:
     assert [(a.local, a.ports) for a in compiled.allows] == [
         (int(ipaddress.ip_address("10.244.1.10")), (8080, 8080))
     ]
-    assert compiler.ruleset().set("allow_in4").elements == (
-        ("10.244.1.10 . 6 . 8080 . 0.0.0.0/0", "app/named (NetworkPolicy)"),
+    assert compiler.ruleset().set("allow_in4_any").elements == (
+        ("10.244.1.10 . 6 . 8080", "app/named (NetworkPolicy)"),
     )
 
 
@@ -135,9 +135,8 @@ def test_the_element_update_of_one_changed_service_names_only_its_elements() -> 
     compiler.update([lb("s7", ["203.0.113.7"], [{"port": 8443}])])
     script = render_element_update(before, compiler.ruleset())
     assert script == (
-        "delete element inet fabric allow_in4 { 203.0.113.7 . 6 . 443 . 0.0.0.0/0 }\n"
-        "add element inet fabric allow_in4 "
-        '{ 203.0.113.7 . 6 . 8443 . 0.0.0.0/0 comment "app/s7 (Service)" }\n'
+        "delete element inet fabric allow_in4_any { 203.0.113.7 . 6 . 443 }\n"
+        'add element inet fabric allow_in4_any { 203.0.113.7 . 6 . 8443 comment "app/s7 (Service)" }\n'
     )
 
 

@@ -21,25 +21,63 @@ Element = tuple[str, str]
 """(key, comment): one set element."""
 
 
-def allow_group(family: Family, local: int, allows: Sequence[Allow]) -> list[Element]:
-    """The elements of every allow of one direction whose local address is `local`."""
+Bucket = int | None
+"""Where an allow element goes: None for the interval set, else the prefix length of its remote block
+(an exact protocol, an exact port and a CIDR-aligned remote go to the hash set of that length)."""
+
+
+def allow_group(family: Family, local: int, allows: Sequence[Allow]) -> list[tuple[Bucket, Element]]:
+    """The elements of every allow of one direction whose local address is `local`, with their sets."""
     prefix = address(family, local)
     origins = {a.origin for a in allows}
     if len(origins) == 1:
         comment = comment_of(frozenset(origins))
         shape = frozenset((a.protocols, a.ports, a.remote) for a in allows)
-        return [(f"{prefix} . {suffix}", comment) for suffix in _single_origin(family, shape)]
+        return [(b, (f"{prefix} . {suffix}", comment)) for b, suffix in _single_origin(family, shape)]
     boxes: list[tuple[Box, str]] = [((a.protocols, a.ports, a.remote), a.origin) for a in allows]
     return [
-        (f"{prefix} . {_number(b[0])} . {_number(b[1])} . {span(family, b[2])}", comment_of(o))
-        for b, o in disjoint(boxes)
+        (bucket, (f"{prefix} . {suffix}", comment_of(o)))
+        for (bucket, suffix), o in ((_suffix(family, b), o) for b, o in disjoint(boxes))
     ]
 
 
 @functools.lru_cache(maxsize=65536)
-def _single_origin(family: Family, shape: frozenset[tuple[Range, Range, Range]]) -> tuple[str, ...]:
+def _single_origin(
+    family: Family, shape: frozenset[tuple[Range, Range, Range]]
+) -> tuple[tuple[Bucket, str], ...]:
     pieces = disjoint([(box, "") for box in sorted(shape)])
-    return tuple(f"{_number(b[0])} . {_number(b[1])} . {span(family, b[2])}" for b, _ in pieces)
+    return tuple(_suffix(family, b) for b, _ in pieces)
+
+
+def _suffix(family: Family, box: Box) -> tuple[Bucket, str]:
+    """`proto . port . remote` of one piece, and its bucket."""
+    protocols, ports, remote = box
+    length = prefix_length(family, remote)
+    if protocols[0] != protocols[1] or ports[0] != ports[1] or length is None:
+        return None, f"{_number(protocols)} . {_number(ports)} . {span(family, remote)}"
+    if length == 0:
+        return 0, f"{protocols[0]} . {ports[0]}"
+    return length, f"{protocols[0]} . {ports[0]} . {address(family, remote[0])}"
+
+
+def prefix_length(family: Family, rng: Range) -> int | None:
+    """The prefix length of a CIDR-aligned range, else None."""
+    lo, hi = rng
+    size = hi - lo + 1
+    if size & (size - 1) or lo % size:
+        return None
+    return family_max(family).bit_length() - (size.bit_length() - 1)
+
+
+def split_buckets(pairs: Iterable[tuple[Bucket, Element]]) -> dict[Bucket, tuple[Element, ...]]:
+    """Elements by bucket, each in the order given (the interval bucket always present)."""
+    out: dict[Bucket, list[Element]] = {None: []}
+    for bucket, element in pairs:
+        if bucket in out:
+            out[bucket].append(element)
+        else:
+            out[bucket] = [element]
+    return {b: tuple(v) for b, v in out.items()}
 
 
 def guard_group(guards: Sequence[Guard]) -> Pieces:
@@ -90,9 +128,8 @@ def span(family: Family, rng: Range) -> str:
     lo, hi = rng
     if lo == hi:
         return address(family, lo)
-    size = hi - lo + 1
-    if size & (size - 1) == 0 and lo % size == 0:
-        bits = family_max(family).bit_length() - (size.bit_length() - 1)
+    bits = prefix_length(family, rng)
+    if bits is not None:
         return f"{address(family, lo)}/{bits}"
     return f"{address(family, lo)}-{address(family, hi)}"
 

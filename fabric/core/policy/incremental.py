@@ -20,7 +20,15 @@ from typing import Any
 import pydantic
 
 from fabric.core.policy.compiler import compile_network_policy, compile_service, quarantine
-from fabric.core.policy.elements import Element, allow_group, guard_elements, guard_group, plain
+from fabric.core.policy.elements import (
+    Bucket,
+    Element,
+    allow_group,
+    guard_elements,
+    guard_group,
+    plain,
+    split_buckets,
+)
 from fabric.core.policy.index import GroupIndex
 from fabric.core.policy.ir import (
     FAMILIES,
@@ -66,13 +74,13 @@ class PolicyCompiler:
         self._cluster_lists: dict[Family, list[Range]] | None = None
         self._isolating: set[str] = set()
         self._isolated: CompiledPolicy | None = None
-        self._allows: GroupIndex[tuple[Direction, Family], Allow, list[Element]] = GroupIndex(
+        self._allows: GroupIndex[tuple[Direction, Family], Allow, list[tuple[Bucket, Element]]] = GroupIndex(
             lambda key, local, allows: allow_group(key[1], local, allows),
-            lambda key, groups: chain.from_iterable(groups),
+            lambda key, groups: split_buckets(chain.from_iterable(groups)),
         )
         self._guards: GroupIndex[Family, Guard, Any] = GroupIndex(
             lambda family, local, guards: guard_group(guards),
-            guard_elements,
+            lambda family, groups: tuple(guard_elements(family, groups)),
             with_locals=True,
         )
 
@@ -236,11 +244,13 @@ class PolicyCompiler:
             }
         return self._cluster_elements[family]
 
-    def allows(self, direction: Direction, family: Family) -> tuple[Element, ...]:
-        return self._allows.elements((direction, family))
+    def allows(self, direction: Direction, family: Family) -> dict[Bucket, tuple[Element, ...]]:
+        found: dict[Bucket, tuple[Element, ...]] = self._allows.elements((direction, family))
+        return found
 
     def guards(self, family: Family) -> tuple[Element, ...]:
-        return self._guards.elements(family)
+        found: tuple[Element, ...] = self._guards.elements(family)
+        return found
 
     def isolated(self, direction: Direction, family: Family) -> tuple[Element, ...]:
         return isolated_elements(family, self._isolated_table().isolated.get((direction, family), {}))

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from fabric.core.policy.elements import Element
-
 S = TypeVar("S", bound=Hashable)  # which set
 T = TypeVar("T")  # one item
 G = TypeVar("G")  # one group's memoised result
@@ -24,7 +22,7 @@ class GroupIndex(Generic[S, T, G]):
     def __init__(
         self,
         group: Callable[[S, int, list[T]], G],
-        join: Callable[[S, Iterable[Any]], Iterable[Element]],
+        join: Callable[[S, Iterable[Any]], Any],
         *,
         with_locals: bool = False,
     ) -> None:
@@ -33,7 +31,7 @@ class GroupIndex(Generic[S, T, G]):
         self._groups: dict[S, dict[int, G]] = {}
         self._order: dict[S, list[int]] = {}
         self._dirty: dict[S, set[int]] = {}
-        self._elements: dict[S, tuple[Element, ...]] = {}
+        self._elements: dict[S, Any] = {}
 
     def replace(
         self, origin: str, old: Sequence[T], new: Sequence[T], where: Callable[[T], tuple[S, int]]
@@ -51,8 +49,8 @@ class GroupIndex(Generic[S, T, G]):
             self._items.setdefault(which, {}).setdefault(local, {})[origin] = items
             self._dirty.setdefault(which, set()).add(local)
 
-    def elements(self, which: S) -> tuple[Element, ...]:
-        """The elements of set `which` (empty when nothing contributes to it)."""
+    def elements(self, which: S) -> Any:
+        """What `join` made of set `which`'s groups (memoised until one of them changes)."""
         dirty = self._dirty.pop(which, None)
         if dirty:
             items, groups = self._items[which], self._groups.setdefault(which, {})
@@ -73,5 +71,5 @@ class GroupIndex(Generic[S, T, G]):
             if order is None:
                 order = self._order[which] = sorted(groups)
             parts = ((k, groups[k]) for k in order) if self._with_locals else (groups[k] for k in order)
-            self._elements[which] = tuple(self._join(which, parts))
+            self._elements[which] = self._join(which, parts)
         return self._elements[which]

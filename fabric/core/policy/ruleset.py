@@ -2,7 +2,9 @@
 
 Per-packet cost does not grow with services or policies: each direction and family is one lookup in
 one concatenated interval set `local . l4proto . dport . remote`, whose elements are made disjoint
-(nftables refuses overlapping ones) and carry the objects they came from as comments.
+(nftables refuses overlapping ones) and carry the objects they came from as comments, plus one hash
+lookup per remote prefix length in use for the exact elements (one protocol, one port, a CIDR block:
+every LoadBalancer port) — hash sets load ~2.5x faster than interval sets and cost O(1) per packet.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fabric.core.policy.elements import (
+    Bucket,
     Element,
     address,
     allow_group,
@@ -19,6 +22,7 @@ from fabric.core.policy.elements import (
     guard_elements,
     guard_group,
     plain,
+    split_buckets,
 )
 from fabric.core.policy.ir import (
     DIRECTIONS,
@@ -29,11 +33,13 @@ from fabric.core.policy.ir import (
     Family,
     Guard,
     Isolation,
+    family_max,
 )
 from fabric.model.firewall import FirewallState
 
 TABLE = "fabric"
 ADDRESS_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
+IP = {4: "ip", 6: "ip6"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,17 @@ class SnatRule:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """One accept rule matching `match` against the hash set `set` (exact allows of one prefix length)."""
+
+    direction: Direction
+    family: Family
+    set: str
+    match: str
+    comment: str
+
+
+@dataclass(frozen=True)
 class Ruleset:
     """The whole `table inet fabric`: sets (the data) and the few fixed rules around them."""
 
@@ -68,6 +85,7 @@ class Ruleset:
     uplinks: tuple[str, ...] = ()
     table: str = TABLE
     families: tuple[Family, ...] = FAMILIES
+    lookups: tuple[Lookup, ...] = ()
 
     def set(self, name: str) -> NftSet:
         """The set called `name`."""
@@ -86,6 +104,8 @@ class Ruleset:
             self.snat,
             self.uplinks,
             self.table,
+            self.families,
+            self.lookups,
         )
 
 
@@ -94,7 +114,7 @@ class SetElements(Protocol):
     kept per object by `fabric.core.policy.incremental.PolicyCompiler`; both give identical elements."""
 
     def cluster(self, family: Family) -> tuple[Element, ...]: ...
-    def allows(self, direction: Direction, family: Family) -> tuple[Element, ...]: ...
+    def allows(self, direction: Direction, family: Family) -> dict[Bucket, tuple[Element, ...]]: ...
     def guards(self, family: Family) -> tuple[Element, ...]: ...
     def isolated(self, direction: Direction, family: Family) -> tuple[Element, ...]: ...
 
@@ -113,9 +133,9 @@ class BatchElements:
     def cluster(self, family: Family) -> tuple[Element, ...]:
         return tuple(plain(family, self.compiled.cluster[family]))
 
-    def allows(self, direction: Direction, family: Family) -> tuple[Element, ...]:
+    def allows(self, direction: Direction, family: Family) -> dict[Bucket, tuple[Element, ...]]:
         groups = self._allows[direction, family]
-        return tuple(e for local in sorted(groups) for e in allow_group(family, local, groups[local]))
+        return split_buckets(e for local in sorted(groups) for e in allow_group(family, local, groups[local]))
 
     def guards(self, family: Family) -> tuple[Element, ...]:
         by_local: dict[int, list[Guard]] = defaultdict(list)
@@ -139,13 +159,19 @@ def build_ruleset(
     """The table for `compiled`; SNAT and the firewall's own input protection come from `state`."""
     source = elements if elements is not None else BatchElements(compiled)
     sets: list[NftSet] = []
+    lookups: list[Lookup] = []
     for family in FAMILIES:
         addr = ADDRESS_TYPE[family]
         sets.append(NftSet(f"cluster{family}", addr, True, "the cluster side", source.cluster(family)))
         for direction in DIRECTIONS:
+            buckets = source.allows(direction, family)
             key = f"{addr} . inet_proto . inet_service . {addr}"
             name = f"allow_{direction[:2]}{family}"
-            sets.append(NftSet(name, key, True, f"{direction} allows", source.allows(direction, family)))
+            sets.append(NftSet(name, key, True, f"{direction} allows", buckets[None]))
+            for length in sorted((b for b in buckets if b is not None), reverse=True):
+                exact, lookup = _exact(direction, family, length, buckets[length])
+                sets.append(exact)
+                lookups.append(lookup)
         if compiled.isolation == "kubernetes":
             sets.append(
                 NftSet(
@@ -162,7 +188,30 @@ def build_ruleset(
                 sets.append(NftSet(name, addr, False, comment, source.isolated(direction, family)))
     snat, snat_sets = _snat(state)
     uplinks = tuple(state.uplinks) if state is not None else ()
-    return Ruleset(compiled.isolation, tuple(sets + snat_sets), snat, uplinks)
+    return Ruleset(compiled.isolation, tuple(sets + snat_sets), snat, uplinks, lookups=tuple(lookups))
+
+
+def _exact(
+    direction: Direction, family: Family, length: int, elements: tuple[Element, ...]
+) -> tuple[NftSet, Lookup]:
+    """The hash set of exact allows whose remote is a /`length` block, and the rule looking it up:
+    the remote address is masked to `length` bits, so one hash lookup tests the whole block."""
+    ip, addr = IP[family], ADDRESS_TYPE[family]
+    local, remote = (
+        (f"{ip} daddr", f"{ip} saddr") if direction == "ingress" else (f"{ip} saddr", f"{ip} daddr")
+    )
+    match = f"{local} . meta l4proto . th dport"
+    key = f"{addr} . inet_proto . inet_service"
+    if length:
+        bits = family_max(family).bit_length()
+        mask = address(family, family_max(family) ^ ((1 << (bits - length)) - 1))
+        match += f" . {remote}" + (f" & {mask}" if length < bits else "")
+        key += f" . {addr}"
+    suffix = str(length) if length else "any"
+    name = f"allow_{direction[:2]}{family}_{suffix}"
+    side = "from" if direction == "ingress" else "to"
+    what = f"{direction} allows {side} /{length} blocks" if length else f"{direction} allows {side} anywhere"
+    return NftSet(name, key, False, what, elements), Lookup(direction, family, name, match, what)
 
 
 def _snat(state: FirewallState | None) -> tuple[tuple[SnatRule, ...], list[NftSet]]:
