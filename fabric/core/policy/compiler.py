@@ -8,6 +8,7 @@ addresses from its own `ipBlock` only.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
@@ -186,14 +187,13 @@ def compile_service(service: ServiceView, isolation: Isolation) -> Fragment:
         fragment.condition = Condition(origin, True, "no load-balancer IP assigned yet")
         return fragment
     ranges = service.source_ranges
+    by_family = _source_ranges(ranges)
     allows, guards = fragment.allows, fragment.guards
     for address in addresses:
         family = _family(address)
         local = int(address)
         fragment.cluster.append((family, (local, local)))
-        sources = [network_range(n) for n in ranges if _family(n) == family]
-        if not ranges:
-            sources = [all_addresses(family)]
+        sources = by_family[family]
         for protocol, port in service.ports:
             proto = PROTOCOL_NUMBERS[protocol]
             protocols, ports = (proto, proto), (port, port)
@@ -206,6 +206,15 @@ def compile_service(service: ServiceView, isolation: Isolation) -> Fragment:
         reason += f", from {len(ranges)} source range(s)"
     fragment.condition = Condition(origin, True, reason)
     return fragment
+
+
+@functools.lru_cache(maxsize=4096)
+def _source_ranges(ranges: tuple[Network, ...]) -> dict[Family, list[Range]]:
+    """`loadBalancerSourceRanges` by family (every address when there are none); memoised, as the same
+    ranges recur across services.  Callers only read the lists."""
+    if not ranges:
+        return {4: [all_addresses(4)], 6: [all_addresses(6)]}
+    return {f: [network_range(n) for n in ranges if _family(n) == f] for f in (4, 6)}
 
 
 def quarantine(rejection: Rejection, pods: dict[str, list[Pod]], isolation: Isolation) -> Fragment:

@@ -49,6 +49,7 @@ from fabric.core.policy.ruleset import Ruleset, build_ruleset, isolated_elements
 from fabric.core.policy.services import ServiceView
 from fabric.model.firewall import FirewallState
 
+_EMPTY = Fragment()  # read only
 _RANK = {"NetworkPolicy": 0, "Service": 1}  # merge order: policies, services, then rejections
 
 
@@ -167,8 +168,7 @@ class PolicyCompiler:
             return
         if (old is None) != (fragment is None):
             self._order = None
-        empty = Fragment()
-        before, after = old or empty, fragment or empty
+        before, after = old or _EMPTY, fragment or _EMPTY
         self._allows.replace(ident, before.allows, after.allows, lambda a: ((a.direction, a.family), a.local))
         self._guards.replace(ident, before.guards, after.guards, lambda g: (g.family, g.local))
         if before.cluster != after.cluster:
