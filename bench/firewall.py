@@ -104,7 +104,7 @@ def _prefixes() -> list[Any]:
 
 
 def _ours(docs: list[dict[str, Any]]) -> tuple[Any, Any, Clock]:
-    """Cold start of the incremental compiler, applied the way `NftTable.apply` does (check, load)."""
+    """Cold start of the incremental compiler, applied the way `NftTable.apply` does (one nft -f)."""
     from fabric.adapters.nft import NftTable
     from fabric.core.policy.incremental import PolicyCompiler
     from fabric.firewall.pipeline import paused_gc
@@ -116,7 +116,6 @@ def _ours(docs: list[dict[str, Any]]) -> tuple[Any, Any, Clock]:
         clock("models+compile", lambda: compiler.update(docs))
         ruleset = clock("sets", compiler.ruleset)
         text = clock("render", lambda: render_ruleset(ruleset))
-    clock("nft -c", lambda: table.check(text))
     clock("nft -f", lambda: table._nft("-f", "-", script=text, phase="bench"))
     table.last = ruleset
     return compiler, table, clock
@@ -241,8 +240,6 @@ def report(data: dict[str, Any]) -> None:
     ours = data["ours"]
     print(f"20,000 LB services + 5,000 policy CIDRs -> {data['elements']} set elements (wall/CPU s)")
     print(f"  ours, parsed objects -> applied (PolicyCompiler): {_phases(ours)}")
-    load_only = {k: v for k, v in ours.items() if k != "nft -c"}
-    print(f"  ours, the same without the separate nft -c: {_phases(load_only)}")
     print(f"  batch path (CLI's parse/compile/sets, no nft): {_phases(data['batch'])}")
     print(f"  whole CLI incl. YAML parsing (libyaml), then nft -f: {_phases(data['cli'])}")
     print(f"  whole CLI, the same objects as JSON (kubectl -o json): {_phases(data['cli_json'])}")
