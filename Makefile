@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEBS := frr frr-pythontools redis-server nftables iproute2 iputils-ping lldpd libyang2-dev \
-        libyang-tools gcc python3-dev postgresql
+        libyang-tools gcc python3-dev postgresql qemu-system-x86 linux-image-amd64 busybox-static
 PYTEST_ARGS ?=
 
 .PHONY: test lab deps venv lint typecheck unit bench golden-update clean

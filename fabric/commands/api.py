@@ -1,7 +1,227 @@
-"""`fabric api`: The central IPAM and machine store (fabric api)."""
+"""`fabric api`: the central IPAM and machine store — serve it, and talk to it."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
 
+from fabric.commands._client import DEFAULT_URL, Ca, Output, Token, Url, call, load_body, show
+
 app = typer.Typer(help="The central IPAM and machine store (fabric api).", no_args_is_help=True)
+RESOURCES = ("partitions", "projects", "networks", "ips", "switches", "machines", "tokens")
+PLURAL = {
+    "partition": "partitions",
+    "project": "projects",
+    "network": "networks",
+    "ip": "ips",
+    "switch": "switches",
+    "machine": "machines",
+    "token": "tokens",
+}
+
+
+def _resource(name: str) -> str:
+    plural = PLURAL.get(name, name)
+    if plural not in RESOURCES:
+        raise typer.BadParameter(f"unknown resource {name!r}; one of {', '.join(RESOURCES)}")
+    return plural
+
+
+@app.command()
+def serve(
+    db: Annotated[
+        str, typer.Option(help="sqlite:///PATH (default) or postgresql+asyncpg://…")
+    ] = "sqlite:///fabric.db",
+    listen: Annotated[str, typer.Option(help="HOST:PORT")] = "127.0.0.1:8080",
+    tls_cert: Annotated[str | None, typer.Option(help="Server certificate (PEM).")] = None,
+    tls_key: Annotated[str | None, typer.Option(help="Server key (PEM).")] = None,
+    heartbeat_stale: Annotated[float, typer.Option(help="Seconds after which a heartbeat is stale.")] = 300.0,
+) -> None:
+    """Serve the API (migrates the store first; FABRIC_ADMIN_TOKEN becomes an admin token)."""
+    import asyncio
+    import resource
+
+    from aiohttp import web
+
+    from fabric.api.app import build_app, prepare, tls_context
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # every long-poll holds a socket
+    host, _, port = listen.rpartition(":")
+    database = asyncio.run(prepare(db))
+    ssl_ctx = tls_context(tls_cert, tls_key)
+    web.run_app(
+        build_app(database, heartbeat_stale=heartbeat_stale),
+        host=host or "127.0.0.1",
+        port=int(port),
+        ssl_context=ssl_ctx,
+        print=lambda msg: typer.echo(msg, err=True),
+        backlog=4096,
+    )
+    _ = soft
+
+
+@app.command("list")
+def list_(
+    resource: Annotated[str, typer.Argument(help=", ".join(RESOURCES))],
+    *,
+    project: Annotated[str | None, typer.Option(help="Only this project's rows.")] = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    ca: Ca = None,
+    output: Output = "table",
+) -> None:
+    """List a resource."""
+    what = _resource(resource)
+    show(call(url, token, ca, lambda api: api.request("GET", f"/v1/{what}", project=project)), output)
+
+
+@app.command("show")
+def show_(
+    resource: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Argument()],
+    *,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    ca: Ca = None,
+    output: Output = "table",
+) -> None:
+    """Show one object."""
+    what = _resource(resource)
+    show(call(url, token, ca, lambda api: api.request("GET", f"/v1/{what}/{name}")), output)
+
+
+@app.command()
+def create(
+    resource: Annotated[str, typer.Argument()],
+    pairs: Annotated[list[str] | None, typer.Argument(help="key=value fields (YAML values).")] = None,
+    *,
+    file: Annotated[str | None, typer.Option("-f", "--file", help="JSON/YAML body.")] = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    ca: Ca = None,
+    output: Output = "table",
+) -> None:
+    """Create an object from -f FILE and/or key=value pairs (an IP: `create ip network=NET`)."""
+    what = _resource(resource)
+    body = load_body(file, pairs or [])
+    show(call(url, token, ca, lambda api: api.request("POST", f"/v1/{what}", body)), output)
+
+
+@app.command()
+def allocate(
+    kind: Annotated[str, typer.Argument(help="machine or firewall")],
+    name: Annotated[str, typer.Argument()],
+    *,
+    network: Annotated[list[str], typer.Option("--network", "-n", help="Networks (private first).")],
+    project: Annotated[str | None, typer.Option()] = None,
+    ip: Annotated[list[str] | None, typer.Option("--ip", help="Given addresses.")] = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    ca: Ca = None,
+    output: Output = "table",
+) -> None:
+    """Allocate a machine into a project, or a machine as a firewall."""
+    body: dict[str, Any] = {"networks": network, "project": project}
+    if kind == "machine":
+        body["ips"] = ip or []
+    plural = {"machine": "machines", "firewall": "firewalls"}[kind]
+    show(call(url, token, ca, lambda api: api.request("POST", f"/v1/{plural}/{name}/allocate", body)), output)
+
+
+@app.command()
+def free(
+    name: Annotated[str, typer.Argument()],
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    ca: Ca = None,
+    output: Output = "table",
+) -> None:
+    """Free a machine or firewall: releases its IPs, ASN and networks (idempotent)."""
+    show(call(url, token, ca, lambda api: api.request("POST", f"/v1/machines/{name}/free")), output)
+
+
+@app.command()
+def release(
+    address: Annotated[str, typer.Argument()],
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    ca: Ca = None,
+    output: Output = "table",
+) -> None:
+    """Release an IP."""
+    show(call(url, token, ca, lambda api: api.request("DELETE", f"/v1/ips/{address}")), output)
+
+
+@app.command()
+def state(
+    kind: Annotated[str, typer.Argument(help="switch, machine or firewall")],
+    name: Annotated[str, typer.Argument()],
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    ca: Ca = None,
+) -> None:
+    """Print a desired-state document (JSON)."""
+    fetched = call(url, token, ca, lambda api: api.get_state(kind, name))
+    typer.echo(fetched.document.model_dump_json(indent=2, by_alias=True))
+
+
+@app.command()
+def diff(
+    kind: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Argument()],
+    rev_from: Annotated[int, typer.Argument()],
+    rev_to: Annotated[int, typer.Argument()],
+    *,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    ca: Ca = None,
+    output: Output = "table",
+) -> None:
+    """What changed in a document between two revisions."""
+    plural = {"switch": "switches", "machine": "machines", "firewall": "firewalls"}[kind]
+    path = f"/v1/{plural}/{name}/diff"
+    show(
+        call(url, token, ca, lambda api: api.request("GET", path, **{"from": rev_from, "to": rev_to})), output
+    )
+
+
+@app.command()
+def audit(
+    *,
+    target: Annotated[str | None, typer.Option()] = None,
+    limit: int = 50,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    ca: Ca = None,
+    output: Output = "table",
+) -> None:
+    """The audit log: who changed what, when."""
+    show(
+        call(url, token, ca, lambda api: api.request("GET", "/v1/audit", target=target, limit=limit)), output
+    )
+
+
+@app.command()
+def backup(
+    db: Annotated[str, typer.Option(help="The store's URL.")],
+    file: Annotated[str, typer.Argument()],
+) -> None:
+    """Back the store up while it serves: SQLite online backup, or pg_dump."""
+    from fabric.adapters.store.backup import backup as run_backup
+
+    run_backup(db, file)
+    typer.echo(f"backed up to {file}")
+
+
+@app.command()
+def restore(
+    db: Annotated[str, typer.Option(help="The store's URL (stop the API first).")],
+    file: Annotated[str, typer.Argument()],
+) -> None:
+    """Restore a backup into the store (SQLite: file copy via the backup API; PostgreSQL: psql)."""
+    from fabric.adapters.store.backup import restore as run_restore
+
+    run_restore(db, file)
+    typer.echo(f"restored from {file}")

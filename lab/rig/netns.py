@@ -144,6 +144,14 @@ class NetnsDir:
         for mode in ("--make-private", "--make-shared"):
             run_checked(["mount", mode, str(self.path)], phase=f"rig:netns-dir {node}", timeout=10)
 
+    @classmethod
+    def at(cls, path: Path) -> NetnsDir:
+        """The directory `path` that another process made with `Rig.netns_dir()`, to add or remove
+        namespaces in (the lab's SONiC stand-in does, from its own process); it records nothing."""
+        self = cls.__new__(cls)
+        self.node, self.path = path.name, path
+        return self
+
     def __repr__(self) -> str:
         return f"NetnsDir({str(self.path)!r})"
 

@@ -20,7 +20,10 @@ PROGRAMS: dict[str, tuple[str, ...]] = {
     ),
     "redis": ("redis-server",),
     "ping": ("ping",),
+    "lldp": ("lldpd", "lldpctl"),
     "nft": ("nft",),
+    # lab.vm: qemu (software emulation) and the static busybox of its initramfs; the kernel is below.
+    "qemu": ("qemu-system-x86_64", "/bin/busybox"),
 }
 FEATURES = ("root", *PROGRAMS)
 
@@ -42,4 +45,9 @@ def missing(*features: str) -> list[str]:
             found = Path(program).is_file() if program.startswith("/") else shutil.which(program)
             if not found and f"{program} not found" not in reasons:
                 reasons.append(f"{program} not found")
+        if feature == "qemu":
+            from lab.vm.kernel import KERNEL_PACKAGE, find_kernel  # lazy: lab.vm imports the rig
+
+            if find_kernel() is None:
+                reasons.append(f"no Debian kernel with its modules (apt-get install {KERNEL_PACKAGE})")
     return reasons

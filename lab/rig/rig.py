@@ -19,8 +19,8 @@ class Rig:
     `find_leftovers()` (its ledger at /run/fabric-rig/<prefix>/ names everything).
     """
 
-    def __init__(self, *, root: Path | None = None) -> None:
-        self.ledger = Ledger.create(root)
+    def __init__(self, *, root: Path | None = None, prefix: str | None = None) -> None:
+        self.ledger = Ledger.create(root, prefix=prefix)
         self.frrs: list[FrrInstance] = []
         self.redises: list[RedisInstance] = []
         self.namespaces: dict[str, Netns] = {}

@@ -88,11 +88,24 @@ class Ledger:
     # ---- creation and loading -------------------------------------------------------------------
 
     @classmethod
-    def create(cls, root: Path | None = None) -> Ledger:
-        """Start a new run owned by this process: pick a free prefix, create its ledger directory."""
+    def create(cls, root: Path | None = None, *, prefix: str | None = None) -> Ledger:
+        """Start a new run owned by this process: pick a free prefix, create its ledger directory.
+
+        A given `prefix` (e.g. a lab's, derived from its topology name) is taken as it is; `FabricError`
+        when its ledger directory exists already.
+        """
         root = root or LEDGER_ROOT
         root.mkdir(parents=True, exist_ok=True)
         pid = os.getpid()
+        if prefix is not None:
+            try:
+                (root / prefix).mkdir(mode=0o755)
+            except FileExistsError:
+                raise FabricError(f"rig prefix {prefix!r} is in use: {root / prefix} exists") from None
+            ledger = cls(prefix, root, pid, procs.start_time(pid), time.time())
+            ledger.save()
+            _created_here.append(prefix)
+            return ledger
         for _ in range(100):
             prefix = PREFIX_STEM + secrets.token_hex(2)
             # A namespace of that prefix without a ledger would be someone's debris: avoid it too.

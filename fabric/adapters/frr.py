@@ -1,0 +1,215 @@
+"""FRR on the switch: check, reload and verify a rendered config; observe version and BGP sessions.
+
+Every command goes through the configured exec prefix (``docker exec -i bgp`` on SONiC, nothing in the
+lab) and the one subprocess helper.  Files are written *through* the prefix too (``tee``), so the
+daemon never needs to know where the container's config directory is mounted on the host.
+
+Apply (`FrrAdapter.apply`): write the candidate, ``vtysh -C -f`` it (syntax), ``frr-reload.py --reload``,
+then ``frr-reload.py --test`` must show an empty delta.  A failed reload restores the last good file
+(written only after a successful apply) and raises a retryable `ApplyError`; a non-empty delta after a
+successful reload is returned as drift (reported, not retried: reloading again would not change it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fabric.adapters.process import Result, run
+from fabric.errors import ApplyError
+from fabric.model.status import BgpSession
+from fabric.switch.config import FrrConfig
+
+CANDIDATE = "fabric-candidate.conf"
+LAST_GOOD = "fabric-last-good.conf"
+# What marks a running config as holding something beyond FRR's boilerplate (for adoption).
+_SUBSTANCE = re.compile(r"^(router |vrf |route-map |ip prefix-list |ipv6 prefix-list |interface )")
+
+
+@dataclass(frozen=True)
+class Delta:
+    """Lines frr-reload.py would delete (``-``) and add (``+``) to reach a file."""
+
+    delete: tuple[str, ...] = ()
+    add: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.delete and not self.add
+
+    def lines(self) -> list[str]:
+        """The delta as ``- line`` / ``+ line`` strings, deletions first."""
+        return [f"- {x}" for x in self.delete] + [f"+ {x}" for x in self.add]
+
+
+def parse_delta(text: str) -> Delta:
+    """Parse ``frr-reload.py --test`` output (``Lines To Delete`` / ``Lines To Add`` sections)."""
+    section: list[str] | None = None
+    delete: list[str] = []
+    add: list[str] = []
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if line == "Lines To Delete":
+            section = delete
+        elif line == "Lines To Add":
+            section = add
+        elif section is not None and line.strip() and not set(line) <= {"="}:
+            section.append(line)
+    return Delta(tuple(delete), tuple(add))
+
+
+def parse_version(text: str) -> str | None:
+    """The FRR version from ``show version`` (``FRRouting 8.4.4 (host) on Linux ...``)."""
+    match = re.search(r"FRRouting (\d+\.\d+(?:\.\d+)?\S*)", text)
+    return match.group(1) if match else None
+
+
+def parse_bgp_summary(data: Any) -> list[BgpSession]:
+    """Sessions from ``show bgp vrf all summary json``: one per (vrf, peer), first address family wins."""
+    sessions: dict[tuple[str, str], BgpSession] = {}
+    if not isinstance(data, dict):
+        return []
+    for vrf, families in data.items():
+        if not isinstance(families, dict):
+            continue
+        for family in families.values():
+            peers = family.get("peers") if isinstance(family, dict) else None
+            for peer, info in (peers or {}).items():
+                if (vrf, peer) in sessions or not isinstance(info, dict):
+                    continue
+                sessions[(vrf, peer)] = BgpSession(
+                    vrf=str(vrf)[:32],
+                    peer=str(peer)[:64],
+                    state=str(info.get("state", "unknown"))[:32],
+                    remote_as=info.get("remoteAs") if isinstance(info.get("remoteAs"), int) else None,
+                    prefixes_received=info.get("pfxRcd") if isinstance(info.get("pfxRcd"), int) else None,
+                )
+    return [sessions[k] for k in sorted(sessions)]
+
+
+def has_substance(config: str) -> bool:
+    """Whether a running config holds routing config (router, vrf, route-map, prefix-list, interface)."""
+    return any(_SUBSTANCE.match(line) for line in config.splitlines())
+
+
+class FrrAdapter:
+    """One FRR instance reached through `FrrConfig` (exec prefix, pathspace or vty socket dir)."""
+
+    def __init__(self, cfg: FrrConfig) -> None:
+        self.cfg = cfg
+
+    # -- argv --------------------------------------------------------------------------------------
+    def _path(self, name: str) -> str:
+        # With a pathspace FRR's own files live in <config_dir>/<pathspace>/; ours sit beside them.
+        base = self.cfg.config_dir.rstrip("/")
+        return f"{base}/{self.cfg.pathspace}/{name}" if self.cfg.pathspace else f"{base}/{name}"
+
+    def vtysh_argv(self, *args: str) -> list[str]:
+        """``vtysh`` with the instance's pathspace or vty socket, behind the exec prefix."""
+        argv = [*self.cfg.exec_prefix, "vtysh", "--config_dir", self.cfg.config_dir]
+        if self.cfg.pathspace:
+            argv += ["-N", self.cfg.pathspace]
+        if self.cfg.vty_socket_dir:
+            argv += ["--vty_socket", self.cfg.vty_socket_dir]
+        return argv + list(args)
+
+    def reload_argv(self, mode: str, path: str) -> list[str]:
+        """``frr-reload.py --reload|--test FILE`` aimed at the same instance."""
+        # --stdout: its log goes to stderr (into our error messages), stdout holds only the delta.
+        argv = [*self.cfg.exec_prefix, self.cfg.python, self.cfg.reload_script, mode, "--stdout"]
+        if self.cfg.rundir:
+            argv += ["--rundir", self.cfg.rundir]
+        if self.cfg.bindir:
+            argv += ["--bindir", self.cfg.bindir]
+        if self.cfg.pathspace:
+            argv += ["--pathspace", self.cfg.pathspace]
+        if self.cfg.vty_socket_dir:
+            argv += ["--vty_socket", self.cfg.vty_socket_dir]
+        return [*argv, "--confdir", self.cfg.config_dir, path]
+
+    def _run(self, argv: Sequence[str], *, timeout: float | None = None, text: str | None = None) -> Result:
+        return run(argv, timeout=min(timeout or self.cfg.timeout, self.cfg.timeout), input=text)
+
+    # -- files -------------------------------------------------------------------------------------
+    def write_file(self, name: str, text: str, *, timeout: float | None = None) -> str:
+        """Write `text` to `name` in FRR's config dir (through the exec prefix); returns the path."""
+        path = self._path(name)
+        result = self._run([*self.cfg.exec_prefix, "tee", path], timeout=timeout, text=text)
+        if not result.ok:
+            raise ApplyError(result.describe(), retryable=True, phase="frr:write")
+        return path
+
+    def read_file(self, name: str) -> str | None:
+        """Contents of `name` in FRR's config dir, or None when it does not exist."""
+        result = self._run([*self.cfg.exec_prefix, "cat", self._path(name)])
+        return result.stdout if result.ok else None
+
+    # -- observing ---------------------------------------------------------------------------------
+    def version(self) -> str | None:
+        """FRR's version (``show version``), None when vtysh does not answer."""
+        result = self._run(self.vtysh_argv("-c", "show version"))
+        return parse_version(result.stdout) if result.ok else None
+
+    def running_config(self) -> str:
+        """``show running-config``; raises a retryable `ApplyError` when FRR does not answer."""
+        result = self._run(self.vtysh_argv("-c", "show running-config"))
+        if not result.ok:
+            raise ApplyError(result.describe(), retryable=True, phase="frr:observe")
+        return result.stdout
+
+    def bgp_sessions(self) -> list[BgpSession]:
+        """BGP sessions of every VRF; empty when bgpd does not answer (status, not an error)."""
+        result = self._run(self.vtysh_argv("-c", "show bgp vrf all summary json"))
+        try:
+            return parse_bgp_summary(json.loads(result.stdout)) if result.ok else []
+        except json.JSONDecodeError:
+            return []
+
+    def delta(self, text: str, *, timeout: float | None = None) -> Delta:
+        """What frr-reload.py would change to reach `text` (``--test``), applying nothing."""
+        path = self.write_file(CANDIDATE, text, timeout=timeout)
+        result = self._run(self.reload_argv("--test", path), timeout=timeout)
+        if not result.ok:
+            raise ApplyError(result.describe(), retryable=True, phase="frr:test")
+        return parse_delta(result.stdout)
+
+    def needs_adoption(self) -> bool:
+        """True when FRR holds routing config but the daemon never applied a file here."""
+        return self.read_file(LAST_GOOD) is None and has_substance(self.running_config())
+
+    # -- applying ----------------------------------------------------------------------------------
+    def apply(self, text: str, *, timeout: float | None = None) -> Delta:
+        """Check, reload and verify `text`; returns the drift left after the reload (empty when clean).
+
+        A syntax error is not retryable (a rendering bug); a failed reload restores the last good file
+        and is retryable.
+        """
+        path = self.write_file(CANDIDATE, text, timeout=timeout)
+        check = self._run(self.vtysh_argv("-C", "-f", path), timeout=timeout)
+        if not check.ok:
+            raise ApplyError(check.describe(), retryable=False, phase="frr:check")
+        reload = self._run(self.reload_argv("--reload", path), timeout=timeout)
+        if not reload.ok or _reported_failure(reload):
+            restored = self._restore(timeout)
+            raise ApplyError(
+                f"{reload.describe()}; last good config {'restored' if restored else 'not available'}",
+                retryable=True,
+                phase="frr:reload",
+            )
+        self.write_file(LAST_GOOD, text, timeout=timeout)
+        return self.delta(text, timeout=timeout)
+
+    def _restore(self, timeout: float | None) -> bool:
+        good = self.read_file(LAST_GOOD)
+        if good is None:
+            return False
+        return self._run(self.reload_argv("--reload", self._path(LAST_GOOD)), timeout=timeout).ok
+
+
+def _reported_failure(result: Result) -> bool:
+    """frr-reload.py may exit 0 yet log commands FRR rejected; treat those as a failed reload."""
+    text = result.stdout + result.stderr
+    return "Failed to fix" in text or "% Unknown command" in text or "% Invalid" in text

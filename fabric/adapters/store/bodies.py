@@ -1,0 +1,149 @@
+"""Intents as request bodies: what the API accepts and the store executes, one transaction each."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from fabric.model.base import Model
+from fabric.model.names import IfName, Name, VlanId
+
+Mac = str
+MAC_PATTERN = r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"
+
+
+class IntRange(Model):
+    """An inclusive range of integers."""
+
+    first: int = Field(ge=1)
+    last: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.first > self.last:
+            raise ValueError(f"first {self.first} is greater than last {self.last}")
+        return self
+
+
+class PartitionCreate(Model):
+    """A partition and its pools."""
+
+    name: Name
+    vni_range: IntRange
+    machine_asn_range: IntRange
+    switch_asn_range: IntRange
+    loopback_prefix: str = Field(description="IPv4 prefix the switches' loopbacks come from.")
+    vlan_range: IntRange = IntRange(first=1001, last=2000)
+    pxe_vlan: VlanId = 4000
+    dhcp_relay: list[ipaddress.IPv4Address] = Field(default_factory=list)
+    mgmt_gateway: ipaddress.IPv4Address | None = None
+
+
+class ProjectCreate(Model):
+    """A tenant."""
+
+    name: Name
+    description: str = Field(default="", max_length=200)
+
+
+NetworkKind = Literal["underlay", "super", "private", "external"]
+
+
+class NetworkCreate(Model):
+    """A network; a private one is carved from its super `parent` and gets one VNI."""
+
+    name: Name
+    partition: Name
+    kind: NetworkKind
+    project: Name | None = None
+    parent: Name | None = Field(default=None, description="The super network of a private network.")
+    prefixes: list[str] = Field(default_factory=list, description="Given prefixes (not for private).")
+    lengths: dict[Literal["4", "6"], int] = Field(
+        default_factory=dict, description="Child prefix length per family (private; default: parent's)."
+    )
+    child_lengths: dict[Literal["4", "6"], int] = Field(
+        default_factory=dict, description="Default child prefix length per family (super)."
+    )
+    vni: int | None = Field(default=None, description="Private/external: given VNI, else from the pool.")
+    nat: bool = False
+    destination_prefixes: list[str] = Field(default_factory=list)
+    extra_prefixes: list[str] = Field(
+        default_factory=list, description="Prefixes machines may announce, e.g. '10.244.0.0/16 le 24'."
+    )
+
+
+class IpAcquire(Model):
+    """An IP: a given address or the next free one of the network."""
+
+    network: Name
+    address: str | None = None
+    project: Name | None = None
+    kind: Literal["static", "ephemeral"] = "static"
+    name: str = Field(default="", max_length=63, pattern=r"^[A-Za-z0-9._-]*$")
+    family: Literal[4, 6] = 4
+
+
+class SwitchCreate(Model):
+    """A switch declared by an operator; ASN and loopback come from the pools unless given."""
+
+    name: Name
+    partition: Name
+    rack: Name
+    role: Literal["leaf", "spine"]
+    asn: int | None = Field(default=None, ge=1, le=4294967294)
+    loopback: ipaddress.IPv4Address | None = None
+    sonic_version: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,32}$")
+    ports: list[IfName] = Field(default_factory=list)
+
+
+class NicSpec(Model):
+    """A NIC of a machine."""
+
+    name: IfName
+    mac: Mac = Field(pattern=MAC_PATTERN)
+
+    @field_validator("mac", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.lower() if isinstance(v, str) else v
+
+
+class MachineCreate(Model):
+    """A machine with its NICs."""
+
+    name: Name
+    partition: Name
+    rack: Name
+    nics: list[NicSpec] = Field(min_length=1)
+
+
+class MachineAllocate(Model):
+    """Allocate a machine into a project: its private network first, then any external ones."""
+
+    project: Name
+    networks: list[Name] = Field(min_length=1)
+    ips: list[str] = Field(default_factory=list, description="Given addresses, else the next free ones.")
+
+
+class FirewallAllocate(Model):
+    """Allocate a machine as a firewall serving `networks` (private and external)."""
+
+    project: Name | None = None
+    networks: list[Name] = Field(min_length=1)
+
+
+class TokenCreate(Model):
+    """A bearer token for a role (and the project, switch or firewall it is limited to)."""
+
+    role: Literal["admin", "project", "switch", "firewall"]
+    subject: str = Field(default="", max_length=63, pattern=r"^[A-Za-z0-9._-]*$")
+    description: str = Field(default="", max_length=200)
+    expires_in: int | None = Field(default=None, ge=1, description="Seconds until it expires.")
+
+    @model_validator(mode="after")
+    def _subject(self) -> Self:
+        if self.role != "admin" and not self.subject:
+            raise ValueError(f"a {self.role} token needs a subject (the {self.role}'s name)")
+        return self

@@ -1,0 +1,216 @@
+"""`Store`: every intent in one transaction, touched documents recomputed, watchers woken.
+
+The API calls only this class.  An intent function returns `(result, touched)`; `Store.run` wraps it
+in a transaction that also refreshes the touched documents, writes the audit entry and (PostgreSQL)
+sends a NOTIFY, so a change and its documents commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fabric.adapters.store import allocation, hardware, inventory, tokens
+from fabric.adapters.store.bodies import (
+    FirewallAllocate,
+    IpAcquire,
+    MachineAllocate,
+    MachineCreate,
+    NetworkCreate,
+    PartitionCreate,
+    ProjectCreate,
+    SwitchCreate,
+    TokenCreate,
+)
+from fabric.adapters.store.documents import Change, Touched, refresh
+from fabric.adapters.store.engine import Database
+from fabric.adapters.store.schema import Audit, Document, Machine, Status
+from fabric.adapters.store.tokens import Principal
+from fabric.model.status import FirewallStatus, SwitchStatus
+
+CHANNEL = "fabric_documents"
+R = TypeVar("R")
+Intent = Callable[[AsyncSession], Awaitable[tuple[R, Touched]]]
+
+
+class Listener(Protocol):
+    """Told about every committed document change (the watch hub)."""
+
+    def changed(self, changes: list[Change]) -> None: ...
+
+
+class Store:
+    """The store's intents and reads over one `Database`."""
+
+    def __init__(self, db: Database, listener: Listener | None = None) -> None:
+        self.db = db
+        self.listener = listener
+
+    async def run(self, who: Principal, action: str, target: str, detail: dict[str, Any], fn: Intent[R]) -> R:
+        """Run one intent: its writes, the touched documents, the audit entry, one commit."""
+
+        async def tx(session: AsyncSession) -> tuple[R, list[Change]]:
+            result, touched = await fn(session)
+            changes = await refresh(session, touched)
+            await session.execute(
+                insert(Audit).values(at=time.time(), who=who.who, action=action, target=target, detail=detail)
+            )
+            await self._notify(session, changes)
+            return result, changes
+
+        result, changes = await self.db.transaction(tx)
+        if self.listener is not None and changes:
+            self.listener.changed(changes)
+        return result
+
+    async def _notify(self, session: AsyncSession, changes: list[Change]) -> None:
+        if self.db.dialect == "postgresql":
+            for c in changes:
+                await session.execute(
+                    text("SELECT pg_notify(:ch, :p)"), {"ch": CHANNEL, "p": f"{c.kind}/{c.name}"}
+                )
+
+    # --- intents -----------------------------------------------------------------------------------
+
+    async def create_partition(self, who: Principal, body: PartitionCreate) -> str:
+        async def fn(s: AsyncSession) -> tuple[str, Touched]:
+            return (await inventory.create_partition(s, body)).name, set()
+
+        return await self.run(who, "partition.create", body.name, body.model_dump(mode="json"), fn)
+
+    async def create_project(self, who: Principal, body: ProjectCreate) -> str:
+        async def fn(s: AsyncSession) -> tuple[str, Touched]:
+            return (await inventory.create_project(s, body)).name, set()
+
+        return await self.run(who, "project.create", body.name, body.model_dump(mode="json"), fn)
+
+    async def create_network(self, who: Principal, body: NetworkCreate) -> dict[str, Any]:
+        async def fn(s: AsyncSession) -> tuple[dict[str, Any], Touched]:
+            net, prefixes = await inventory.create_network(s, body)
+            return {"name": net.name, "vni": net.vni, "prefixes": [p.cidr for p in prefixes]}, set()
+
+        return await self.run(who, "network.create", body.name, body.model_dump(mode="json"), fn)
+
+    async def acquire_ip(self, who: Principal, body: IpAcquire) -> dict[str, Any]:
+        async def fn(s: AsyncSession) -> tuple[dict[str, Any], Touched]:
+            ip = await inventory.acquire_ip(s, body)
+            touched = await allocation.project_leaves(s, ip.project) if ip.project else set()
+            return {"address": ip.address, "network": ip.network, "project": ip.project}, touched
+
+        return await self.run(who, "ip.acquire", body.network, body.model_dump(mode="json"), fn)
+
+    async def release_ip(self, who: Principal, address: str) -> dict[str, Any]:
+        async def fn(s: AsyncSession) -> tuple[dict[str, Any], Touched]:
+            ip = await inventory.release_ip(s, address)
+            touched = await allocation.project_leaves(s, ip.project) if ip.project else set()
+            if ip.machine:
+                m = await s.get(Machine, ip.machine)
+                role = (m.role if m is not None else None) or "machine"
+                touched |= await allocation.leaves_of(s, ip.machine) | {(role, ip.machine)}
+            return {"address": ip.address, "released": True}, touched
+
+        return await self.run(who, "ip.release", address, {}, fn)
+
+    async def create_switch(self, who: Principal, body: SwitchCreate) -> dict[str, Any]:
+        async def fn(s: AsyncSession) -> tuple[dict[str, Any], Touched]:
+            sw = await hardware.create_switch(s, body)
+            return {"name": sw.name, "asn": sw.asn, "loopback": sw.loopback}, {("switch", sw.name)}
+
+        return await self.run(who, "switch.create", body.name, body.model_dump(mode="json"), fn)
+
+    async def create_machine(self, who: Principal, body: MachineCreate) -> str:
+        async def fn(s: AsyncSession) -> tuple[str, Touched]:
+            return (await hardware.create_machine(s, body)).name, set()
+
+        return await self.run(who, "machine.create", body.name, body.model_dump(mode="json"), fn)
+
+    async def allocate_machine(self, who: Principal, name: str, body: MachineAllocate) -> None:
+        async def fn(s: AsyncSession) -> tuple[None, Touched]:
+            return None, await allocation.allocate_machine(s, name, body)
+
+        await self.run(who, "machine.allocate", name, body.model_dump(mode="json"), fn)
+
+    async def allocate_firewall(self, who: Principal, name: str, body: FirewallAllocate) -> None:
+        async def fn(s: AsyncSession) -> tuple[None, Touched]:
+            return None, await allocation.allocate_firewall(s, name, body)
+
+        await self.run(who, "firewall.allocate", name, body.model_dump(mode="json"), fn)
+
+    async def free(self, who: Principal, name: str) -> None:
+        async def fn(s: AsyncSession) -> tuple[None, Touched]:
+            return None, await allocation.free(s, name)
+
+        await self.run(who, "machine.free", name, {}, fn)
+
+    async def report_status(self, who: Principal, kind: str, status: SwitchStatus | FirewallStatus) -> None:
+        """Store a daemon's status apart from desired state; a switch's ports and LLDP neighbours
+        update the cabling (and the documents it changes)."""
+
+        async def fn(s: AsyncSession) -> tuple[None, Touched]:
+            row = await s.get(Status, (kind, status.name))
+            body = status.model_dump_json()
+            if row is None:
+                s.add(Status(kind=kind, name=status.name, body=body, received_at=time.time()))
+            else:
+                row.body, row.received_at = body, time.time()
+            touched: Touched = set()
+            if isinstance(status, SwitchStatus):
+                if status.ports and await hardware.register_ports(
+                    s, status.name, [p.name for p in status.ports]
+                ):
+                    touched.add(("switch", status.name))
+                machines = await hardware.learn_lldp(s, status.name, status.lldp)
+                touched |= {(k, m) for m in machines for k in ("machine", "firewall")}
+                touched |= {("switch", status.name)} if machines else set()
+            return None, touched
+
+        await self.db.transaction(lambda s: self._status_tx(s, who, kind, status.name, fn))
+
+    async def _status_tx(
+        self, s: AsyncSession, who: Principal, kind: str, name: str, fn: Intent[None]
+    ) -> None:
+        _, touched = await fn(s)
+        changes = await refresh(s, touched)
+        if changes:  # heartbeats that change nothing leave no audit entry
+            s.add(Audit(at=time.time(), who=who.who, action=f"{kind}.cabling", target=name, detail={}))
+            await self._notify(s, changes)
+        if self.listener is not None and changes:
+            self.listener.changed(changes)
+
+    async def create_token(self, who: Principal, body: TokenCreate) -> tuple[dict[str, Any], str]:
+        async def fn(s: AsyncSession) -> tuple[tuple[dict[str, Any], str], Touched]:
+            row, secret = await tokens.create(s, body)
+            return (
+                {"id": row.id, "role": row.role, "subject": row.subject, "expires_at": row.expires_at},
+                secret,
+            ), set()
+
+        return await self.run(who, "token.create", body.role, body.model_dump(mode="json"), fn)
+
+    async def revoke_token(self, who: Principal, token_id: str) -> None:
+        async def fn(s: AsyncSession) -> tuple[None, Touched]:
+            await tokens.revoke(s, token_id)
+            return None, set()
+
+        await self.run(who, "token.revoke", token_id, {}, fn)
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    async def document(self, kind: str, name: str) -> Document | None:
+        """The stored document row (body empty when removed), or None."""
+        async with self.db.read() as s:
+            return await s.get(Document, (kind, name))
+
+    async def authenticate(self, secret: str) -> Principal | None:
+        async with self.db.read() as s:
+            return await tokens.authenticate(s, secret, time.time())
+
+    async def statuses(self) -> dict[tuple[str, str], tuple[dict[str, Any], float]]:
+        async with self.db.read() as s:
+            rows = (await s.execute(select(Status))).scalars().all()
+            return {(r.kind, r.name): (json.loads(r.body), r.received_at) for r in rows}

@@ -1,0 +1,171 @@
+"""The aiohttp application of `fabric api serve`: middlewares, routes, /healthz, /metrics, OpenAPI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from fabric.adapters.store.engine import Database
+from fabric.adapters.store.service import CHANNEL, Store
+from fabric.api import resources, state
+from fabric.api.auth import PRINCIPAL, Denied, bearer
+from fabric.api.context import CONTEXT, Context, Route
+from fabric.api.openapi import spec
+from fabric.api.problems import bad_json, from_exception, problem
+from fabric.api.watch import Hub, PgListener
+
+log = logging.getLogger(__name__)
+ROUTES: list[Route] = [*resources.ROUTES, *state.ROUTES]
+Middleware = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Metrics:
+    """Prometheus metrics of one app (own registry, so several apps can live in one process)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "fabric_api_requests", "Requests served", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "fabric_api_request_seconds", "Request latency", ["route"], registry=self.registry
+        )
+        watchers = Gauge("fabric_api_watchers", "Long-polls parked on a document", registry=self.registry)
+        watchers.set_function(lambda: hub.parked)
+        fanout = Gauge(
+            "fabric_api_watch_fanout_seconds",
+            "From the latest change announced to this process to its last watcher answered",
+            registry=self.registry,
+        )
+        fanout.set_function(lambda: hub.fanout)
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Middleware) -> web.StreamResponse:
+    started = time.perf_counter()
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
+    try:
+        response = await handler(request)
+    except Denied as exc:
+        response = problem(403, "forbidden", str(exc), [("authorization", "out of scope")])
+    except json.JSONDecodeError as exc:
+        response = bad_json(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = problem(exc.status, exc.reason, exc.text or exc.reason)
+    except Exception as exc:
+        response = from_exception(exc) or problem(500, "internal error", type(exc).__name__)
+        if response.status == 500:
+            log.exception("unexpected error on %s %s", request.method, request.path)
+    metrics = request.app[METRICS]
+    metrics.requests.labels(request.method, route, str(response.status)).inc()
+    metrics.latency.labels(route).observe(time.perf_counter() - started)
+    return response
+
+
+def _guarded(route: Route) -> Middleware:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        secret = bearer(request)
+        principal = await request.app[CONTEXT].store.authenticate(secret) if secret else None
+        if principal is None:
+            return problem(
+                401, "unauthorized", "a valid bearer token is required", [("authorization", "missing")]
+            )
+        if principal.role != "admin" and principal.role not in route.roles:
+            raise Denied(principal, f"{route.method} {route.path}")
+        request[PRINCIPAL] = principal
+        return await route.handler(request)
+
+    return handler
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    async with request.app[CONTEXT].store.db.read() as s:
+        from sqlalchemy import text
+
+        await s.execute(text("SELECT 1"))
+    return web.json_response({"ok": True})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    data = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=data, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def build_app(db: Database, *, heartbeat_stale: float = 300.0) -> web.Application:
+    """The API over `db` (migrated already); with PostgreSQL it LISTENs for other replicas' commits."""
+    app = web.Application(middlewares=[_errors], client_max_size=4 * 1024 * 1024)
+    context = Context(store=Store(db), hub=Hub(lambda k, n: state.load_snapshot(context, k, n)))
+    context.store.listener = context.hub
+    context.heartbeat_stale = heartbeat_stale
+    app[CONTEXT] = context
+    app[METRICS] = Metrics(context.hub)
+    document = spec(ROUTES)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, _guarded(route))
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/v1/openapi.json", lambda _r: _json(document))
+    if db.dialect == "postgresql":
+        listener = PgListener(
+            db.url.replace("postgresql+asyncpg://", "postgresql://", 1), CHANNEL, context.hub
+        )
+
+        async def _listen(_app: web.Application) -> None:
+            await listener.start()
+
+        async def _unlisten(_app: web.Application) -> None:
+            await listener.stop()
+
+        app.on_startup.append(_listen)
+        app.on_cleanup.append(_unlisten)
+
+    async def _close(_app: web.Application) -> None:
+        await db.close()
+
+    app.on_cleanup.append(_close)
+    return app
+
+
+async def _json(data: object) -> web.Response:
+    return web.json_response(data)
+
+
+def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """A server TLS context when a certificate is given."""
+    if not cert:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+async def prepare(url: str, admin_token: str | None = None) -> Database:
+    """Open and migrate the store; make `admin_token` (FABRIC_ADMIN_TOKEN) a valid admin token."""
+    from fabric.adapters.store import tokens
+
+    db = Database(url)
+    await db.migrate()
+    secret = admin_token if admin_token is not None else os.environ.get("FABRIC_ADMIN_TOKEN")
+    if secret:
+        await db.transaction(lambda s: tokens.ensure_admin(s, secret))
+    return db

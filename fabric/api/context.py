@@ -1,0 +1,65 @@
+"""What every handler reaches through the app: the store, the watch hub, metrics, and the route table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pydantic
+from aiohttp import web
+
+from fabric.adapters.store.service import Store
+from fabric.adapters.store.tokens import Principal
+from fabric.api.auth import PRINCIPAL
+from fabric.api.watch import Hub
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+@dataclass
+class Context:
+    """Shared state of one API process."""
+
+    store: Store
+    hub: Hub
+    heartbeat_stale: float = 300.0
+
+
+CONTEXT = web.AppKey("context", Context)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route and what the OpenAPI document says about it."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: type[pydantic.BaseModel] | None = None
+    response: type[pydantic.BaseModel] | None = None
+    roles: tuple[str, ...] = ("admin",)
+    public: bool = False
+    query: tuple[str, ...] = ()
+    statuses: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422))
+
+
+def ctx(request: web.Request) -> Context:
+    return request.app[CONTEXT]
+
+
+def who(request: web.Request) -> Principal:
+    return request[PRINCIPAL]
+
+
+async def body(request: web.Request, model: type[M]) -> M:
+    """The request body validated as `model` (errors become a 422 naming each field)."""
+    return model.model_validate(await request.json(loads=json.loads))
+
+
+def ok(data: Any, status: int = 200) -> web.Response:
+    """A JSON response."""
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))

@@ -1,0 +1,82 @@
+"""OpenAPI 3.1 from the route table and the pydantic models: every route, body, response and error."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from fabric import __version__
+from fabric.api.context import Route
+from fabric.api.problems import Problem
+
+REF = "#/components/schemas/{model}"
+REASONS = {
+    304: "Not modified (ETag matches, or the watch timed out)",
+    400: "Bad request",
+    401: "No valid token",
+    403: "Token out of scope",
+    404: "Unknown id",
+    409: "Conflict (taken, overlapping, exhausted pool)",
+    422: "Invalid field",
+}
+
+
+def spec(routes: list[Route]) -> dict[str, Any]:
+    """The OpenAPI document of `routes`."""
+    models: set[type[BaseModel]] = {Problem}
+    for r in routes:
+        models.update(m for m in (r.body, r.response) if m is not None)
+    ordered = sorted(models, key=lambda m: m.__name__)
+    _, defs = models_json_schema([(m, "validation") for m in ordered], ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for r in routes:
+        paths.setdefault(r.path, {})[r.method.lower()] = _operation(r)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "fabric api", "version": __version__},
+        "paths": paths,
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _operation(r: Route) -> dict[str, Any]:
+    params = [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+        for n in re.findall(r"{(\w+)}", r.path)
+    ]
+    params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in r.query]
+    ok_schema = _ref(r.response) if r.response else {}
+    responses: dict[str, Any] = {
+        "200" if r.method == "GET" else "2XX": {
+            "description": "OK",
+            "content": {"application/json": {"schema": ok_schema}},
+        }
+    }
+    problem = {"application/problem+json": {"schema": _ref(Problem)}}
+    for status in r.statuses:
+        responses[str(status)] = {"description": REASONS[status]}
+        if status != 304:
+            responses[str(status)]["content"] = problem
+    op: dict[str, Any] = {
+        "operationId": f"{r.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', r.path.lower()).strip('_')}",
+        "summary": r.summary,
+        "parameters": params,
+        "responses": responses,
+        "x-roles": list(r.roles),
+    }
+    if r.body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(r.body)}}}
+    if r.public:
+        op["security"] = []
+    return op

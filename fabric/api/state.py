@@ -1,0 +1,212 @@
+"""Routes of desired state (ETag, long-poll watch), daemon status, the fleet view, audit and diffs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from fabric.adapters.store import queries
+from fabric.adapters.store.schema import Machine
+from fabric.api.auth import require
+from fabric.api.context import Route, ctx, ok, who
+from fabric.api.problems import problem
+from fabric.api.watch import Snapshot
+from fabric.core.state.diff import diff
+from fabric.model import FirewallState, MachineState, SwitchState
+from fabric.model.status import FirewallStatus, SwitchStatus
+
+MAX_WAIT = 600.0
+PLURAL = {"switch": "switches", "machine": "machines", "firewall": "firewalls"}
+
+
+async def load_snapshot(context: Any, kind: str, name: str) -> Snapshot | None:
+    row = await context.store.document(kind, name)
+    return Snapshot(row.revision, row.hash, row.body) if row is not None else None
+
+
+def _etag(digest: str) -> str:
+    return f'"{digest}"'
+
+
+def _matches(request: web.Request, digest: str) -> bool:
+    header = request.headers.get("If-None-Match", "")
+    return any(tag.strip().strip('"').removeprefix("W/").strip('"') == digest for tag in header.split(","))
+
+
+def _document(request: web.Request, kind: str, name: str, snap: Snapshot | None) -> web.StreamResponse:
+    if snap is None or not snap.body:
+        return problem(404, "not found", f"{kind} {name} has no desired state", [("name", "no document")])
+    headers = {"ETag": _etag(snap.hash), "X-Revision": str(snap.revision)}
+    if _matches(request, snap.hash):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=snap.body.encode(), content_type="application/json", headers=headers)
+
+
+async def _authorise_state(request: web.Request, kind: str, name: str) -> None:
+    principal = who(request)
+    if kind == "machine" and principal.role == "project":
+        async with ctx(request).store.db.read() as s:
+            m = await s.get(Machine, name)
+        require(
+            principal, "read another project's machine", roles=("project",), subject=m.project if m else None
+        )
+    elif principal.role != "project":
+        require(principal, f"read the state of {kind} {name}", roles=(kind,), subject=name)
+    else:
+        require(principal, f"read the state of {kind} {name}")
+
+
+def _state_handler(kind: str) -> Route:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        await _authorise_state(request, kind, name)
+        context = ctx(request)
+        try:
+            wait = min(float(request.query.get("wait", "0")), MAX_WAIT)
+            since = int(request.query["since"]) if "since" in request.query else None
+        except ValueError:
+            return problem(422, "invalid request", "wait and since are numbers", [("wait", "not a number")])
+        if wait <= 0:
+            return _document(request, kind, name, await load_snapshot(context, kind, name))
+        # Subscribe before reading, so a commit between the read and the wait is never missed.
+        fut = context.hub.subscribe(kind, name)
+        try:
+            snap = await load_snapshot(context, kind, name)
+            if snap is None:
+                return _document(request, kind, name, snap)
+            if (since is None or snap.revision > since) and not _matches(request, snap.hash):
+                return _document(request, kind, name, snap)
+            deadline = time.monotonic() + wait
+            context.hub.parked += 1
+            try:
+                while True:
+                    try:
+                        remaining = max(0.0, deadline - time.monotonic())
+                        snap = await asyncio.wait_for(asyncio.shield(fut), remaining)
+                    except TimeoutError:
+                        headers = {"ETag": _etag(snap.hash), "X-Revision": str(snap.revision)}
+                        return web.Response(status=304, headers=headers)
+                    if since is None or snap.revision > since:
+                        response = _document(request, kind, name, snap)
+                        context.hub.answered(snap)
+                        return response
+                    context.hub.unsubscribe(kind, name, fut)
+                    fut = context.hub.subscribe(kind, name)
+            finally:
+                context.hub.parked -= 1
+        finally:
+            context.hub.unsubscribe(kind, name, fut)
+
+    models: dict[str, type[BaseModel]] = {
+        "switch": SwitchState,
+        "machine": MachineState,
+        "firewall": FirewallState,
+    }
+    model = models[kind]
+    return Route(
+        "GET",
+        f"/v1/{PLURAL[kind]}/{{name}}/state",
+        handler,
+        f"Desired {kind} state; ETag/If-None-Match; long-poll with ?wait=SECONDS&since=REVISION",
+        response=model,
+        roles=("admin", kind) if kind != "machine" else ("admin", "project"),
+        query=("wait", "since"),
+        statuses=(304, 401, 403, 404, 422),
+    )
+
+
+def _status_handler(kind: str) -> Route:
+    model = SwitchStatus if kind == "switch" else FirewallStatus
+
+    async def handler(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        require(who(request), f"report status of {kind} {name}", roles=(kind,), subject=name)
+        status = model.model_validate(await request.json())
+        if status.name != name:
+            return problem(
+                422, "invalid request", f"status of {status.name} posted for {name}", [("name", "mismatch")]
+            )
+        await ctx(request).store.report_status(who(request), kind, status)
+        return ok({"name": name, "received": True}, 202)
+
+    return Route(
+        "POST", f"/v1/{PLURAL[kind]}/{{name}}/status", handler, f"Report {kind} status", model, roles=(kind,)
+    )
+
+
+async def fleet(request: web.Request) -> web.Response:
+    """Per switch and firewall: desired vs applied revision, drift, last error, heartbeat age."""
+    context = ctx(request)
+    statuses = await context.store.statuses()
+    now = time.time()
+    async with context.store.db.read() as s:
+        from sqlalchemy import select
+
+        from fabric.adapters.store.schema import Document
+
+        docs = (
+            (await s.execute(select(Document).where(Document.kind.in_(("switch", "firewall")))))
+            .scalars()
+            .all()
+        )
+    rows = []
+    for d in sorted(docs, key=lambda d: (d.kind, d.name)):
+        reported, at = statuses.get((d.kind, d.name), ({}, None))
+        sync = reported.get("sync", {})
+        age = now - at if at is not None else None
+        rows.append(
+            {
+                "kind": d.kind,
+                "name": d.name,
+                "desired_revision": d.revision,
+                "applied_revision": sync.get("applied_revision"),
+                "drift": bool(d.hash) and sync.get("applied_hash") != d.hash,
+                "last_error": (
+                    f"{sync.get('failing_phase', '')}: {sync.get('reason', '')}"
+                    if sync and not sync.get("ok", True)
+                    else ""
+                ),
+                "heartbeat_age": round(age, 1) if age is not None else None,
+                "stale": age is None or age > context.heartbeat_stale,
+            }
+        )
+    return ok(rows)
+
+
+async def audit(request: web.Request) -> web.Response:
+    async with ctx(request).store.db.read() as s:
+        return ok(await queries.audit(s, int(request.query.get("limit", "100")), request.query.get("target")))
+
+
+def _diff_handler(kind: str) -> Route:
+    async def handler(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        try:
+            a, b = int(request.query["from"]), int(request.query["to"])
+        except (KeyError, ValueError):
+            return problem(422, "invalid request", "give ?from=REV&to=REV", [("from", "required")])
+        async with ctx(request).store.db.read() as s:
+            before = await queries.revision_body(s, kind, name, a)
+            after = await queries.revision_body(s, kind, name, b)
+        return ok([{"path": p, "from": x, "to": y} for p, x, y in diff(before, after)])
+
+    return Route(
+        "GET",
+        f"/v1/{PLURAL[kind]}/{{name}}/diff",
+        handler,
+        f"Diff of a {kind} document",
+        query=("from", "to"),
+    )
+
+
+ROUTES = [
+    *(_state_handler(k) for k in PLURAL),
+    *(_status_handler(k) for k in ("switch", "firewall")),
+    *(_diff_handler(k) for k in PLURAL),
+    Route("GET", "/v1/status", fleet, "Fleet view: desired vs applied, drift, errors, heartbeats"),
+    Route("GET", "/v1/audit", audit, "Audit log, newest first", query=("limit", "target")),
+]

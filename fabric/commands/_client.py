@@ -1,0 +1,85 @@
+"""Shared pieces of the client commands: connection options, running a call, printing tables or JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+T = TypeVar("T")
+
+Url = Annotated[str, typer.Option("--url", envvar="FABRIC_URL", help="API base URL.")]
+Token = Annotated[str | None, typer.Option("--token", envvar="FABRIC_TOKEN", help="Bearer token.")]
+Ca = Annotated[str | None, typer.Option("--ca", envvar="FABRIC_CA", help="CA certificate to pin.")]
+Output = Annotated[str, typer.Option("-o", "--output", help="table or json.")]
+DEFAULT_URL = os.environ.get("FABRIC_URL", "http://127.0.0.1:8080")
+
+
+def call(url: str, token: str | None, ca: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `fn(api)` against the API; an API error is printed with its field and exits 1."""
+    from fabric.adapters.api_client import ApiClient, ApiError
+
+    async def main() -> T:
+        async with ApiClient(url, token, ca=ca) as api:
+            return await fn(api)
+
+    try:
+        return asyncio.run(main())
+    except ApiError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        typer.echo(f"error: cannot reach {url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def show(data: Any, output: str) -> None:
+    """Print `data` as JSON or as a table (a list of rows, or one row as field/value)."""
+    if output == "json":
+        typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = data if isinstance(data, list) else None
+    table = Table(show_edge=False)
+    if rows is None:
+        table.add_column("field")
+        table.add_column("value")
+        for k, v in (data or {}).items():
+            table.add_row(str(k), _cell(v))
+    else:
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        for c in columns:
+            table.add_column(c)
+        for r in rows:
+            table.add_row(*(_cell(r.get(c)) for c in columns))
+    Console(width=200).print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def load_body(file: str | None, pairs: list[str]) -> dict[str, Any]:
+    """A request body from a JSON/YAML file and/or `key=value` pairs (values parsed as YAML)."""
+    import yaml
+
+    data: dict[str, Any] = {}
+    if file:
+        with open(file) as fh:
+            data = yaml.safe_load(fh) or {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{pair!r} is not key=value")
+        data[key] = yaml.safe_load(value)
+    return data

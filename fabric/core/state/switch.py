@@ -1,0 +1,95 @@
+"""`build_switch_state`: one switch's document from its ports and the machines cabled to them."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from fabric.core.state.records import MachineRecord, PortRecord, SwitchView
+from fabric.model.switch import (
+    FirewallPort,
+    Loopbacks,
+    Mgmt,
+    Port,
+    Switch,
+    SwitchState,
+    VlanRange,
+    VniRange,
+    Vrf,
+)
+
+
+def host_prefix(address: str) -> str:
+    """`10.0.0.5` → `10.0.0.5/32`, `2001:db8::5` → `2001:db8::5/128`."""
+    ip = ipaddress.ip_address(address)
+    return f"{ip}/{ip.max_prefixlen}"
+
+
+def machine_allow(machine: MachineRecord) -> list[str]:
+    """What the machine may announce: its own addresses, its project's announcable external
+    addresses (e.g. load-balancer IPs) and the extra prefixes of its network (e.g. pod CIDRs)."""
+    private = machine.private
+    extra = list(private.extra_prefixes) if private else []
+    return [host_prefix(ip) for ip in (*machine.ips, *machine.project_ips)] + extra
+
+
+def _port(port: PortRecord, view: SwitchView) -> tuple[Port, Vrf | None, FirewallPort | None]:
+    if port.neighbour_switch is not None:
+        return Port(name=port.name, role="uplink", description=port.neighbour_switch), None, None
+    if view.switch.role == "spine":
+        return Port(name=port.name, role="unused", admin="down"), None, None
+    machine = view.machines.get(port.neighbour_machine or "")
+    if machine is None or machine.role is None:
+        return Port(name=port.name, role="unprovisioned"), None, None
+    if machine.role == "firewall":
+        vnis = sorted(n.vni for n in machine.networks if n.vni is not None)
+        underlay = [ip for n in machine.networks if n.kind == "underlay" for ip in machine.ips_in(n)]
+        if not vnis or not underlay:
+            return Port(name=port.name, role="unprovisioned"), None, None
+        fw = FirewallPort(port=port.name, vnis=vnis, allow=[host_prefix(ip) for ip in underlay])
+        return Port(name=port.name, role="firewall", description=machine.name), None, fw
+    private = machine.private
+    if private is None or private.vni is None:
+        return Port(name=port.name, role="unprovisioned"), None, None
+    vrf = Vrf(name=f"Vrf{private.vni}", vni=private.vni)
+    allow = machine_allow(machine)
+    return (
+        Port(name=port.name, role="machine", vrf=vrf.name, description=machine.name, allow=allow),
+        vrf,
+        None,
+    )
+
+
+def build_switch_state(view: SwitchView) -> SwitchState:
+    """The desired state of `view.switch` (unsealed)."""
+    sw, part = view.switch, view.partition
+    leaf = sw.role == "leaf"
+    ports, vrfs, firewalls = [], {}, []
+    for record in view.ports:
+        port, vrf, fw = _port(record, view)
+        ports.append(port)
+        if vrf is not None:
+            vrfs[vrf.vni] = vrf
+        if fw is not None:
+            firewalls.append(fw)
+    loopback = ipaddress.IPv4Address(sw.loopback)
+    gateway = ipaddress.IPv4Address(part.mgmt_gateway) if part.mgmt_gateway else None
+    return SwitchState(
+        switch=Switch(
+            name=sw.name,
+            role="leaf" if leaf else "spine",
+            asn=sw.asn,
+            router_id=loopback,
+            loopbacks=Loopbacks(ipv4=loopback),
+            vtep=loopback if leaf else None,
+            mgmt=Mgmt(gateway=gateway),
+            sonic_version=sw.sonic_version,
+        ),
+        uplinks=[p.name for p in ports if p.role == "uplink"],
+        pxe_vlan=part.pxe_vlan if leaf else None,
+        vlan_range=VlanRange(first=part.vlan_first, last=part.vlan_last) if leaf else None,
+        vni_range=VniRange(first=part.vni_first, last=part.vni_last) if leaf else None,
+        ports=ports,
+        vrfs=list(vrfs.values()),
+        firewalls=firewalls,
+        dhcp_relay=[ipaddress.IPv4Address(a) for a in part.dhcp_relay] if leaf else [],
+    )

@@ -1,0 +1,145 @@
+"""Configuration of `fabric switch`: one YAML file, overridden by `FABRIC_SWITCH_*` environment variables.
+
+An environment variable names a field by its path, sections joined by a double underscore:
+``FABRIC_SWITCH_NAME=leaf01``, ``FABRIC_SWITCH_API__URL=https://api:8443``,
+``FABRIC_SWITCH_GUARD__MAX_PORT_SHARE=0.5``.  Values are parsed as YAML scalars/lists, so
+``FABRIC_SWITCH_FRR__EXEC_PREFIX='[docker, exec, -i, bgp]'`` works.  See templates/switch.example.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import Field, model_validator
+
+from fabric.errors import ValidationError
+from fabric.model.base import Model
+from fabric.model.names import Name
+
+ENV_PREFIX = "FABRIC_SWITCH_"
+DEFAULT_DATABASE_CONFIG = "/var/run/redis/sonic-db/database_config.json"
+
+
+class ApiConfig(Model):
+    """Where the desired state comes from."""
+
+    url: str = Field(default="", description="Base URL of `fabric api`; empty means --state FILE only.")
+    ca: Path | None = Field(default=None, description="CA bundle that signs the API's certificate.")
+    token_file: Path | None = Field(default=None, description="File holding this switch's bearer token.")
+    watch_wait: float = Field(default=30.0, gt=0, le=300, description="Long-poll wait in seconds.")
+
+
+class SonicDbConfig(Model):
+    """How to reach SONiC's Redis: `database_config.json`, or a socket with explicit db ids."""
+
+    database_config: Path | None = Path(DEFAULT_DATABASE_CONFIG)
+    unix_socket: Path | None = Field(default=None, description="Overrides the socket of database_config.")
+    config_db: int = Field(default=4, ge=0, le=15)
+    appl_db: int = Field(default=0, ge=0, le=15)
+    state_db: int = Field(default=6, ge=0, le=15)
+
+
+class FrrConfig(Model):
+    """How to reach FRR (inside SONiC's `bgp` container on a switch, a pathspace in the lab)."""
+
+    exec_prefix: list[str] = Field(default_factory=list, description="e.g. [docker, exec, -i, bgp]")
+    config_dir: str = Field(default="/etc/frr", description="FRR's config dir as seen by the exec prefix.")
+    pathspace: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,64}$")
+    vty_socket_dir: str = Field(default="", description="vtysh --vty_socket (instead of a pathspace).")
+    vrf_backend: Literal["kernel", "netns"] = "kernel"
+    rundir: str = Field(default="", description="frr-reload.py --rundir (its temp files); default its own.")
+    bindir: str = Field(default="", description="frr-reload.py --bindir (where vtysh is); default its own.")
+    reload_script: str = "/usr/lib/frr/frr-reload.py"
+    python: str = "python3"
+    timeout: float = Field(default=60.0, gt=0, description="Upper bound of one vtysh/frr-reload call.")
+
+
+class GuardConfig(Model):
+    """Refuse a sync that takes down more than these shares at once (unless forced)."""
+
+    max_port_share: float = Field(default=0.25, ge=0, le=1)
+    max_vrf_share: float = Field(default=0.5, ge=0, le=1)
+    min_ports: int = Field(default=2, ge=0, description="Taking down this many ports is always allowed.")
+    min_vrfs: int = Field(default=1, ge=0, description="Removing this many VRFs is always allowed.")
+
+
+class SwitchConfig(Model):
+    """The whole daemon configuration (see templates/switch.example.yaml)."""
+
+    name: Name
+    api: ApiConfig = ApiConfig()
+    sonic: SonicDbConfig = SonicDbConfig()
+    frr: FrrConfig = FrrConfig()
+    guard: GuardConfig = GuardConfig()
+    resync_period: float = Field(default=300.0, gt=0, description="Full resync every ~this many s.")
+    resync_jitter: float = Field(default=0.2, ge=0, le=1, description="Share of the period to jitter.")
+    sync_deadline: float = Field(default=60.0, gt=0, description="One sync is cancelled after this.")
+    heartbeat: float = Field(default=30.0, gt=0, description="Status report at least this often.")
+    backoff_initial: float = Field(default=1.0, gt=0)
+    backoff_max: float = Field(default=60.0, gt=0)
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus endpoint; 0 = off.")
+    log_format: Literal["json", "text"] = "json"
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> SwitchConfig:
+        if self.backoff_initial > self.backoff_max:
+            raise ValueError("backoff_initial is greater than backoff_max")
+        return self
+
+
+def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """Nested dict from `FABRIC_SWITCH_A__B=value` variables (values parsed as YAML scalars)."""
+    out: dict[str, Any] = {}
+    for var, raw in sorted(env.items()):
+        if not var.startswith(ENV_PREFIX) or var == ENV_PREFIX + "CONFIG":
+            continue
+        path = [p.lower() for p in var[len(ENV_PREFIX) :].split("__")]
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        try:
+            node[path[-1]] = yaml.safe_load(raw) if raw else raw
+        except yaml.YAMLError:
+            node[path[-1]] = raw
+    return out
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> SwitchConfig:
+    """Read the YAML file (if any), apply environment overrides, validate.
+
+    Raises `ValidationError` naming the file and each offending field.
+    """
+    from fabric.model import problems_of
+
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    where = str(path) if path else "environment"
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValidationError(f"cannot read {path}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ValidationError(f"{path}: expected a mapping at the top level")
+        data = loaded
+    data = _merge(data, env_overrides(env))
+    try:
+        return SwitchConfig.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems = [(f"{where}: {p}", m) for p, m in problems_of(exc, "config")]
+        raise ValidationError("invalid switch configuration", problems=problems) from None

@@ -1,0 +1,93 @@
+"""Desired-state sources and status sinks of the loop: a file (lab, tests, `plan`) or `fabric api`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from fabric.model import load_file
+from fabric.model.status import SwitchStatus
+from fabric.model.switch import SwitchState
+from fabric.switch.sync import Desired
+
+
+class FileSource:
+    """A `SwitchState` JSON/YAML file; `watch` polls its modification time (the lab's stand-in API).
+
+    A file named `<path>.paused` beside it pauses the switch (maintenance), like the API's pause.
+    """
+
+    def __init__(self, path: str | Path, *, poll: float = 0.05) -> None:
+        self.path = Path(path)
+        self.pause_path = self.path.with_name(self.path.name + ".paused")
+        self.poll = poll
+        self._seen: tuple[int, bool] | None = None
+
+    def _stamp(self) -> tuple[int, bool]:
+        try:
+            return self.path.stat().st_mtime_ns, self.pause_path.exists()
+        except FileNotFoundError:
+            return 0, self.pause_path.exists()
+
+    async def get(self) -> Desired:
+        """The file's document (raises `ValidationError` naming the field when it is invalid)."""
+        state = await asyncio.to_thread(load_file, SwitchState, self.path)
+        self._seen = self._stamp()
+        return Desired(state=state, paused=self.pause_path.exists())
+
+    async def watch(self, since: int, wait: float) -> Desired | None:
+        """The document once the file (or its pause marker) changes, None after `wait` seconds."""
+        seen = self._seen
+        loop = asyncio.get_running_loop()
+        end = loop.time() + wait
+        while loop.time() < end:
+            if self._stamp() != seen:
+                return await self.get()
+            await asyncio.sleep(self.poll)
+        return None
+
+
+class FileSink:
+    """Writes each status as JSON to a file (atomically: write a temp file, then rename)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.reports = 0
+
+    async def report(self, status: SwitchStatus) -> None:
+        """Replace the file with `status`."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(status.model_dump(mode="json"), indent=2) + "\n")
+        os.replace(tmp, self.path)
+        self.reports += 1
+
+
+class ApiSource:
+    """`fabric api`'s long-poll watch through its client (`fabric.adapters.api_client`)."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self.client, self.name = client, name
+
+    async def get(self) -> Desired:
+        """The current document (``GET /v1/switches/{name}/state``)."""
+        fetched = await self.client.get_state("switch", self.name)
+        return Desired(state=fetched.document)
+
+    async def watch(self, since: int, wait: float) -> Desired | None:
+        """A newer document, or None on 304 after `wait` seconds."""
+        fetched = await self.client.watch_state("switch", self.name, since, wait)
+        return None if fetched.document is None else Desired(state=fetched.document)
+
+
+class ApiSink:
+    """Posts status to `fabric api` (``POST /v1/switches/{name}/status``)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def report(self, status: SwitchStatus) -> None:
+        """Send `status`."""
+        await self.client.post_status("switch", status.name, status)

@@ -1,0 +1,135 @@
+"""One sync: observe the switch, plan, check safety, execute, and say what happened.
+
+Order of the checks before anything is written: pause (maintenance) → preconditions (VTEP, loopback,
+PXE VLAN, ports, split mode, FRR version) → planner → ownership of every key → adoption of foreign FRR
+config → guard.  Any refusal raises `ApplyError` with the phase that refused; nothing was written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fabric.adapters.configdb import SonicDb, Tables
+from fabric.adapters.frr import LAST_GOOD, FrrAdapter
+from fabric.core.guard import GuardLimits, guard, missing_preconditions, not_owned
+from fabric.core.ops import Plan
+from fabric.errors import ApplyError
+from fabric.model.status import SyncResult
+from fabric.model.switch import SwitchState
+from fabric.switch.apply import Progress, execute
+
+log = logging.getLogger(__name__)
+
+Planner = Callable[[SwitchState, Tables, str | None, str | None], Plan]
+"""`(desired state, observed CONFIG_DB tables, FRR config last applied, FRR release) -> Plan`
+(see planner.py)."""
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the source says the switch should be, and whether it is paused for maintenance."""
+
+    state: SwitchState
+    paused: bool = False
+
+
+def final_frr(plan: Plan) -> str | None:
+    """The FRR config of the plan's last phase that carries one (what FRR ends up running)."""
+    texts = [p.frr for p in plan.phases if p.frr is not None]
+    return texts[-1] if texts else None
+
+
+class Syncer:
+    """Takes one `Desired` to the switch; keeps what was last applied for status."""
+
+    def __init__(
+        self,
+        db: SonicDb,
+        frr: FrrAdapter,
+        planner: Planner,
+        limits: GuardLimits,
+        *,
+        adopt: bool = False,
+        force: bool = False,
+    ) -> None:
+        self.db, self.frr, self.planner, self.limits = db, frr, planner, limits
+        self.adopt, self.force = adopt, force
+        self.applied_revision = 0
+        self.applied_hash = ""
+
+    async def prepare(self, state: SwitchState) -> tuple[Plan, Tables]:
+        """Observe and plan, running every safety check; raises `ApplyError` on a refusal."""
+        tables = await self.db.read_tables()
+        version = await asyncio.to_thread(self.frr.version)
+        missing = missing_preconditions(state, tables, version)
+        if missing:
+            raise ApplyError("; ".join(missing), retryable=True, phase="preconditions")
+        last_frr = await asyncio.to_thread(self.frr.read_file, LAST_GOOD)
+        plan = self.planner(state, tables, last_frr, version)
+        foreign = not_owned(plan, state)
+        if foreign:
+            raise ApplyError(
+                f"plan touches keys the daemon does not own: {', '.join(foreign[:10])}",
+                retryable=False,
+                phase="plan",
+            )
+        return plan, tables
+
+    async def check_adoption(self, plan: Plan) -> None:
+        """Refuse (once, with the delta) to overwrite FRR config the daemon did not write."""
+        text = final_frr(plan)
+        if self.adopt or text is None or not await asyncio.to_thread(self.frr.needs_adoption):
+            return
+        delta = await asyncio.to_thread(self.frr.delta, text)
+        shown = "\n".join(delta.lines()[:50])
+        raise ApplyError(
+            f"FRR holds configuration fabric did not write; start with --adopt to take it over. "
+            f"The first apply would change {len(delta.lines())} lines:\n{shown}",
+            retryable=False,
+            phase="frr:adopt",
+        )
+
+    async def sync(self, desired: Desired, progress: Progress) -> SyncResult:
+        """Apply `desired`; returns the result, raises `ApplyError` on failure or refusal."""
+        state = desired.state
+        if desired.paused:
+            return self.result(state, paused=True)
+        plan, tables = await self.prepare(state)
+        await self.check_adoption(plan)
+        verdict = guard(plan, tables, self.limits)
+        if verdict.refused and not self.force:
+            raise ApplyError(f"guard: {verdict.reason}", retryable=False, phase="guard")
+        await execute(plan, self.db, self.frr, progress)
+        self.applied_revision, self.applied_hash = state.revision, state.hash
+        return self.result(state, progress=progress)
+
+    def result(
+        self, state: SwitchState, *, progress: Progress | None = None, paused: bool = False
+    ) -> SyncResult:
+        """A successful (or paused) `SyncResult` for `state`."""
+        return SyncResult(
+            applied_revision=self.applied_revision,
+            applied_hash=self.applied_hash,
+            attempted_revision=state.revision,
+            ok=True,
+            paused=paused,
+            drift=progress.drift if progress else [],
+            phases=progress.timings if progress else [],
+        )
+
+    def failure(self, state: SwitchState, error: ApplyError, progress: Progress) -> SyncResult:
+        """The `SyncResult` of a failed attempt: what stays applied, where and why it failed."""
+        return SyncResult(
+            applied_revision=self.applied_revision,
+            applied_hash=self.applied_hash,
+            attempted_revision=state.revision,
+            ok=False,
+            failing_phase=error.phase[:64],
+            reason=str(error)[:4096],
+            retryable=error.retryable,
+            drift=progress.drift,
+            phases=progress.timings,
+        )

@@ -1,0 +1,131 @@
+"""Helpers of the switch daemon's tests against real Redis (CONFIG_DB 4, APPL_DB 0, STATE_DB 6) and FRR.
+
+Two test-only stand-ins, because the real ones cannot run here:
+- `StateFiller` plays SONiC's managers (vrfmgrd, vlanmgrd, intfmgrd): it mirrors CONFIG_DB `VRF`,
+  `VLAN` and `INTERFACE` keys into STATE_DB `VRF_TABLE`, `VLAN_TABLE`, `INTERFACE_TABLE` by polling;
+- `table_planner` plans a single-phase change from desired tables, standing in for the renderer's
+  planner (issue "switch and machine rendering") until it lands on main.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+
+from fabric.adapters.configdb import SonicDb
+from fabric.adapters.frr import FrrAdapter
+from fabric.core.guard import GuardLimits, owns
+from fabric.core.ops import DelKey, Phase, Plan, SetKey, StateWait
+from fabric.model.switch import SwitchState
+from fabric.switch.config import FrrConfig
+from fabric.switch.sync import Syncer
+from lab.rig import FrrInstance, RedisInstance, wrap
+
+CONFIG_DB, APPL_DB, STATE_DB = 4, 0, 6
+MIRROR = {"VRF": "VRF_TABLE", "VLAN": "VLAN_TABLE", "INTERFACE": "INTERFACE_TABLE"}
+Tables = Mapping[str, Mapping[str, Mapping[str, str]]]
+
+
+def frr_config(frr: FrrInstance) -> FrrConfig:
+    """How the daemon reaches a rig FRR instance: its namespace and hostname as the exec prefix."""
+    d = str(frr.dir)
+    return FrrConfig(
+        exec_prefix=wrap([], netns=frr.ns.name, hostname=frr.hostname),
+        config_dir=d,
+        vty_socket_dir=d,
+        rundir=d,
+        bindir="/usr/bin",
+        timeout=60,
+    )
+
+
+def write_tables(client: redis.Redis, tables: Tables) -> None:
+    """Load tables into CONFIG_DB the way SONiC stores them (NULL placeholder for empty keys)."""
+    for table, keys in tables.items():
+        for key, fields in keys.items():
+            client.hset(f"{table}|{key}", mapping=dict(fields) or {"NULL": "NULL"})
+
+
+def dump(client: redis.Redis) -> dict[str, dict[str, str]]:
+    """Every key of the database with its hash."""
+    return {k: client.hgetall(k) for k in sorted(client.keys("*"))}
+
+
+class StateFiller:
+    """Test-only stand-in for SONiC's managers: mirrors CONFIG_DB keys into STATE_DB, asynchronously."""
+
+    def __init__(self, server: RedisInstance) -> None:
+        self.server = server
+        self.task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        cfg = self.server.async_client(CONFIG_DB)
+        state = self.server.async_client(STATE_DB)
+        try:
+            while True:
+                want = set()
+                for table, state_table in MIRROR.items():
+                    async for key in cfg.scan_iter(match=f"{table}|*"):
+                        rest = key.split("|", 1)[1]
+                        if "|" not in rest:
+                            want.add(f"{state_table}|{rest}")
+                have = set()
+                for state_table in MIRROR.values():
+                    have |= {k async for k in state.scan_iter(match=f"{state_table}|*")}
+                for key in want - have:
+                    await state.hset(key, mapping={"state": "ok"})
+                for key in have - want:
+                    await state.delete(key)
+                await asyncio.sleep(0.02)
+        finally:
+            await cfg.aclose()
+            await state.aclose()
+
+    async def __aenter__(self) -> StateFiller:
+        self.task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+def state_filler(server: RedisInstance) -> StateFiller:
+    """`async with state_filler(server):` mirrors CONFIG_DB into STATE_DB while the block runs."""
+    return StateFiller(server)
+
+
+def table_planner(desired: Tables) -> Any:
+    """Test stand-in for the renderer's planner: set what differs, delete owned keys not desired."""
+
+    def planner(state: SwitchState, tables: Tables, last_frr: str | None, frr_version: str | None) -> Plan:
+        dels: list[DelKey] = []
+        sets: list[SetKey] = []
+        waits: list[StateWait] = []
+        for table, keys in tables.items():
+            for key in keys:
+                base = table == "PORT" or (table == "VLAN" and key == f"Vlan{state.pxe_vlan}")
+                if owns(state, table, key) and not base and key not in desired.get(table, {}):
+                    dels.append(DelKey(table, key))
+        for table, keys in desired.items():
+            for key, fields in keys.items():
+                have = tables.get(table, {}).get(key)
+                if have != fields:
+                    drop = tuple(sorted(set(have or {}) - set(fields)))
+                    sets.append(SetKey(table, key, dict(fields), drop))
+                    if table in MIRROR:
+                        waits.append(StateWait(MIRROR[table], key))
+        phases = [Phase("remove", tuple(dels)), Phase("add", tuple(sets), tuple(waits))]
+        return Plan(tuple(p for p in phases if p.ops))
+
+    return planner
+
+
+def syncer(db: SonicDb, frr: FrrInstance, desired: Tables, **kw: Any) -> Syncer:
+    return Syncer(db, FrrAdapter(frr_config(frr)), table_planner(desired), GuardLimits(), **kw)

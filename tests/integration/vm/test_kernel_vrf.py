@@ -1,0 +1,145 @@
+"""Kernel VRFs for real: the production leaf rendering (no netns line) in a qemu VM with Debian's kernel.
+
+This machine has no kernel VRF devices, so the scenario runs once per module inside a `KernelVm`
+(lab/vm): leaf01 of the examples, with a second machine port in Vrf100010, rendered by fabric's
+renderer; machines m-alpha-1 and m-alpha-2 rendered likewise, peering BGP unnumbered into the leaf's
+VRF ports.  The guest reports what it saw as JSON; the tests below read it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fabric.core.frr_model import FrrOptions
+from fabric.model import load, load_file
+from fabric.model.machine import MachineState
+from fabric.model.switch import SwitchState
+from fabric.render.frr import render_machine_frr, render_switch_frr
+from lab.rig import Rig
+from lab.vm import KernelVm, VmResult
+from lab.vm.scenarios import kernel_vrf_leaf
+
+pytestmark = [pytest.mark.slow, pytest.mark.needs("netns", "frr", "ping", "qemu")]
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
+OPTIONS = FrrOptions(frr_version="8.4")  # the FRR on the host root the guest runs
+M1 = ("10.10.0.5/32", "2001:db8:10::5/128")
+M2 = ("10.10.0.6/32", "2001:db8:10::6/128")
+TABLES = {"Vrf100010": 1001, "Vrf100020": 1002}  # what SONiC's vrfmgrd would pick
+
+
+def _documents() -> tuple[SwitchState, MachineState, MachineState]:
+    """leaf01 with Ethernet12 turned into a second machine port of Vrf100010; both machines."""
+    leaf = json.loads((EXAMPLES / "leaf01.json").read_text())
+    for port in leaf["ports"]:
+        if port["name"] == "Ethernet12":
+            port.update(role="machine", vrf="Vrf100010", description="m-alpha-2", allow=list(M2))
+    m1 = load_file(MachineState, EXAMPLES / "machine-alpha-1.json")
+    m2_data = json.loads((EXAMPLES / "machine-alpha-1.json").read_text())
+    m2_data["machine"] = {"name": "m-alpha-2", "asn": 4210000006, "router_id": "10.10.0.6"}
+    m2_data["announce"] = list(M2)
+    return load(SwitchState, leaf), m1, load(MachineState, m2_data)
+
+
+def _job() -> tuple[dict[str, Any], dict[str, str]]:
+    """The scenario's spec.json and the rendered frr.conf files."""
+    leaf, m1, m2 = _documents()
+    machines = [("m1", m1, "Ethernet0", M1), ("m2", m2, "Ethernet12", M2)]
+    files = {"leaf.conf": render_switch_frr(leaf, OPTIONS)}
+    spec_machines = []
+    for node, state, port, addresses in machines:
+        files[f"{node}.conf"] = render_machine_frr(state, OPTIONS)
+        spec_machines.append(
+            {
+                "node": node,
+                "hostname": state.machine.name,
+                "frr": f"{node}.conf",
+                "nic": state.uplinks[0],
+                "leaf_port": port,
+                "addresses": list(addresses),
+            }
+        )
+    spec = {
+        "leaf": {
+            "node": "leaf",
+            "hostname": leaf.switch.name,
+            "frr": "leaf.conf",
+            "vrfs": [{"name": v.name, "table": TABLES[v.name]} for v in leaf.vrfs],
+            "ports": [{"name": p.name, "vrf": p.vrf} for p in leaf.ports if p.vrf],
+        },
+        "machines": spec_machines,
+        "expect": {"Vrf100010": [*M1, *M2]},
+        "pings": [
+            {"from": "m1", "source": "10.10.0.5", "to": "10.10.0.6"},
+            {"from": "m1", "source": "2001:db8:10::5", "to": "2001:db8:10::6"},
+        ],
+        "kernel_tables": {"main": "main", **{name: str(t) for name, t in TABLES.items()}},
+        "timeout": 60,
+    }
+    return spec, files
+
+
+@pytest.fixture(scope="module")
+def run(rig: Rig) -> Iterator[VmResult]:
+    """The scenario, run once for the module's tests."""
+    spec, files = _job()
+    with KernelVm(rig) as vm:
+        result = vm.run_scenario(
+            Path(kernel_vrf_leaf.__file__), files={"spec.json": json.dumps(spec), **files}, timeout=240
+        )
+    print(
+        f"kernel VRF VM: wall {result.seconds:.1f}s, boot {result.boot_seconds:.1f}s, "
+        f"scenario {result.scenario_seconds:.1f}s, steps {result.data and result.data['seconds']}"
+    )
+    yield result.check()
+
+
+def _kernel_prefixes(routes: list[dict[str, Any]]) -> set[str]:
+    """Destinations of `ip -j route` output, normalised to prefixes (a host route prints bare)."""
+    return {str(ipaddress.ip_network(r["dst"], strict=False)) for r in routes if r["dst"] != "default"}
+
+
+def test_leaf_has_kernel_vrf_devices_frr_uses(run: VmResult) -> None:
+    devices = {d["ifname"]: d["linkinfo"]["info_data"]["table"] for d in run.data["vrf_devices"]}
+    assert devices == TABLES
+    # zebra took them as kernel VRFs (no netns backend): "vrf NAME id IFINDEX table T" for each.
+    shown = dict(re.findall(r"^vrf (\S+) id \d+ table (\d+)", run.data["frr_vrfs"], re.MULTILINE))
+    assert shown == {name: str(table) for name, table in TABLES.items()}, run.data["frr_vrfs"]
+
+
+def test_machine_routes_installed_in_tenant_vrf(run: VmResult) -> None:
+    assert run.data["converged"], run.output[-2000:]
+    routes = run.data["routes"]["Vrf100010"]
+    for prefix in (M1[0], M2[0]):
+        best = [r for r in routes["ipv4"][prefix] if r.get("selected")]
+        assert best and best[0]["protocol"] == "bgp" and best[0]["installed"] is True, best
+        assert best[0]["vrfName"] == "Vrf100010"
+    for prefix in (M1[1], M2[1]):
+        assert any(r.get("installed") for r in routes["ipv6"][prefix]), routes["ipv6"][prefix]
+    peers = routes["bgp"]["ipv4Unicast"]["peers"]
+    assert {p: peers[p]["state"] for p in ("Ethernet0", "Ethernet12")} == {
+        "Ethernet0": "Established",
+        "Ethernet12": "Established",
+    }
+
+
+def test_routes_are_in_the_vrf_table_only(run: VmResult) -> None:
+    kernel = run.data["kernel"]
+    for prefix in M1 + M2:
+        family = "6" if ":" in prefix else "4"
+        assert prefix in _kernel_prefixes(kernel["Vrf100010"][family]), prefix
+        assert prefix not in _kernel_prefixes(kernel["main"][family]), prefix
+        assert prefix not in _kernel_prefixes(kernel["Vrf100020"][family]), prefix
+    assert not run.data["routes"]["Vrf100020"]["ipv4"].get(M1[0])
+
+
+def test_ping_crosses_the_tenant_vrf(run: VmResult) -> None:
+    for ping in run.data["pings"]:
+        assert ping["rc"] == 0, ping

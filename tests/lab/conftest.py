@@ -1,0 +1,62 @@
+"""The lab under test: topologies/mini.clab.yml brought up once per module under a name of its own.
+
+Each run names its lab ``pytest<4 hex>`` (a copy of mini.clab.yml with another `name`), so it never
+collides with a lab someone brought up by hand; labs of earlier test runs whose process died are
+removed first (their ledger names the dead owner).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab import fabric_lab
+from lab.rig.run import Ledger
+from lab.state import LAB_ROOT, PREFIX_STEM, LabError, LabState
+
+REPO = Path(__file__).resolve().parents[2]
+MINI = REPO / "topologies" / "mini.clab.yml"
+TEST_LAB_STEM = "pytest"
+
+
+def clean_dead_test_labs() -> None:
+    """`down` every test lab whose owning test process is gone (a crashed or killed run)."""
+    if not LAB_ROOT.is_dir():
+        return
+    for directory in LAB_ROOT.glob(f"{PREFIX_STEM}{TEST_LAB_STEM}*"):
+        try:
+            ledger = Ledger.load(directory)
+        except (OSError, ValueError):
+            continue
+        if not ledger.owner_alive():
+            ledger.clean()
+
+
+def topology_copy(tmp: Path, name: str) -> Path:
+    """mini.clab.yml renamed to `name`, written under `tmp`."""
+    raw = yaml.safe_load(MINI.read_text())
+    raw["name"] = name
+    path = tmp / f"{name}.clab.yml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
+    """mini.clab.yml up for the module (in this process, so a crash leaves a dead-owner ledger).
+
+    Modules using it carry ``pytest.mark.needs("netns", "frr", "redis", "lldp", "ping")``.
+    """
+    clean_dead_test_labs()
+    name = f"{TEST_LAB_STEM}{secrets.token_hex(2)}"
+    state = fabric_lab.up(topology_copy(tmp_path_factory.mktemp("lab"), name))
+    try:
+        yield state
+    finally:
+        with contextlib.suppress(LabError):  # a test took it down already
+            fabric_lab.down(name)

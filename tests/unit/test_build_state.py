@@ -1,0 +1,110 @@
+"""Desired-state builders: store records in, validated documents out, deterministic hashes."""
+
+from __future__ import annotations
+
+import pytest
+
+from fabric.core.state import (
+    MachineRecord,
+    NetworkRecord,
+    PartitionRecord,
+    PortRecord,
+    SwitchRecord,
+    SwitchView,
+    build_firewall_state,
+    build_machine_state,
+    build_switch_state,
+)
+from fabric.errors import ValidationError
+
+PART = PartitionRecord("fra", 100000, 199999, 1001, 2000, 4000, ("192.168.0.10",), "192.168.0.1")
+TENANT = NetworkRecord("alpha", "private", 100010, ("10.10.0.0/22",), extra_prefixes=("10.244.0.0/16 le 24",))
+INTERNET = NetworkRecord("internet", "external", 104009, ("203.0.113.0/24",), ("0.0.0.0/0",), nat=True)
+UNDERLAY = NetworkRecord("underlay", "underlay", None, ("10.1.0.0/16",))
+MACHINE = MachineRecord(
+    "m-alpha-1", "machine", 4210000005, ("10.10.0.5",), (TENANT,), ("203.0.113.10",), ("lan0", "lan1")
+)
+FIREWALL = MachineRecord(
+    "fw-alpha", "firewall", 4210000100, ("10.1.255.1",), (TENANT, INTERNET, UNDERLAY), (), ("lan0", "lan1")
+)
+
+
+def leaf_view() -> SwitchView:
+    ports = (
+        PortRecord("Ethernet120", neighbour_switch="spine01", neighbour_port="Ethernet0"),
+        PortRecord("Ethernet0", neighbour_machine="m-alpha-1"),
+        PortRecord("Ethernet8", neighbour_machine="fw-alpha"),
+        PortRecord("Ethernet12", neighbour_machine="m-free"),
+        PortRecord("Ethernet16"),
+    )
+    machines = {"m-alpha-1": MACHINE, "fw-alpha": FIREWALL, "m-free": MachineRecord("m-free", None)}
+    return SwitchView(PART, SwitchRecord("leaf01", "leaf", "r1", 4200000011, "10.0.0.11"), ports, machines)
+
+
+def test_leaf_ports_get_roles_vrfs_filters_and_firewalls() -> None:
+    state = build_switch_state(leaf_view())
+    assert state.uplinks == ["Ethernet120"]
+    roles = {p.name: p.role for p in state.ports}
+    assert roles == {
+        "Ethernet0": "machine",
+        "Ethernet8": "firewall",
+        "Ethernet12": "unprovisioned",
+        "Ethernet16": "unprovisioned",
+        "Ethernet120": "uplink",
+    }
+    port = state.port("Ethernet0")
+    assert port is not None and port.vrf == "Vrf100010" and port.description == "m-alpha-1"
+    assert [str(a.prefix) for a in port.allow] == ["10.10.0.5/32", "10.244.0.0/16", "203.0.113.10/32"]
+    assert [v.name for v in state.vrfs] == ["Vrf100010"]
+    assert state.firewalls[0].vnis == [100010, 104009]
+    assert [str(a.prefix) for a in state.firewalls[0].allow] == ["10.1.255.1/32"]
+    assert state.pxe_vlan == 4000 and [str(a) for a in state.dhcp_relay] == ["192.168.0.10"]
+    assert build_switch_state(leaf_view()).sealed().hash == state.sealed().hash
+
+
+def test_spine_has_uplinks_and_unused_ports_only() -> None:
+    view = SwitchView(
+        PART,
+        SwitchRecord("spine01", "spine", "r0", 4200000001, "10.0.0.1"),
+        (PortRecord("Ethernet0", neighbour_switch="leaf01"), PortRecord("Ethernet4")),
+    )
+    state = build_switch_state(view)
+    assert state.uplinks == ["Ethernet0"] and state.switch.vtep is None
+    assert [(p.name, p.role, p.admin) for p in state.ports] == [
+        ("Ethernet0", "uplink", "up"),
+        ("Ethernet4", "unused", "down"),
+    ]
+
+
+def test_machine_state() -> None:
+    state = build_machine_state(MACHINE)
+    assert state.vrf is not None and state.vrf.name == "Vrf100010"
+    assert str(state.machine.router_id) == "10.10.0.5"
+    assert [str(p) for p in state.announce] == ["10.10.0.5/32", "10.244.0.0/16"]
+    with pytest.raises(ValidationError, match="not allocated"):
+        build_machine_state(MachineRecord("m-free", None))
+
+
+def test_firewall_state_leaks_and_nats() -> None:
+    state = build_firewall_state(FIREWALL)
+    assert str(state.firewall.router_id) == "10.1.255.1"
+    private, external = state.vrfs
+    assert private.kind == "private" and external.kind == "external"
+    assert private.imports[0].from_vrf == "Vrf104009"
+    assert external.imports[0].no_export and [str(p) for p in external.imports[0].prefixes] == [
+        "10.10.0.0/22"
+    ]
+    assert state.snat[0].vrf == "Vrf104009"
+    assert [str(p) for p in state.snat[0].sources] == ["10.10.0.0/22", "10.244.0.0/16"]
+
+
+def test_diff_names_list_items_by_key() -> None:
+    from fabric.core.state.diff import diff
+
+    before = {"revision": 1, "ports": [{"name": "Ethernet0", "role": "unprovisioned"}], "vrfs": []}
+    after = {"revision": 2, "ports": [{"name": "Ethernet0", "role": "machine"}], "vrfs": [{"name": "Vrf1"}]}
+    assert diff(before, after) == [
+        ("ports[Ethernet0].role", "unprovisioned", "machine"),
+        ("revision", 1, 2),
+        ("vrfs[Vrf1]", None, {"name": "Vrf1"}),
+    ]

@@ -1,0 +1,131 @@
+"""The lab's pure parts: addressing, the underlay FRR config, the base CONFIG_DB (checked against
+SONiC's YANG models), lldpctl's JSON as LLDP_ENTRY_TABLE, CONFIG_DB read as the stand-in's desired state."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab.addressing import switch_identities
+from lab.sonic.base_config import base_config, database_config, host_ports, redis_keys
+from lab.sonic.desired import PortSpec, VlanSpec, desired, vxlan_name
+from lab.sonic.lldp import lldp_entries
+from lab.state import lab_prefix
+from lab.topology import load_topology
+from lab.underlay import fabric_ports, underlay_config
+
+REPO = Path(__file__).resolve().parents[2]
+MINI = load_topology(REPO / "topologies" / "mini.clab.yml")
+RACK = load_topology(REPO / "topologies" / "rack.clab.yml")
+CHECKER = next(
+    (p for p in (REPO.parent / "shared/yang/check_configdb.py", Path("/work/shared/yang/check_configdb.py"))
+     if p.exists()),
+    None,
+)  # fmt: skip
+
+
+def test_identities_are_deterministic_per_role_in_name_order() -> None:
+    ids = switch_identities(MINI)
+    assert set(ids) == {"spine01", "spine02", "leaf01", "leaf02"}
+    assert (ids["spine02"].asn, ids["spine02"].loopback) == (4_200_000_002, "10.255.0.2")
+    assert (ids["leaf01"].asn, ids["leaf01"].vtep, ids["leaf01"].mac) == (
+        4_200_000_101,
+        "10.255.1.1",
+        "02:fa:00:01:00:01",
+    )
+    rack = switch_identities(RACK)
+    assert len({i.loopback for i in rack.values()}) == len(rack) == len({i.asn for i in rack.values()})
+
+
+def test_lab_prefix_carries_the_topology_name() -> None:
+    assert lab_prefix("mini") == "lab.mini"
+    assert lab_prefix("mini") != lab_prefix("rack")
+
+
+def test_underlay_config_peers_on_fabric_ports_only() -> None:
+    leaf = switch_identities(MINI)["leaf01"]
+    assert fabric_ports(MINI, "leaf01") == ["Ethernet120", "Ethernet124"]
+    text = underlay_config(MINI, leaf)
+    assert " neighbor Ethernet120 interface peer-group fabric\n" in text
+    assert "Ethernet0" not in text  # machine ports are no BGP peers of the underlay
+    assert "interface Ethernet124\n ipv6 nd ra-interval 1\n no ipv6 nd suppress-ra\nexit\n" in text
+    assert "  network 10.255.1.1/32\n" in text and "  advertise-all-vni\n" in text
+    assert "advertise-all-vni" not in underlay_config(MINI, switch_identities(MINI)["spine01"])
+
+
+def test_base_config_has_what_a_sonic_leaf_boots_with() -> None:
+    leaf = base_config(MINI, switch_identities(MINI)["leaf01"])
+    assert leaf["DEVICE_METADATA"]["localhost"]["docker_routing_config_mode"] == "split"
+    assert leaf["VXLAN_EVPN_NVO"] == {"nvo": {"source_vtep": "vtep"}}
+    assert len(leaf["PORT"]) == 32 and leaf["PORT"]["Ethernet124"]["lanes"] == "125,126,127,128"
+    assert host_ports(MINI, "leaf01") == ["Ethernet0", "Ethernet4", "Ethernet8"]
+    assert set(leaf["VLAN_MEMBER"]) == {f"Vlan4000|Ethernet{n}" for n in (0, 4, 8)}
+    assert redis_keys(leaf)["LOOPBACK_INTERFACE|Loopback0|10.255.1.1/32"] == {"NULL": "NULL"}
+    spine = base_config(MINI, switch_identities(MINI)["spine01"])
+    assert "VXLAN_TUNNEL" not in spine and spine["DEVICE_METADATA"]["localhost"]["type"] == "SpineRouter"
+    dbs = database_config("/x/redis.sock")["DATABASES"]
+    assert (dbs["CONFIG_DB"]["id"], dbs["APPL_DB"]["separator"], dbs["STATE_DB"]["id"]) == (4, ":", 6)
+
+
+@pytest.mark.parametrize("switch", ["leaf01", "spine01", "leaf04"])
+def test_base_config_validates_against_sonic_yang(tmp_path: Path, switch: str) -> None:
+    if CHECKER is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("shared/yang/check_configdb.py not found beside the repository")
+        pytest.skip("shared/yang/check_configdb.py not found")
+    path = tmp_path / f"{switch}.json"
+    path.write_text(json.dumps(base_config(RACK, switch_identities(RACK)[switch])))
+    result = subprocess.run(
+        [sys.executable, str(CHECKER), str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "VALID" in result.stdout
+
+
+def test_lldp_entries_from_lldpctl_json0() -> None:
+    raw = {"lldp": [{"interface": [{
+        "name": "Ethernet0", "rid": "1",
+        "chassis": [{"id": [{"type": "mac", "value": "aa:bb:cc:dd:ee:ff"}], "name": [{"value": "m1"}],
+                     "descr": [{"value": "Debian"}], "mgmt-ip": [{"value": "fe80::1"}]}],
+        "port": [{"id": [{"type": "ifname", "value": "lan0"}], "descr": [{"value": "lan0"}]}],
+    }]}]}  # fmt: skip
+    assert lldp_entries(raw) == {
+        "Ethernet0": {
+            "lldp_rem_index": "1",
+            "lldp_rem_chassis_id_subtype": "4",
+            "lldp_rem_chassis_id": "aa:bb:cc:dd:ee:ff",
+            "lldp_rem_sys_name": "m1",
+            "lldp_rem_sys_desc": "Debian",
+            "lldp_rem_man_addr": "fe80::1",
+            "lldp_rem_port_id_subtype": "5",
+            "lldp_rem_port_id": "lan0",
+            "lldp_rem_port_desc": "lan0",
+        }
+    }
+    assert lldp_entries({"lldp": [{}]}) == {}
+
+
+def test_desired_reads_vrf_vlan_vni_and_ports() -> None:
+    tables = {
+        "VRF": {"Vrf100": {"vni": "100"}},
+        "VLAN": {"Vlan1000": {"vlanid": "1000"}, "Vlan4000": {"vlanid": "4000"}},
+        "VLAN_INTERFACE": {"Vlan1000": {"vrf_name": "Vrf100"}},
+        "VXLAN_TUNNEL": {"vtep": {"src_ip": "10.255.1.1"}},
+        "VXLAN_TUNNEL_MAP": {"vtep|map_100_Vlan1000": {"vni": "100", "vlan": "Vlan1000"}},
+        "INTERFACE": {"Ethernet0": {"vrf_name": "Vrf100"}, "Ethernet0|10.0.0.1/31": {"NULL": "NULL"}},
+        "VLAN_MEMBER": {"Vlan4000|Ethernet4": {"tagging_mode": "untagged"}},
+        "PORT": {"Ethernet0": {"mtu": "9100", "admin_status": "up"}, "Ethernet4": {}},
+    }
+    want = desired(tables)
+    assert want.vrfs == {"Vrf100"} and want.tunnel == ("vtep", "10.255.1.1")
+    assert want.vlans == {"Vlan1000": VlanSpec("Vrf100", 100), "Vlan4000": VlanSpec(None, None)}
+    assert want.ports["Ethernet0"] == PortSpec(routed=True, vrf="Vrf100", vlan=None, admin_up=True, mtu=9100)
+    assert want.ports["Ethernet4"] == PortSpec(
+        routed=False, vrf=None, vlan="Vlan4000", admin_up=False, mtu=None
+    )
+    assert vxlan_name("vtep", "Vlan1000") == "vtep-1000"
