@@ -59,6 +59,7 @@ class PolicyCompiler:
     def __init__(self, cluster_prefixes: Iterable[Network], isolation: Isolation) -> None:
         self.isolation: Isolation = isolation
         self._raw: dict[str, dict[str, Any]] = {}
+        self._held: dict[int, str] = {}  # id() of each held manifest -> its object id
         self._services: dict[str, ServiceView] = {}
         self._policies: dict[str, NetworkPolicy] = {}
         self._pods: dict[str, dict[str, Pod]] = {}  # namespace -> id -> pod
@@ -105,6 +106,7 @@ class PolicyCompiler:
                 continue
             self._forget(ident, namespaces)
             self._raw[ident] = raw
+            self._held[id(raw)] = ident
             stale.add(ident)
             try:
                 self._remember(ident, kind, parse_object(kind, raw), namespaces)
@@ -119,13 +121,26 @@ class PolicyCompiler:
         return self.compiled()
 
     def sync(self, objects: Iterable[Any]) -> CompiledPolicy:
-        """Make the held objects exactly `objects` (a full listing): unchanged ones cost a comparison."""
-        listed = flatten(objects)
-        ids = {raw_id(o["kind"], o) for o in listed if isinstance(o.get("kind"), str) and o["kind"] in KINDS}
-        return self.update(listed, [i for i in self._raw if i not in ids])
+        """Make the held objects exactly `objects` (a full listing).  A manifest that is the very dict
+        held already costs one lookup (a watch cache hands the same dicts out again); others are
+        compared, and parsed only when they differ."""
+        changed: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for raw in flatten(objects):
+            ident = self._held.get(id(raw))
+            if ident is not None and self._raw.get(ident) is raw:
+                seen.add(ident)
+                continue
+            kind = raw.get("kind")
+            if isinstance(kind, str) and kind in KINDS:
+                seen.add(raw_id(kind, raw))
+                changed.append(raw)
+        return self.update(changed, [i for i in self._raw if i not in seen])
 
     def _forget(self, ident: str, namespaces: set[str]) -> None:
-        self._raw.pop(ident, None)
+        old = self._raw.pop(ident, None)
+        if old is not None:
+            self._held.pop(id(old), None)
         self._rejected.pop(ident, None)
         self._services.pop(ident, None)
         self._policies.pop(ident, None)
