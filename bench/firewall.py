@@ -157,16 +157,19 @@ def _inline(n: int) -> float:
 
 
 def _changes(compiler: Any, table: Any, docs: list[dict[str, Any]], rounds: int = 21) -> list[Clock]:
-    """`rounds` different one-service changes, each recompiled incrementally and applied."""
+    """`rounds` different one-service changes, each synced the way the daemon does (the full listing,
+    unchanged manifests being the same dicts) and applied."""
     from fabric.firewall.pipeline import paused_gc
 
-    clocks = []
+    listing, clocks = list(docs), []
     for n in range(rounds):
-        svc = dict(docs[7 + n * 97])
+        index = 7 + n * 97
+        svc = dict(listing[index])
         svc["spec"] = {**svc["spec"], "ports": [{"port": 443}, {"port": 10_000 + n}]}
+        listing[index] = svc
         clock = Clock()
         with paused_gc():
-            clock("update", lambda svc=svc: compiler.update([svc]))
+            clock("sync", lambda: compiler.sync(listing))
             ruleset = clock("sets", compiler.ruleset)
         applied = clock("apply", lambda ruleset=ruleset: table.apply(ruleset))
         assert applied.mode == "elements", applied.mode
@@ -259,7 +262,7 @@ def report(data: dict[str, Any]) -> None:
     cpus = sorted(sum(p["cpu"] for p in c.values()) for c in data["changes"])
     median = statistics.median(walls)
     print(
-        f"one changed service, {len(walls)} different changes: update + sets + element-only apply "
+        f"one changed service, {len(walls)} different changes: sync + sets + element-only apply "
         f"median {median * 1000:.0f} ms wall / {statistics.median(cpus) * 1000:.0f} ms CPU "
         f"(max {walls[-1] * 1000:.0f} ms); e.g. {_phases(data['changes'][len(walls) // 2])}"
     )

@@ -69,14 +69,27 @@ def prefix_length(family: Family, rng: Range) -> int | None:
     return family_max(family).bit_length() - (size.bit_length() - 1)
 
 
-def split_buckets(pairs: Iterable[tuple[Bucket, Element]]) -> dict[Bucket, tuple[Element, ...]]:
-    """Elements by bucket, each in the order given (the interval bucket always present)."""
-    out: dict[Bucket, list[Element]] = {None: []}
+def by_bucket(pairs: Iterable[tuple[Bucket, Element]]) -> dict[Bucket, list[Element]]:
+    """Elements by bucket, each in the order given."""
+    out: dict[Bucket, list[Element]] = {}
     for bucket, element in pairs:
         if bucket in out:
             out[bucket].append(element)
         else:
             out[bucket] = [element]
+    return out
+
+
+def join_buckets(groups: Iterable[dict[Bucket, list[Element]]]) -> dict[Bucket, tuple[Element, ...]]:
+    """Per-address groups (`by_bucket` of each) joined in the order given; the interval bucket is
+    always there.  One `extend` per group and bucket: most groups hold one bucket."""
+    out: dict[Bucket, list[Element]] = {None: []}
+    for group in groups:
+        for bucket, elements in group.items():
+            if bucket in out:
+                out[bucket].extend(elements)
+            else:
+                out[bucket] = list(elements)
     return {b: tuple(v) for b, v in out.items()}
 
 

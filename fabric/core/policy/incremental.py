@@ -24,10 +24,11 @@ from fabric.core.policy.elements import (
     Bucket,
     Element,
     allow_group,
+    by_bucket,
     guard_elements,
     guard_group,
+    join_buckets,
     plain,
-    split_buckets,
 )
 from fabric.core.policy.index import GroupIndex
 from fabric.core.policy.ir import (
@@ -76,9 +77,9 @@ class PolicyCompiler:
         self._cluster_lists: dict[Family, list[Range]] | None = None
         self._isolating: set[str] = set()
         self._isolated: CompiledPolicy | None = None
-        self._allows: GroupIndex[tuple[Direction, Family], Allow, list[tuple[Bucket, Element]]] = GroupIndex(
-            lambda key, local, allows: allow_group(key[1], local, allows),
-            lambda key, groups: split_buckets(chain.from_iterable(groups)),
+        self._allows: GroupIndex[tuple[Direction, Family], Allow, dict[Bucket, list[Element]]] = GroupIndex(
+            lambda key, local, allows: by_bucket(allow_group(key[1], local, allows)),
+            lambda key, groups: join_buckets(groups),
         )
         self._guards: GroupIndex[Family, Guard, Any] = GroupIndex(
             lambda family, local, guards: guard_group(guards),

@@ -18,11 +18,12 @@ from fabric.core.policy.elements import (
     Element,
     address,
     allow_group,
+    by_bucket,
     comment_of,
     guard_elements,
     guard_group,
+    join_buckets,
     plain,
-    split_buckets,
 )
 from fabric.core.policy.ir import (
     DIRECTIONS,
@@ -135,7 +136,7 @@ class BatchElements:
 
     def allows(self, direction: Direction, family: Family) -> dict[Bucket, tuple[Element, ...]]:
         groups = self._allows[direction, family]
-        return split_buckets(e for local in sorted(groups) for e in allow_group(family, local, groups[local]))
+        return join_buckets(by_bucket(allow_group(family, local, groups[local])) for local in sorted(groups))
 
     def guards(self, family: Family) -> tuple[Element, ...]:
         by_local: dict[int, list[Guard]] = defaultdict(list)
