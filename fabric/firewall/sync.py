@@ -1,8 +1,9 @@
 """One sync of the firewall daemon: FirewallState + cluster objects → compile → nft apply → status.
 
-Blocking work (pydantic parsing, compiling, `nft`) runs in a worker thread so the event loop keeps
-watching; the loop owns the deadline, retries and backoff.  Parsed objects are cached by
-resourceVersion, so a sync after one changed Service re-parses one Service.
+Blocking work (parsing, compiling, `nft`) runs in a worker thread so the event loop keeps watching;
+the loop owns the deadline, retries and backoff.  Compiling is incremental (`PolicyCompiler`): a sync
+after one changed Service re-parses and recompiles that Service and re-formats only its own set
+elements, and the apply is element-only.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fabric.adapters.nft import Applied, NftTable
-from fabric.core.policy.compiler import compile_policy
+from fabric.core.policy.incremental import PolicyCompiler
 from fabric.core.policy.ir import CompiledPolicy, Isolation
-from fabric.core.policy.manifests import Cluster, parse_objects
-from fabric.core.policy.ruleset import Ruleset, build_ruleset
+from fabric.core.policy.kube import Network
+from fabric.core.policy.ruleset import Ruleset
 from fabric.errors import ApplyError, FabricError
+from fabric.firewall.pipeline import paused_gc
 from fabric.model import FirewallState
 from fabric.model.status import ObjectCondition, PhaseTiming, SyncResult
 from fabric.render.nft import render_ruleset
@@ -57,29 +59,6 @@ class Timer:
             self.phases.append(PhaseTiming(phase=name, seconds=round(time.monotonic() - start, 6)))
 
 
-class ParseCache:
-    """Typed objects by (kind, namespace, name, resourceVersion): unchanged objects are not re-parsed."""
-
-    def __init__(self) -> None:
-        self._parsed: dict[tuple[str, str, str], tuple[str, Cluster]] = {}
-
-    def cluster(self, objects: list[Raw]) -> Cluster:
-        """One `Cluster` of every object (a bad one is a rejection, as `parse_objects` decides)."""
-        out = Cluster()
-        seen: dict[tuple[str, str, str], tuple[str, Cluster]] = {}
-        for raw in objects:
-            meta = raw.get("metadata") or {}
-            key = (str(raw.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-            version = str(meta.get("resourceVersion") or "")
-            hit = self._parsed.get(key)
-            part = hit[1] if hit is not None and version and hit[0] == version else parse_objects([raw])
-            seen[key] = (version, part)
-            for bucket in ("services", "policies", "pods", "namespaces", "rejected"):
-                getattr(out, bucket).extend(getattr(part, bucket))
-        self._parsed = seen  # deleted objects leave the cache
-        return out
-
-
 def count_rules(ruleset: Ruleset) -> int:
     """Rules in the table's chains (from its element-free skeleton, so this is cheap at any size)."""
     rules, in_chain = 0, False
@@ -107,7 +86,8 @@ class Syncer:
 
     def __init__(self, table: NftTable, isolation: Isolation) -> None:
         self.table, self.isolation = table, isolation
-        self.parse = ParseCache()
+        self.compiler: PolicyCompiler | None = None
+        self._prefixes: tuple[Network, ...] = ()
         self.applied = Outcome(SyncResult(applied_revision=0))
         self._rules: tuple[Ruleset, int] | None = None
         # A sync abandoned at its deadline may still be running nft in its thread: never two at once.
@@ -149,8 +129,13 @@ class Syncer:
     def _compile(self, state: FirewallState, objects: list[Raw]) -> tuple[CompiledPolicy, Ruleset]:
         if not state.cluster_prefixes:
             raise ApplyError("the FirewallState has no cluster_prefixes", retryable=False, phase="compile")
-        compiled = compile_policy(self.parse.cluster(objects), state.cluster_prefixes, self.isolation)
-        return compiled, build_ruleset(compiled, state)
+        prefixes = tuple(state.cluster_prefixes)
+        if self.compiler is None or prefixes != self._prefixes:
+            # New cluster prefixes change every object's contribution: start from scratch.
+            self.compiler, self._prefixes = PolicyCompiler(prefixes, self.isolation), prefixes
+        with paused_gc():
+            compiled = self.compiler.sync(objects)
+            return compiled, self.compiler.ruleset(state)
 
     def _apply(self, ruleset: Ruleset) -> Applied:
         with self._lock:

@@ -1,4 +1,4 @@
-"""The firewall daemon's pure parts: configuration, the parse cache, rule counting, backoff, debounce."""
+"""The firewall daemon's pure parts: configuration, incremental compiling, rule counting, backoff."""
 
 from __future__ import annotations
 
@@ -8,15 +8,19 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fabric.adapters.nft import NftTable
+from fabric.core.policy.incremental import PolicyCompiler
 from fabric.core.policy.manifests import flatten
 from fabric.errors import ValidationError
 from fabric.firewall.config import load_config
 from fabric.firewall.loop import Backoff
 from fabric.firewall.pipeline import compile_manifests, parse_prefixes
-from fabric.firewall.sync import ParseCache, count_rules
+from fabric.firewall.sync import Syncer, count_rules
+from fabric.model import FirewallState, load_file
 
 EXAMPLE = Path(__file__).parents[2] / "templates" / "firewall.example.yaml"
 SHOP = Path(__file__).parents[1] / "data" / "k8s" / "shop"
+FIREWALL = Path(__file__).parents[1] / "data" / "examples" / "firewall-alpha.json"
 
 
 def test_config_file_and_env_overrides() -> None:
@@ -50,28 +54,32 @@ def _shop() -> list[dict[str, object]]:
     return out
 
 
-def test_parse_cache_reparses_only_changed_objects() -> None:
-    cache, objects = ParseCache(), _shop()
-    first = cache.cluster(objects)
-    again = cache.cluster(objects)
-    assert [id(s) for s in again.services] == [id(s) for s in first.services]
+def test_syncer_compiles_incrementally_and_equals_a_fresh_compile() -> None:
+    state = load_file(FirewallState, FIREWALL)
+    syncer, objects = Syncer(NftTable(), "boundary"), _shop()
+    _, first = syncer._compile(state, objects)
     changed = [
-        {**o, "metadata": {**o["metadata"], "resourceVersion": "99"}} if o["kind"] == "Service" else o
+        {**o, "spec": {**o["spec"], "ports": [{"port": 8443}]}} if o["kind"] == "Service" else o
         for o in objects
     ]
-    third = cache.cluster(changed)
-    assert {id(s) for s in third.services}.isdisjoint(id(s) for s in first.services)
-    assert [id(p) for p in third.pods] == [id(p) for p in first.pods]
+    compiled, ruleset = syncer._compile(state, changed)
+    fresh = PolicyCompiler(state.cluster_prefixes, "boundary")
+    fresh.sync(changed)
+    assert ruleset == fresh.ruleset(state) and ruleset != first
+    assert ruleset.set("allow_eg4").elements is first.set("allow_eg4").elements  # untouched: reused
     bad = {"kind": "NetworkPolicy", "metadata": {"name": "x", "namespace": "shop", "resourceVersion": "7"},
            "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "nope"}}]}]}}  # fmt: skip
-    assert "NetworkPolicy/shop/x" in [r.object for r in cache.cluster([*objects, bad]).rejected]
+    compiled, _ = syncer._compile(state, [*changed, bad])
+    assert "NetworkPolicy/shop/x" in [c.object for c in compiled.conditions if not c.accepted]
 
 
 def test_count_rules_counts_chain_rules_only() -> None:
     _, ruleset = compile_manifests([SHOP], parse_prefixes(["10.244.0.0/16"]), "boundary")
     rules = count_rules(ruleset)
-    # forward 4, icmp 2, per family forward 4 + ingress 2 + egress 2, five drop chains of 2 each
-    assert rules == 4 + 2 + 2 * 8 + 5 * 2
+    # forward 4, icmp 2, per family forward 4 + ingress 2 + egress 2, five drop chains of 2 each,
+    # and one lookup rule per exact-allow hash set (shop: v4 in /25 /24 any, out /32; v6 in /48)
+    assert len(ruleset.lookups) == 5
+    assert rules == 4 + 2 + 2 * 8 + 5 * 2 + 5
 
 
 def test_backoff_grows_to_its_cap_and_resets() -> None:
