@@ -37,6 +37,7 @@ spec.json::
 from __future__ import annotations
 
 import ctypes
+import importlib
 import json
 import os
 import socket
@@ -45,19 +46,44 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from fabric.adapters.netlink import Netlink
-from fabric.adapters.nft import NftTable
-from fabric.core.plumbing import plan_plumbing
-from fabric.firewall.pipeline import compile_manifests
-from fabric.model import FirewallState, load_file
+from fabric.adapters.process import run
 from lab.rig import FrrInstance, Netns, Rig, veth, wait_until
 from lab.vm.result import emit
 
+if TYPE_CHECKING:
+    from fabric.model import FirewallState
+
+# Imported in a thread while the namespaces are built: importing them costs ~15 s under emulation.
+PRODUCT_MODULES = (
+    "fabric.adapters.netlink",
+    "fabric.adapters.nft",
+    "fabric.core.plumbing",
+    "fabric.firewall.pipeline",
+    "fabric.model",
+)
+
+# Kernel modules the plumbing and the ruleset need.  Loaded on demand, nf_tables asks for each one in
+# turn and replays the whole transaction after every load; one `modprobe -a` at the start, beside
+# Python's imports, saves most of that (measured: loading the ruleset took 27-45 s without it).
+MODULES = (
+    "bridge",
+    "vxlan",
+    "nf_tables",
+    "nf_conntrack",
+    "nf_nat",
+    "nft_chain_nat",
+    "nft_ct",
+    "nft_limit",
+    "nft_log",
+    "nf_log_syslog",
+    "nft_masq",
+    "nft_objref",
+)
 DAEMONS = ("zebra", "bgpd", "staticd")
 FRR_START_TIMEOUT = 60.0  # daemons under software emulation start several times slower
-CONNECT_TIMEOUT = 4.0  # a dropped SYN is retried after 1 s and 3 s: two retries, then "denied"
+CONNECT_TIMEOUT = 3.0  # a dropped SYN is retried after 1 s: two SYNs, then "denied"
 CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -147,6 +173,9 @@ def plumb(fw: Netns, state: FirewallState, spec: dict[str, Any]) -> list[str]:
 
     Addresses come after enslaving: joining a VRF cycles the port, which drops its IPv6 addresses.
     """
+    from fabric.adapters.netlink import Netlink
+    from fabric.core.plumbing import plan_plumbing
+
     with Netlink(fw.name) as netlink:
         plan = plan_plumbing(state, netlink.links())
         netlink.apply(plan)
@@ -166,35 +195,56 @@ def start_frr(rig: Rig, fw: Netns, hostname: str, files: list[str]) -> FrrInstan
     return frr
 
 
-def installed(frr: FrrInstance, vrf: str, prefixes: list[str]) -> bool:
-    """True when every prefix is in `vrf`'s RIB as selected and installed in the kernel."""
-    routes: dict[str, Any] = {}
-    for family in ("ip", "ipv6"):
-        routes.update(frr.vtysh_json(f"show {family} route vrf {vrf} json"))
-    return all(
-        any(r.get("selected") and r.get("installed") for r in routes.get(prefix, [])) for prefix in prefixes
-    )
+def vtysh_jsons(frr: FrrInstance, commands: list[str]) -> list[Any]:
+    """Several `show ... json` commands in one vtysh call (each call is a process start, which costs
+    most of a second under emulation); their documents are printed back to back."""
+    text, documents, at = frr.vtysh(*commands), [], 0
+    decoder = json.JSONDecoder()
+    while len(documents) < len(commands):
+        while text[at].isspace():
+            at += 1
+        document, at = decoder.raw_decode(text, at)
+        documents.append(document)
+    return documents
 
 
-def vrf_routes(frr: FrrInstance, vrf: str, prefixes: list[str]) -> dict[str, Any]:
-    """zebra's routes of `vrf` and bgpd's detail of each expected prefix (paths, communities)."""
-    out: dict[str, Any] = {
-        "ipv4": frr.vtysh_json(f"show ip route vrf {vrf} json"),
-        "ipv6": frr.vtysh_json(f"show ipv6 route vrf {vrf} json"),
-        "bgp": {},
+def installed(frr: FrrInstance, expect: dict[str, list[str]]) -> bool:
+    """True when every expected prefix is in its VRF's RIB as selected and installed in the kernel."""
+    vrfs = list(expect)
+    tables = vtysh_jsons(frr, [f"show {f} route vrf {vrf} json" for vrf in vrfs for f in ("ip", "ipv6")])
+    for i, vrf in enumerate(vrfs):
+        routes = {**tables[2 * i], **tables[2 * i + 1]}
+        for prefix in expect[vrf]:
+            if not any(r.get("selected") and r.get("installed") for r in routes.get(prefix, [])):
+                return False
+    return True
+
+
+def vrf_routes(frr: FrrInstance, expect: dict[str, list[str]]) -> dict[str, Any]:
+    """Per VRF: zebra's routes and bgpd's detail of each expected prefix (paths, communities)."""
+    commands = []
+    for vrf, prefixes in expect.items():
+        commands += [f"show ip route vrf {vrf} json", f"show ipv6 route vrf {vrf} json"]
+        commands += [
+            f"show bgp vrf {vrf} {'ipv6' if ':' in p else 'ipv4'} unicast {p} json" for p in prefixes
+        ]
+    documents = iter(vtysh_jsons(frr, commands))
+    return {
+        vrf: {"ipv4": next(documents), "ipv6": next(documents), "bgp": {p: next(documents) for p in prefixes}}
+        for vrf, prefixes in expect.items()
     }
-    for prefix in prefixes:
-        afi = "ipv6" if ":" in prefix else "ipv4"
-        out["bgp"][prefix] = frr.vtysh_json(f"show bgp vrf {vrf} {afi} unicast {prefix} json")
-    return out
 
 
-def kernel_routes(ns: Netns, table: str) -> dict[str, Any]:
-    """`ip -j route show table T` for IPv4 and IPv6, as parsed JSON."""
-    out = {}
-    for family in ("-4", "-6"):
-        result = ns.exec(["ip", "-j", family, "route", "show", "table", table])
-        out[family[1:]] = json.loads(result.stdout or "[]")
+def kernel_routes(ns: Netns, tables: dict[str, str]) -> dict[str, dict[str, list[Any]]]:
+    """Per named table, `ip -j route` for IPv4 and IPv6 (two `ip` calls for all tables)."""
+    names = {table: name for name, table in tables.items()}
+    out: dict[str, dict[str, list[Any]]] = {name: {"4": [], "6": []} for name in tables}
+    for family in ("4", "6"):
+        result = ns.exec(["ip", "-j", f"-{family}", "route", "show", "table", "all"])
+        for route in json.loads(result.stdout or "[]"):
+            name = names.get(str(route.get("table", "main")))
+            if name is not None:
+                out[name][family].append(route)
     return out
 
 
@@ -244,14 +294,26 @@ def run_probes(nodes: dict[str, Netns], probes: list[dict[str, Any]]) -> list[di
 
 def main() -> None:
     """Build, plumb, start FRR, load nftables, wait for the leaked routes, connect, emit."""
-    spec = json.loads(Path("spec.json").read_text())
-    state = load_file(FirewallState, Path(spec["state"]))
-    times: dict[str, float] = {}
+    times: dict[str, float] = {"python_started": _process_age()}
     begin = time.monotonic()
+    modules = threading.Thread(target=lambda: run(["modprobe", "-a", *MODULES], timeout=120), daemon=True)
+    modules.start()
+    product: Future[None] = Future()
+    threading.Thread(target=lambda: _complete(product, _import_product), daemon=True).start()
+    spec = json.loads(Path("spec.json").read_text())
     stop = threading.Event()
     with Rig() as rig:
         nodes = build(rig, spec)
         fw = nodes["fw"]
+        times["built"] = time.monotonic() - begin
+        product.result(timeout=120)
+        modules.join(timeout=120)
+        times["product_imported"] = time.monotonic() - begin
+        from fabric.adapters.nft import NftTable
+        from fabric.firewall.pipeline import compile_manifests
+        from fabric.model import FirewallState, load_file
+
+        state = load_file(FirewallState, Path(spec["state"]))
         plan = plumb(fw, state, spec)
         times["plumbed"] = time.monotonic() - begin
         # FRR starts in its own thread while the ruleset is compiled and loaded, and servers start.
@@ -266,6 +328,7 @@ def main() -> None:
         compiled, ruleset = compile_manifests(
             manifests, [], spec.get("isolation", "boundary"), Path(spec["state"])
         )
+        times["nft_compiled"] = time.monotonic() - begin
         table = NftTable(["ip", "netns", "exec", fw.name])
         applied = table.apply(ruleset)
         times["nft_loaded"] = time.monotonic() - begin
@@ -274,7 +337,7 @@ def main() -> None:
         times["frr_started"] = time.monotonic() - begin
         try:
             wait_until(
-                lambda: all(installed(frr, vrf, p) for vrf, p in spec["expect"].items()),
+                lambda: installed(frr, spec["expect"]),
                 timeout=float(spec.get("timeout", 60)),
                 interval=0.5,
                 what="expected routes installed",
@@ -289,10 +352,10 @@ def main() -> None:
         observed = {
             "converged": converged,
             "plumbing": plan,
-            "vrf_devices": json.loads(fw.exec(["ip", "-j", "-d", "link", "show", "type", "vrf"]).stdout),
-            "ports": json.loads(fw.exec(["ip", "-j", "-d", "link", "show"]).stdout),
-            "routes": {vrf: vrf_routes(frr, vrf, prefixes) for vrf, prefixes in spec["expect"].items()},
-            "kernel": {name: kernel_routes(fw, t) for name, t in spec["kernel_tables"].items()},
+            "links": json.loads(fw.exec(["ip", "-j", "-d", "link", "show"]).stdout),
+            "routes": vrf_routes(frr, spec["expect"]),
+            "kernel": kernel_routes(fw, spec["kernel_tables"]),
+            "modules": sorted(line.split()[0] for line in Path("/proc/modules").read_text().splitlines()),
             "nft": {
                 "mode": applied.mode,
                 "conditions": [(c.object, c.accepted, c.reason) for c in compiled.conditions],
@@ -301,8 +364,21 @@ def main() -> None:
             },
             "probes": probes,
         }
-        times["total"] = time.monotonic() - begin
+        times["observed"] = time.monotonic() - begin
+    times["total"] = time.monotonic() - begin  # with the rig's cleanup
     emit({**observed, "seconds": times})
+
+
+def _import_product() -> None:
+    for name in PRODUCT_MODULES:
+        importlib.import_module(name)
+
+
+def _process_age() -> float:
+    """Seconds since this process started (Python's start and imports are dear under emulation)."""
+    start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return round(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 2)
 
 
 def _complete(future: Future[T], fn: Callable[[], T]) -> None:
