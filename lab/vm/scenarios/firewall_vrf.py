@@ -45,6 +45,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -198,7 +199,8 @@ def start_frr(rig: Rig, fw: Netns, hostname: str, files: list[str]) -> FrrInstan
 def vtysh_jsons(frr: FrrInstance, commands: list[str]) -> list[Any]:
     """Several `show ... json` commands in one vtysh call (each call is a process start, which costs
     most of a second under emulation); their documents are printed back to back."""
-    text, documents, at = frr.vtysh(*commands), [], 0
+    text, at = frr.vtysh(*commands), 0
+    documents: list[Any] = []
     decoder = json.JSONDecoder()
     while len(documents) < len(commands):
         while text[at].isspace():
@@ -275,9 +277,7 @@ def start_servers(nodes: dict[str, Netns], servers: list[dict[str, Any]], stop: 
         ready = threading.Event()
         readies.append((server, ready))
         in_netns(
-            nodes[server["node"]],
-            lambda s=server, r=ready: serve(s["address"], s["port"], r, stop),
-            wait=False,
+            nodes[server["node"]], partial(serve, server["address"], server["port"], ready, stop), wait=False
         )
     for server, ready in readies:
         if not ready.wait(30):
@@ -287,7 +287,7 @@ def start_servers(nodes: dict[str, Netns], servers: list[dict[str, Any]], stop: 
 def run_probes(nodes: dict[str, Netns], probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """All probes at once (a denied one waits out its timeout; in parallel that is paid once)."""
     futures = [
-        (p, in_netns(nodes[p["from"]], lambda p=p: probe(p["to"], p["port"]), wait=False)) for p in probes
+        (p, in_netns(nodes[p["from"]], partial(probe, p["to"], p["port"]), wait=False)) for p in probes
     ]
     return [{**p, **future.result(timeout=60)} for p, future in futures]
 
