@@ -9,7 +9,8 @@ is done by the product:
   the ports joined to their VRF by `Netlink.ensure_member`;
 - FRR (zebra, bgpd, staticd) loaded with `render_firewall_frr(state)` as rendered, followed by the
   job's scenario-only config (routes entering each VRF's BGP table: the stand-in for EVPN type-5
-  routes from the leaves);
+  routes from the leaves; not BGP sessions with the hosts, which the product's input chain rightly
+  drops, accepting BGP from the uplinks only);
 - the nftables table compiled from the job's manifests and the state (`compile_manifests`, the code
   of `fabric firewall compile --state`) and loaded by `NftTable.apply`.
 
