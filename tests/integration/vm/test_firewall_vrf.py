@@ -4,7 +4,7 @@ This machine has no kernel VRF devices, so the scenario (lab/vm/scenarios/firewa
 per module inside a `KernelVm`.  The firewall is fw-alpha of the examples with one change: its SNAT
 also covers the tenant's IPv6 prefix (the example translates IPv4 only).  Its VRFs are made by the
 product's plumbing, its FRR is `render_firewall_frr(state)` as rendered, its nftables table is what
-`fabric firewall compile --state` makes of tests/data/k8s/vm-firewall/.
+`fabric firewall compile --state` makes of tests/data/vm-firewall/.
 
 Scenario-only pieces, because the firewall's own config has no source for them here (in production
 the routes arrive from the leaves as EVPN type-5 routes): `SCENARIO_FRR` puts the tenant's LB
@@ -33,7 +33,7 @@ from lab.vm.scenarios import firewall_vrf
 pytestmark = [pytest.mark.slow, pytest.mark.needs("netns", "frr", "nft", "qemu")]
 
 DATA = Path(__file__).resolve().parents[2] / "data"
-MANIFESTS = DATA / "k8s" / "vm-firewall"
+MANIFESTS = DATA / "vm-firewall"  # not under k8s/, whose whole tree the golden cases load
 OPTIONS = FrrOptions(frr_version="8.4")  # the FRR on the host root the guest runs
 TENANT, EXTERNAL = "Vrf100010", "Vrf104009"
 POD = ("10.10.0.5", "2001:db8:10::5")  # the tenant host: pod web-0 of the manifests
