@@ -30,6 +30,7 @@ from fabric.firewall.metrics import FirewallMetrics
 from fabric.firewall.sync import Outcome, Syncer, Timer
 from fabric.model import FirewallState
 from fabric.model.status import FirewallStatus, SyncResult
+from fabric.runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +43,6 @@ class StateClient(Protocol):
         self, kind: str, name: str, since: int, wait: float, etag: str | None = None
     ) -> Any: ...
     async def post_status(self, kind: str, name: str, status: Any) -> None: ...
-
-
-class Backoff:
-    """Exponential backoff with full jitter between `initial` and `maximum` seconds."""
-
-    def __init__(self, initial: float, maximum: float, rng: random.Random | None = None) -> None:
-        self.initial, self.maximum = initial, maximum
-        self.rng = rng or random.Random()
-        self.attempt = 0
-
-    def next(self) -> float:
-        """The delay before the next attempt (grows with each call until `reset`)."""
-        cap = min(self.maximum, self.initial * 2.0 ** min(self.attempt, 32))
-        self.attempt += 1
-        return cap / 2 + self.rng.uniform(0, cap / 2)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 @dataclass

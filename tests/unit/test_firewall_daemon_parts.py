@@ -13,10 +13,10 @@ from fabric.core.policy.incremental import PolicyCompiler
 from fabric.core.policy.manifests import flatten
 from fabric.errors import ValidationError
 from fabric.firewall.config import load_config
-from fabric.firewall.loop import Backoff
 from fabric.firewall.pipeline import compile_manifests, parse_prefixes
 from fabric.firewall.sync import Syncer, count_rules
 from fabric.model import FirewallState, load_file
+from fabric.runtime.backoff import Backoff
 
 EXAMPLE = Path(__file__).parents[2] / "templates" / "firewall.example.yaml"
 SHOP = Path(__file__).parents[1] / "data" / "k8s" / "shop"
