@@ -53,23 +53,32 @@ def from_raw(raw: dict[str, str]) -> dict[str, str]:
 def _client(db: Database) -> aioredis.Redis:
     # No retries inside redis-py: retry and backoff belong to the loop, which re-plans from what
     # Redis holds (a blind resend could race with someone else's change).
-    no_retry = Retry(NoBackoff(), 0)
+    # No socket timeouts inside redis-py either: redis-py 8 implements them with asyncio.wait_for,
+    # which on Python < 3.12 can swallow a cancellation (CPython gh-86296) -- the loop's deadline then
+    # does not cancel and a cancelled task runs on forever.  `SonicDb._call` bounds every call with
+    # asyncio.timeout instead.
+    options: dict[str, Any] = {
+        "db": db.id,
+        "decode_responses": True,
+        "retry": Retry(NoBackoff(), 0),
+        "socket_timeout": None,
+        "socket_connect_timeout": None,
+    }
     if db.unix_socket:
-        return aioredis.Redis(
-            unix_socket_path=db.unix_socket, db=db.id, decode_responses=True, retry=no_retry
-        )
-    return aioredis.Redis(host=db.host, port=db.port, db=db.id, decode_responses=True, retry=no_retry)
+        return aioredis.Redis(unix_socket_path=db.unix_socket, **options)
+    return aioredis.Redis(host=db.host, port=db.port, **options)
 
 
 class SonicDb:
     """CONFIG_DB (read/write), STATE_DB (wait) and APPL_DB (observe) of one switch."""
 
-    def __init__(self, layout: DbLayout, *, poll_interval: float = 0.02) -> None:
+    def __init__(self, layout: DbLayout, *, poll_interval: float = 0.02, op_timeout: float = 10.0) -> None:
         self.layout = layout
         self.config = _client(layout.config)
         self.state = _client(layout.state)
         self.appl = _client(layout.appl)
         self.poll_interval = poll_interval
+        self.op_timeout = op_timeout
 
     async def close(self) -> None:
         """Close the connection pools."""
@@ -77,8 +86,14 @@ class SonicDb:
             await client.aclose()
 
     async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run one Redis exchange within `op_timeout`; every failure is a retryable `ApplyError`."""
         try:
-            return await fn()
+            async with asyncio.timeout(self.op_timeout):
+                return await fn()
+        except TimeoutError as exc:
+            raise ApplyError(
+                f"redis: no answer within {self.op_timeout:g}s", retryable=True, phase=what
+            ) from exc
         except (RedisError, OSError) as exc:
             raise ApplyError(f"redis: {exc}", retryable=True, phase=what) from exc
 

@@ -139,6 +139,15 @@ async def create_switch(request: web.Request) -> web.Response:
     return ok(await ctx(request).store.create_switch(who(request), b), 201)
 
 
+def _pauser(paused: bool) -> Route:
+    async def handler(request: web.Request) -> web.Response:
+        return ok(await ctx(request).store.pause_switch(who(request), request.match_info["name"], paused))
+
+    verb = "pause" if paused else "resume"
+    what = "Pause a switch (its daemon applies nothing)" if paused else "Resume a paused switch"
+    return Route("POST", f"/v1/switches/{{name}}/{verb}", handler, what, response=out.Paused)
+
+
 async def create_machine(request: web.Request) -> web.Response:
     b = await body(request, MachineCreate)
     return ok({"name": await ctx(request).store.create_machine(who(request), b)}, 201)
@@ -265,6 +274,8 @@ ROUTES = [
     Route("POST", "/v1/switches", create_switch, "Declare a switch", SwitchCreate, out.SwitchCreated),
     _lister("switches"),
     _shower("switches"),
+    _pauser(True),
+    _pauser(False),
     Route(
         "POST", "/v1/machines", create_machine, "Register a machine and its NICs", MachineCreate, out.Named
     ),

@@ -77,6 +77,7 @@ class SwitchInfo(Out):
     asn: int
     loopback: str
     sonic_version: str
+    paused: bool = Field(default=False, description="Maintenance: its daemon applies nothing.")
     ports: list[SwitchPortInfo] | None = Field(default=None, description="Show only.")
 
 
@@ -109,6 +110,13 @@ class TokenInfo(Out):
 
 class Named(Out):
     name: str
+
+
+class Paused(Out):
+    """A switch paused (its daemon applies nothing) or resumed."""
+
+    name: str
+    paused: bool
 
 
 class NetworkCreated(Out):
@@ -171,6 +179,7 @@ class FleetRow(Out):
     last_error: str
     heartbeat_age: float | None
     stale: bool
+    paused: bool = Field(default=False, description="A switch in maintenance (its daemon applies nothing).")
 
 
 class AuditEntry(Out):

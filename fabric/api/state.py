@@ -178,6 +178,7 @@ async def fleet(request: web.Request) -> web.Response:
                     else ""
                 ),
                 "heartbeat_age": round(age, 1) if age is not None else None,
+                "paused": bool(sync.get("paused", False)),
                 "stale": age is None or age > context.heartbeat_stale,
             }
         )

@@ -3,8 +3,9 @@
 - `missing_preconditions`: what the switch must already hold before the daemon may touch it (the VTEP,
   the loopback, the PXE VLAN, every port the state names, FRR in split mode at a known version).  The
   anchor allocated a VLAN every cycle while the VTEP was missing; we report and write nothing.
-- `not_owned`: operations of a plan on keys the daemon does not own (ARCHITECTURE §4's rules), a last
-  line of defence against a planner bug touching someone else's configuration.
+- `not_owned`: operations of a plan on keys the daemon does not own (the one rule set,
+  `fabric.core.ownership.Ownership`), a last line of defence against a planner bug touching someone
+  else's configuration.
 - `guard`: how many ports and VRFs a plan takes down; refused above a configured share unless forced.
 """
 
@@ -15,16 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fabric.core.ops import DelKey, Op, Plan, SetKey
-from fabric.model.switch import Range, SwitchState
+from fabric.core.ownership import Ownership
+from fabric.model.switch import SwitchState
 
 Tables = Mapping[str, Mapping[str, Mapping[str, str]]]
 
 SPLIT_MODES = ("split", "split-unified")
 KNOWN_FRR_MAJORS = (8, 9, 10)
-
-_VRF = re.compile(r"^Vrf(\d+)$")
-_VLAN = re.compile(r"^Vlan(\d+)(\|.*)?$")
-_MAP = re.compile(r"^[^|]+\|map_(\d+)_Vlan(\d+)$")
 
 
 def known_frr_version(version: str) -> bool:
@@ -62,42 +60,20 @@ def missing_preconditions(state: SwitchState, tables: Tables, frr_version: str |
     return missing
 
 
-def _within(number: str, rng: Range | None) -> bool:
-    return rng is not None and rng.first <= int(number) <= rng.last
-
-
-def owns(state: SwitchState, table: str, key: str) -> bool:
-    """Whether CONFIG_DB `table|key` belongs to the daemon under the rules of ARCHITECTURE §4."""
-    port_names = {p.name for p in state.ports}
-    if table == "VRF":
-        m = _VRF.match(key)
-        return m is not None and _within(m.group(1), state.vni_range)
-    if table in ("VLAN", "SUPPRESS_VLAN_NEIGH", "VLAN_INTERFACE"):
-        m = _VLAN.match(key)
-        pxe = table == "VLAN" and key == f"Vlan{state.pxe_vlan}"  # its fields only (never deleted)
-        return m is not None and (_within(m.group(1), state.vlan_range) or pxe)
-    if table == "VXLAN_TUNNEL_MAP":
-        m = _MAP.match(key)
-        return (
-            m is not None and _within(m.group(1), state.vni_range) and _within(m.group(2), state.vlan_range)
-        )
-    if table in ("INTERFACE", "PORT"):
-        return key.split("|", 1)[0] in port_names
-    if table == "VLAN_MEMBER":
-        return key.rsplit("|", maxsplit=1)[-1] in port_names
-    return False
-
-
 def not_owned(plan: Plan, state: SwitchState) -> list[str]:
-    """``TABLE|key`` of every operation in `plan` on a key the daemon does not own.
+    """``TABLE|key`` of every operation in `plan` the daemon may not perform (`fabric.core.ownership`).
 
-    `PORT` keys and the PXE VLAN belong to the switch's base config: the daemon sets some of their
-    fields but never deletes them.
+    A key outside the ownership rules is refused; so is deleting a key of which only some fields are
+    ours (`PORT`, the PXE VLAN: the switch's base config) or writing one of its other fields.
     """
+    rules = Ownership.of(state)
     out = []
     for _, op in plan.ops():
-        base_key = op.table == "PORT" or (op.table == "VLAN" and op.key == f"Vlan{state.pxe_vlan}")
-        if not owns(state, op.table, op.key) or (base_key and isinstance(op, DelKey)):
+        fields = rules.field_owned(op.table, op.key)
+        partial = fields is not None and (
+            isinstance(op, DelKey) or not set(op.fields) | set(op.drop) <= set(fields)
+        )
+        if not rules.owns(op.table, op.key) or partial:
             out.append(f"{op.table}|{op.key}")
     return out
 

@@ -8,9 +8,9 @@ VRFs by VNI, prefixes sorted) so that the same intent always has the same hash.
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from fabric.model.base import Document, Model, Problems
 from fabric.model.names import Description, IfName, Mtu, Name, RealAsn, VlanId, Vni, VrfName, natural_key
@@ -157,6 +157,19 @@ class SwitchState(Document):
     dhcp_relay: list[ipaddress.IPv4Address] = Field(
         default_factory=list, description="DHCP servers of the PXE VLAN."
     )
+    paused: bool = Field(
+        default=False,
+        description="Maintenance: the switch daemon applies nothing and reports paused "
+        "(POST /v1/switches/{name}/pause, /resume). Left out of the JSON while false.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_unpaused(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Absent while false: documents without the field keep their hash (backward compatible).
+        data = handler(self)
+        if isinstance(data, dict) and not self.paused:
+            data.pop("paused", None)
+        return data
 
     @field_validator("uplinks")
     @classmethod

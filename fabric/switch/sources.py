@@ -17,7 +17,8 @@ from fabric.switch.sync import Desired
 class FileSource:
     """A `SwitchState` JSON/YAML file; `watch` polls its modification time (the lab's stand-in API).
 
-    A file named `<path>.paused` beside it pauses the switch (maintenance), like the API's pause.
+    A file named `<path>.paused` beside it pauses the switch (maintenance), like the document's
+    `paused` field that the API's ``POST /v1/switches/{name}/pause`` sets.
     """
 
     def __init__(self, path: str | Path, *, poll: float = 0.05) -> None:
@@ -36,7 +37,7 @@ class FileSource:
         """The file's document (raises `ValidationError` naming the field when it is invalid)."""
         state = await asyncio.to_thread(load_file, SwitchState, self.path)
         self._seen = self._stamp()
-        return Desired(state=state, paused=self.pause_path.exists())
+        return Desired(state=state, paused=state.paused or self.pause_path.exists())
 
     async def watch(self, since: int, wait: float) -> Desired | None:
         """The document once the file (or its pause marker) changes, None after `wait` seconds."""
@@ -74,12 +75,19 @@ class ApiSource:
     async def get(self) -> Desired:
         """The current document (``GET /v1/switches/{name}/state``)."""
         fetched = await self.client.get_state("switch", self.name)
-        return Desired(state=fetched.document)
+        return _desired(fetched.document)
 
     async def watch(self, since: int, wait: float) -> Desired | None:
         """A newer document, or None on 304 after `wait` seconds."""
         fetched = await self.client.watch_state("switch", self.name, since, wait)
-        return None if fetched.document is None else Desired(state=fetched.document)
+        return None if fetched.document is None else _desired(fetched.document)
+
+
+def _desired(document: Any) -> Desired:
+    """The API's document as the loop's `Desired`; its `paused` flag is the maintenance pause."""
+    if not isinstance(document, SwitchState):
+        raise TypeError(f"expected a SwitchState, got {type(document).__name__}")
+    return Desired(state=document, paused=document.paused)
 
 
 class ApiSink:

@@ -142,3 +142,20 @@ def test_guard_counts_admin_down_and_vrf_moves_not_provisioning() -> None:
     verdict = guard(plan, tables, GuardLimits(min_ports=0, max_port_share=1.0))
     assert verdict.ports_down == ("Ethernet0", "Ethernet4")
     assert not verdict.refused
+
+
+def test_ownership_is_the_one_rule_set_of_fabric_core_ownership() -> None:
+    """Fields of base-config keys other than the owned ones are refused, like the planner's rules."""
+    plan = Plan(
+        (
+            Phase(
+                "p",
+                (
+                    SetKey("PORT", "Ethernet0", {"admin_status": "down", "mtu": "9000"}),  # owned fields
+                    SetKey("PORT", "Ethernet4", {"lanes": "1,2,3,4"}),  # not ours
+                    SetKey("VLAN", "Vlan4000", {"vlanid": "4000"}, drop=("mac",)),  # not ours
+                ),
+            ),
+        )
+    )
+    assert not_owned(plan, leaf()) == ["PORT|Ethernet4", "VLAN|Vlan4000"]

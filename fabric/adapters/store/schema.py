@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -130,6 +131,7 @@ class Switch(Base):
     asn: Mapped[int] = mapped_column(BigInteger)
     loopback: Mapped[str] = mapped_column(String(64))
     sonic_version: Mapped[str] = mapped_column(String(32), default="")
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     __table_args__ = (UniqueConstraint("partition", "asn", name="uq_switches_asn"),)
 
 

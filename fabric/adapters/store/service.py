@@ -30,7 +30,7 @@ from fabric.adapters.store.bodies import (
 from fabric.adapters.store.documents import Change, Touched, refresh
 from fabric.adapters.store.engine import Database
 from fabric.adapters.store.queries import SINGULAR
-from fabric.adapters.store.schema import Audit, Document, Machine, Status
+from fabric.adapters.store.schema import Audit, Document, Machine, Status, Switch
 from fabric.adapters.store.tokens import Principal
 from fabric.model.status import FirewallStatus, SwitchStatus
 
@@ -166,6 +166,16 @@ class Store:
             return {"name": sw.name, "asn": sw.asn, "loopback": sw.loopback}, {("switch", sw.name)}
 
         return await self.run(who, "switch.create", body.name, body.model_dump(mode="json"), fn)
+
+    async def pause_switch(self, who: Principal, name: str, paused: bool) -> dict[str, Any]:
+        """Pause (maintenance) or resume a switch: carried to its daemon in the SwitchState."""
+
+        async def fn(s: AsyncSession) -> tuple[dict[str, Any], Touched]:
+            sw = await inventory.get(s, Switch, name, "switch")
+            sw.paused = paused
+            return {"name": name, "paused": paused}, {("switch", name)}
+
+        return await self.run(who, "switch.pause" if paused else "switch.resume", name, {}, fn)
 
     async def create_machine(self, who: Principal, body: MachineCreate) -> str:
         async def fn(s: AsyncSession) -> tuple[str, Touched]:

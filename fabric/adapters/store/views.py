@@ -132,7 +132,7 @@ async def switch_view(session: AsyncSession, name: str) -> SwitchView | None:
                 machines[machine] = record
     return SwitchView(
         partition=partition_record(part, unkey(vni.first), unkey(vni.last)),
-        switch=SwitchRecord(sw.name, sw.role, sw.rack, sw.asn, sw.loopback, sw.sonic_version),
+        switch=SwitchRecord(sw.name, sw.role, sw.rack, sw.asn, sw.loopback, sw.sonic_version, sw.paused),
         ports=tuple(ports),
         machines=machines,
     )

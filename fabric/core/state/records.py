@@ -66,6 +66,7 @@ class SwitchRecord:
     asn: int
     loopback: str
     sonic_version: str = ""
+    paused: bool = False
 
 
 @dataclass(frozen=True)

@@ -92,4 +92,5 @@ def build_switch_state(view: SwitchView) -> SwitchState:
         vrfs=list(vrfs.values()),
         firewalls=firewalls,
         dhcp_relay=[ipaddress.IPv4Address(a) for a in part.dhcp_relay] if leaf else [],
+        paused=sw.paused,
     )

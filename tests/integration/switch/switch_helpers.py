@@ -2,7 +2,8 @@
 
 Two test-only stand-ins, because the real ones cannot run here:
 - `StateFiller` plays SONiC's managers (vrfmgrd, vlanmgrd, intfmgrd): it mirrors CONFIG_DB `VRF`,
-  `VLAN` and `INTERFACE` keys into STATE_DB `VRF_TABLE`, `VLAN_TABLE`, `INTERFACE_TABLE` by polling;
+  `VLAN`, `INTERFACE` and `VLAN_INTERFACE` keys into STATE_DB `VRF_TABLE`, `VLAN_TABLE` and
+  `INTERFACE_TABLE` by polling;
 - `table_planner` plans a single-phase change from desired tables, standing in for the renderer's
   planner (issue "switch and machine rendering") until it lands on main.
 """
@@ -11,25 +12,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 import redis
+import redis.asyncio
 
 from fabric.adapters.configdb import SonicDb
 from fabric.adapters.frr import FrrAdapter
-from fabric.core.guard import GuardLimits, owns
+from fabric.core.guard import GuardLimits
 from fabric.core.ops import DelKey, Phase, Plan, SetKey, StateWait
+from fabric.core.ownership import Ownership
 from fabric.model.switch import SwitchState
 from fabric.switch.config import FrrConfig
 from fabric.switch.sync import Syncer
 from lab.rig import FrrInstance, RedisInstance, wrap
 
-log = logging.getLogger(__name__)
-
 CONFIG_DB, APPL_DB, STATE_DB = 4, 0, 6
-MIRROR = {"VRF": "VRF_TABLE", "VLAN": "VLAN_TABLE", "INTERFACE": "INTERFACE_TABLE"}
+MIRROR = {
+    "VRF": "VRF_TABLE",
+    "VLAN": "VLAN_TABLE",
+    "INTERFACE": "INTERFACE_TABLE",
+    "VLAN_INTERFACE": "INTERFACE_TABLE",  # intfmgrd: a VLAN's interface shows in INTERFACE_TABLE too
+}
 Tables = Mapping[str, Mapping[str, Mapping[str, str]]]
 
 
@@ -59,28 +64,37 @@ def dump(client: redis.Redis) -> dict[str, dict[str, str]]:
 
 
 class StateFiller:
-    """Test-only stand-in for SONiC's managers: mirrors CONFIG_DB keys into STATE_DB, asynchronously."""
+    """Test-only stand-in for SONiC's managers: mirrors CONFIG_DB keys into STATE_DB, asynchronously.
+
+    It stops on a flag, not by cancellation alone: redis-py 8's socket timeouts (asyncio.wait_for)
+    can swallow a cancellation on Python < 3.12, so its clients run without them.
+    """
 
     def __init__(self, server: RedisInstance) -> None:
         self.server = server
         self.task: asyncio.Task[None] | None = None
+        self.running = True
+
+    def _client(self, db: int) -> redis.asyncio.Redis:
+        return redis.asyncio.Redis(
+            unix_socket_path=str(self.server.socket_path),
+            db=db,
+            decode_responses=True,
+            socket_timeout=None,
+            socket_connect_timeout=None,
+        )
 
     async def _run(self) -> None:
-        cfg = self.server.async_client(CONFIG_DB)
-        state = self.server.async_client(STATE_DB)
+        cfg, state = self._client(CONFIG_DB), self._client(STATE_DB)
         try:
-            while True:
-                try:
-                    await self._mirror(cfg, state)
-                except redis.RedisError as exc:  # a loaded machine: retry, never die silently
-                    log.warning("state filler: %s; retrying", exc)
+            while self.running:
+                await self._mirror(cfg, state)
                 await asyncio.sleep(0.02)
         finally:
             await cfg.aclose()
             await state.aclose()
 
-    @staticmethod
-    async def _mirror(cfg: Any, state: Any) -> None:
+    async def _mirror(self, cfg: redis.asyncio.Redis, state: redis.asyncio.Redis) -> None:
         want = set()
         for table, state_table in MIRROR.items():
             async for key in cfg.scan_iter(match=f"{table}|*"):
@@ -88,7 +102,7 @@ class StateFiller:
                 if "|" not in rest:
                     want.add(f"{state_table}|{rest}")
         have = set()
-        for state_table in MIRROR.values():
+        for state_table in set(MIRROR.values()):
             have |= {k async for k in state.scan_iter(match=f"{state_table}|*")}
         for key in want - have:
             await state.hset(key, mapping={"state": "ok"})
@@ -101,9 +115,14 @@ class StateFiller:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self.task is not None
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+        self.running = False
+        try:
+            async with asyncio.timeout(5):
+                await self.task
+        except TimeoutError:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
 
 
 def state_filler(server: RedisInstance) -> StateFiller:
@@ -117,11 +136,12 @@ def table_planner(desired: Tables) -> Any:
     def planner(state: SwitchState, tables: Tables, last_frr: str | None, frr_version: str | None) -> Plan:
         dels: list[DelKey] = []
         sets: list[SetKey] = []
+        rules = Ownership.of(state)
         waits: list[StateWait] = []
         for table, keys in tables.items():
             for key in keys:
                 base = table == "PORT" or (table == "VLAN" and key == f"Vlan{state.pxe_vlan}")
-                if owns(state, table, key) and not base and key not in desired.get(table, {}):
+                if rules.owns(table, key) and not base and key not in desired.get(table, {}):
                     dels.append(DelKey(table, key))
         for table, keys in desired.items():
             for key, fields in keys.items():

@@ -92,7 +92,8 @@ async def test_unprovisioned_to_tenant_and_back(
     write_tables(config_db, {**BASE, **UNPROVISIONED})
     before_foreign = {k: v for k, v in dump(config_db).items() if "Vlan10" in k or "VrfMgmt" in k}
     async with state_filler(redis_server):
-        result = await syncer(db, frr, TENANT).sync(Desired(STATE), Progress())
+        async with asyncio.timeout(20):
+            result = await syncer(db, frr, TENANT).sync(Desired(STATE), Progress())
         assert result.ok and result.applied_revision == STATE.revision
         assert [t.phase for t in result.phases] == ["remove", "add"]
         held = dump(config_db)
@@ -178,3 +179,26 @@ async def test_lldp_and_oper_state_from_appl_db(db: SonicDb, redis_server: Redis
         ("Ethernet120", "up"),
         ("Ethernet124", "down"),
     ]
+
+
+async def test_a_cancelled_sync_really_stops(db: SonicDb, config_db: redis.Redis) -> None:
+    """The loop's deadline cancels Redis calls at any point; every cancelled task must end.
+
+    With redis-py 8's own socket timeouts (asyncio.wait_for on Python < 3.12) a cancellation landing
+    as a reply arrives was swallowed and the task ran on forever: the hang of earlier test runs.
+    """
+    write_tables(config_db, BASE)
+
+    async def busy() -> None:
+        while True:
+            await db.read_tables()
+            await db.apply_ops(Phase("p", (SetKey("VRF", "Vrf100010", {"vni": "100010"}),)))
+            await asyncio.sleep(0.001)
+
+    for i in range(200):
+        task = asyncio.create_task(busy())
+        await asyncio.sleep(0.0005 * (i % 9))
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=5)
+        assert done, f"cancelled task {i} still runs"
+    assert await db.ports()  # the clients still work
