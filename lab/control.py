@@ -27,8 +27,9 @@ from fabric.adapters.process import run
 from fabric.errors import FabricError
 from lab.addressing import SwitchIdentity
 from lab.intent import lab_intent, switch_config
-from lab.rig import Rig, wait_until
+from lab.rig import Rig, procs, wait_until
 from lab.rig.daemon import Daemon, start_daemon
+from lab.rig.run import Ledger
 from lab.state import LabState, NodeRecord
 from lab.topology import Topology
 
@@ -66,7 +67,7 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_api(rig: Rig, state: LabState, directory: Path, *, port: int | None = None) -> Daemon:
+def start_api(ledger: Ledger, state: LabState, directory: Path, *, port: int | None = None) -> Daemon:
     """`fabric api serve` on SQLite in `directory`, an admin token generated into it; waits for /healthz.
 
     Restarting it (`port` given) reuses the database and token.
@@ -80,7 +81,7 @@ def start_api(rig: Rig, state: LabState, directory: Path, *, port: int | None = 
     db = f"sqlite:///{directory / 'fabric.db'}"
     argv = [FABRIC, "api", "serve", "--db", db, "--listen", f"127.0.0.1:{port}"]
     env = {**os.environ, "FABRIC_ADMIN_TOKEN": token_file.read_text().strip()}
-    daemon = start_daemon(rig.ledger, argv, what="fabric-api", log_path=directory / "api.log", env=env)
+    daemon = start_daemon(ledger, argv, what="fabric-api", log_path=directory / "api.log", env=env)
     wait_until(lambda: _healthy(url) or not daemon.alive(), timeout=API_READY_S, what="fabric api /healthz")
     if not daemon.alive():
         raise FabricError(f"fabric api did not start:\n{daemon.log_tail()}")
@@ -113,7 +114,7 @@ def start_control(
 ) -> None:
     """The API with the lab's intent, a switch daemon per switch and an agent per machine."""
     directory = rig.tempdir("api")
-    start_api(rig, state, directory)
+    start_api(rig.ledger, state, directory)
     api = Api(state.api_url or "", directory / "admin.token")
     intent = directory / "lab.yaml"
     intent.write_text(yaml.safe_dump(lab_intent(topology, identities), sort_keys=False))
@@ -135,17 +136,17 @@ def start_control(
             )
         )
         record.switch_config = str(config)
-        start_switch_daemon(rig, record)
+        start_switch_daemon(rig.ledger, record)
     for name, node in topology.nodes.items():
         if node.labels.role == "machine":
-            start_agent(rig, state.nodes[name], api, directory)
+            start_agent(rig.ledger, state.nodes[name], api, directory)
 
 
-def start_switch_daemon(rig: Rig, record: NodeRecord) -> Daemon:
+def start_switch_daemon(ledger: Ledger, record: NodeRecord) -> Daemon:
     """`fabric switch run --config` for the switch of `record` (its log beside the config)."""
     config = Path(record.switch_config or "")
     daemon = start_daemon(
-        rig.ledger,
+        ledger,
         [FABRIC, "switch", "run", "--config", str(config)],
         what=f"fabric-switch@{record.name}",
         log_path=config.with_suffix(".log"),
@@ -154,16 +155,44 @@ def start_switch_daemon(rig: Rig, record: NodeRecord) -> Daemon:
     return daemon
 
 
-def start_agent(rig: Rig, record: NodeRecord, api: Api, directory: Path) -> Daemon:
+def start_agent(ledger: Ledger, record: NodeRecord, api: Api, directory: Path) -> Daemon:
     """The machine agent (`lab.machine`) of the machine of `record`."""
     config = directory / f"machine-{record.name}.json"
     spec = {"name": record.name, "netns": record.netns, "frr_dir": record.frr_dir, "url": api.url}
     config.write_text(json.dumps({**spec, "token_file": str(api.token_file)}) + "\n")
     daemon = start_daemon(
-        rig.ledger,
+        ledger,
         [sys.executable, "-m", "lab.machine", str(config)],
         what=f"agent@{record.name}",
         log_path=config.with_suffix(".log"),
     )
     record.daemons["agent"] = (daemon.pid, daemon.item.start)
     return daemon
+
+
+def stop(state: LabState, record_daemons: dict[str, tuple[int, int | None]], name: str) -> None:
+    """Stop one recorded daemon by its PID (SIGTERM, then SIGKILL) and forget it in the ledger."""
+    pid, start = record_daemons.pop(name)
+    procs.terminate([(pid, start)])
+    ledger = Ledger.load(state.directory)
+    for item in [i for i in ledger.items if i.pid == pid]:
+        ledger.forget(item)
+    state.save()
+
+
+def restart_api(state: LabState, *, stopped: bool = False) -> None:
+    """Start the lab's API again on its port, database and token (after `stop(state, state.daemons,
+    "api")`, or stopping it first unless `stopped`)."""
+    if not stopped and "api" in state.daemons:
+        stop(state, state.daemons, "api")
+    port = int((state.api_url or "").rsplit(":", 1)[1])
+    start_api(Ledger.load(state.directory), state, Path(state.api_dir or ""), port=port)
+    state.save()
+
+
+def restart_switch_daemon(state: LabState, node: str) -> None:
+    """Stop and start the switch daemon of `node` (same configuration)."""
+    record = state.node(node)
+    stop(state, record.daemons, "fabric-switch")
+    start_switch_daemon(Ledger.load(state.directory), record)
+    state.save()
