@@ -290,6 +290,8 @@ def test_a_prefix_the_machine_does_not_own_is_filtered_by_the_leaf(lab: LabState
         f"router bgp {demo.allocations['m1']['asn']}",
         "address-family ipv4 unicast",
     )
+    # (A blackhole route backs the network statement: FRR announces only networks its RIB holds.)
+    vtysh(lab, "m1", "configure terminal", "ip route 10.99.0.0/24 Null0")
     vtysh(lab, "m1", *rogue, "network 10.99.0.0/24", "no neighbor TOR route-map RM-ANNOUNCE-V4 out")
     try:
         run_and_expect(
@@ -306,6 +308,7 @@ def test_a_prefix_the_machine_does_not_own_is_filtered_by_the_leaf(lab: LabState
         assert "10.99.0.0/24" not in vtysh_json(lab, "m2", "show bgp ipv4 unicast json")["routes"]
     finally:
         vtysh(lab, "m1", *rogue, "no network 10.99.0.0/24", "neighbor TOR route-map RM-ANNOUNCE-V4 out")
+        vtysh(lab, "m1", "configure terminal", "no ip route 10.99.0.0/24 Null0")
 
 
 def test_freeing_returns_ports_to_pxe_and_removes_the_vrf(lab: LabState, demo: DemoReport) -> None:
