@@ -318,7 +318,12 @@ def test_freeing_returns_ports_to_pxe_and_removes_the_vrf(lab: LabState, demo: D
         config, vrf_dir = db(lab, leaf, CONFIG_DB), Path(lab.nodes[leaf].vrf_dir or "")
         wait_until(lambda c=config: not c.exists(f"VRF|{beta}"), timeout=UP, what=f"{beta} gone on {leaf}")
         wait_until(lambda d=vrf_dir: not (d / beta).exists(), timeout=UP, what=f"{beta} netns gone on {leaf}")
-        assert config.hgetall("VLAN_MEMBER|Vlan4000|Ethernet12") == {"tagging_mode": "untagged"}
+        run_and_expect(  # the add-port phase comes after the VRF's removal
+            lambda c=config: c.hgetall("VLAN_MEMBER|Vlan4000|Ethernet12"),
+            {"tagging_mode": "untagged"},
+            timeout=UP,
+            what=f"Ethernet12 in Vlan4000 in {leaf}'s CONFIG_DB",
+        )
         run_and_expect(
             lambda leaf=leaf: json.loads(
                 fabric_lab.exec_in(lab.name, leaf, ["ip", "-j", "link", "show", "Ethernet12"]).stdout
