@@ -407,7 +407,9 @@ def test_set_and_delete_in_one_burst_leave_nothing(lab: LabState) -> None:
 
 
 def test_down_removes_everything_the_lab_created(lab: LabState) -> None:
-    pids = [(pid, start) for node in lab.nodes.values() for pid, start in node.daemons.values()]
+    now = LabState.load(lab.name)  # daemons restarted by earlier tests have new PIDs
+    pids = [(pid, start) for node in now.nodes.values() for pid, start in node.daemons.values()]
+    pids += list(now.daemons.values())
     assert pids and all(procs.alive(pid, start) for pid, start in pids)
     result = cli("down", lab.name)
     assert result.returncode == 0, result.stderr
