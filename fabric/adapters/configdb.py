@@ -24,6 +24,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from fabric.adapters.sonicdb import Database, DbLayout
+from fabric.core.configdb import TABLE_ORDER
 from fabric.core.ops import DelKey, Phase, SetKey, StateWait
 from fabric.errors import ApplyError
 from fabric.model.status import LldpNeighbour, PortStatus
@@ -35,16 +36,7 @@ NULL = "NULL"
 T = TypeVar("T")
 
 # Tables the plan may write, plus those it reads for context (the tunnel's name, loopback, mode).
-OWNED_TABLES = (
-    "VRF",
-    "VLAN",
-    "SUPPRESS_VLAN_NEIGH",
-    "VLAN_INTERFACE",
-    "VXLAN_TUNNEL_MAP",
-    "INTERFACE",
-    "VLAN_MEMBER",
-    "PORT",
-)
+OWNED_TABLES = TABLE_ORDER
 CONTEXT_TABLES = ("VXLAN_TUNNEL", "VXLAN_EVPN_NVO", "LOOPBACK_INTERFACE", "DEVICE_METADATA")
 
 

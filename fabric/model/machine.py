@@ -8,8 +8,9 @@ from typing import Self
 from pydantic import Field, field_validator, model_validator
 
 from fabric.model.base import Document, Model, Problems
-from fabric.model.names import IfName, Name, RealAsn, Vni, VrfName
+from fabric.model.names import IfName, Name, RealAsn
 from fabric.model.prefixes import IPNetwork, normalise_networks
+from fabric.model.switch import Vrf
 
 
 class Machine(Model):
@@ -20,17 +21,8 @@ class Machine(Model):
     router_id: ipaddress.IPv4Address
 
 
-class MachineVrf(Model):
-    """The tenant VRF the machine lives in."""
-
-    name: VrfName
-    vni: Vni
-
-    @model_validator(mode="after")
-    def _name_is_derived(self) -> Self:
-        if self.name != f"Vrf{self.vni}":
-            raise Problems([("name", f"must be Vrf{self.vni} for VNI {self.vni}")])
-        return self
+MachineVrf = Vrf
+"""The tenant VRF the machine lives in: the same record as a switch's VRF (`Vrf<vni>`)."""
 
 
 class MachineState(Document):
