@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from lab.sonic.lldp import lldp_entries
 log = logging.getLogger("lab.sonic")
 BURST_S = 0.05  # how long a burst of notifications is drained before processing
 POLL_S = 1.0  # LLDP and port oper state
+ZEBRA_VRF_WAIT_S = 15.0  # zebra picks a new VRF namespace up by inotify (well under 1 s idle)
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class StandIn:
                 log.error("VRF %s: this switch has no VRF namespace directory", vrf)
                 continue
             self.kernel.add_vrf(vrf)
+            self._await_zebra(vrf)
             self.vrfs.add(vrf)
             self.state.hset(f"VRF_TABLE|{vrf}", mapping={"state": "ok"})
         for vlan, have_vlan in list(self.vlans.items()):
@@ -156,6 +159,26 @@ class StandIn:
                 self._place(port, spec)
             if port in self.placed:
                 self._link_settings(port, spec)
+
+    def _await_zebra(self, vrf: str) -> None:
+        """Wait until zebra watches VRF namespace `vrf` before anything is put in it.
+
+        zebra finds a new namespace by inotify and reads what is already in it with one netlink dump;
+        FRR 8.4 sometimes loses part of that dump (zebra logs ``netlink-cmd (NS n) error: data remnant
+        size ...``) and never hears of those addresses again: a port moved and brought up before it had
+        no IPv6 link-local in zebra, so no router advertisements, so the unnumbered BGP session stayed
+        Idle ("Waiting for Peer IPv6 LLA"); a VXLAN device lost its bridge.  Once zebra lists the VRF
+        with its namespace, every later move, address and device reaches it as a live event.
+        """
+        if self.frr_dir is None:
+            return
+        shown = re.compile(rf"^vrf {re.escape(vrf)} id \d+ netns ", re.MULTILINE)
+        deadline = time.monotonic() + ZEBRA_VRF_WAIT_S
+        while not shown.search(self.vtysh("show vrf")):
+            if time.monotonic() >= deadline:
+                log.warning("zebra has not picked up VRF namespace %s after %.0f s", vrf, ZEBRA_VRF_WAIT_S)
+                return
+            time.sleep(0.05)
 
     def _build_vlan(self, vlan: str, spec: VlanSpec, want: Desired) -> None:
         self.kernel.add_bridge(spec.vrf, vlan, want.mac)

@@ -408,9 +408,11 @@ def test_set_and_delete_in_one_burst_leave_nothing(lab: LabState) -> None:
 
 def test_down_removes_everything_the_lab_created(lab: LabState) -> None:
     now = LabState.load(lab.name)  # daemons restarted by earlier tests have new PIDs
-    pids = [(pid, start) for node in now.nodes.values() for pid, start in node.daemons.values()]
-    pids += list(now.daemons.values())
-    assert pids and all(procs.alive(pid, start) for pid, start in pids)
+    named = {f"{node}/{d}": ps for node, rec in now.nodes.items() for d, ps in rec.daemons.items()}
+    named.update(now.daemons)
+    pids = list(named.values())
+    assert pids
+    assert not [name for name, (pid, start) in named.items() if not procs.alive(pid, start)], "daemons died"
     result = cli("down", lab.name)
     assert result.returncode == 0, result.stderr
     assert not [pid for pid, start in pids if procs.alive(pid, start)]
