@@ -5,8 +5,8 @@ for network namespaces (ARCHITECTURE §8) and, like them, asynchronously: CONFIG
 keyspace notifications, a burst is drained before it is processed (so pending operations coalesce per
 key: a key set and deleted before processing is simply absent, a delete followed by a re-add is lost),
 then CONFIG_DB is read and the devices are converged on it.  STATE_DB entries are written only once the
-devices exist and deleted when they are torn down.  The netns-backend dance is done here too: once zebra
-shows a new L3VNI up, `vrf X / no vni N` and a poll later `vni N` re-bind it in bgpd (VRFs created at
+devices exist and deleted when they are torn down.  The netns-backend dance is done here too: a new VRF
+namespace is filled only once zebra lists it (`_await_zebra`), and once zebra shows a new L3VNI up, `vrf X / no vni N` and a poll later `vni N` re-bind it in bgpd (VRFs created at
 runtime otherwise often stay unbound, or get routes without router MACs).  Lab code only: the switch
 daemon never sees any of this except through the DBs.
 """
