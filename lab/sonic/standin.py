@@ -6,9 +6,10 @@ keyspace notifications, a burst is drained before it is processed (so pending op
 key: a key set and deleted before processing is simply absent, a delete followed by a re-add is lost),
 then CONFIG_DB is read and the devices are converged on it.  STATE_DB entries are written only once the
 devices exist and deleted when they are torn down.  The netns-backend dance is done here too: a new VRF
-namespace is filled only once zebra lists it (`_await_zebra`), and once zebra shows a new L3VNI up, `vrf X / no vni N` and a poll later `vni N` re-bind it in bgpd (VRFs created at
-runtime otherwise often stay unbound, or get routes without router MACs).  Lab code only: the switch
-daemon never sees any of this except through the DBs.
+namespace is filled only once zebra lists it (`_await_zebra`), and once zebra shows a new L3VNI up,
+`vrf X / no vni N` and a poll later `vni N` re-bind it in bgpd (VRFs created at runtime otherwise often
+stay unbound, or get routes without router MACs).  Lab code only: the switch daemon never sees any of
+this except through the DBs.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from lab.sonic.lldp import lldp_entries
 log = logging.getLogger("lab.sonic")
 BURST_S = 0.05  # how long a burst of notifications is drained before processing
 POLL_S = 1.0  # LLDP and port oper state
-ZEBRA_VRF_WAIT_S = 15.0  # zebra picks a new VRF namespace up by inotify (well under 1 s idle)
+ZEBRA_VRF_WAIT_S = 5.0  # zebra picks a new VRF namespace up within a second; some it never lists (below)
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,9 @@ class StandIn:
         size ...``) and never hears of those addresses again: a port moved and brought up before it had
         no IPv6 link-local in zebra, so no router advertisements, so the unnumbered BGP session stayed
         Idle ("Waiting for Peer IPv6 LLA"); a VXLAN device lost its bridge.  Once zebra lists the VRF
-        with its namespace, every later move, address and device reaches it as a live event.
+        with its namespace, every later move, address and device reaches it as a live event.  Some
+        namespaces zebra never lists (one without FRR `vrf` config; one re-created under a name FRR still
+        has): those are filled after `ZEBRA_VRF_WAIT_S`, as before, with the dump's risk.
         """
         if self.frr_dir is None:
             return
