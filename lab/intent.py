@@ -23,11 +23,6 @@ SUPER = "tenants"
 SUPER_PREFIXES = ["10.128.0.0/14", "2001:db8:100::/40"]
 UNDERLAY = "underlay"
 INTERNET = "internet"
-# The partition's VNI range is small on purpose: every leaf gets one VRF namespace per VNI of it before
-# its FRR starts (`vrf_names`), because FRR 8.4's netns VRF backend does not survive namespaces created
-# and deleted at runtime (ARCHITECTURE §8).
-VNI_FIRST = 100000
-VNI_COUNT = 16
 
 
 def partition_name(topology: Topology) -> str:
@@ -48,11 +43,6 @@ def nic_mac(topology: Topology, host: str, nic_index: int) -> str:
 def host_nics(topology: Topology, host: str) -> list[tuple[str, str]]:
     """(NIC name, MAC) of every NIC of `host`, in file order."""
     return [(own.port, nic_mac(topology, host, i)) for i, (own, _) in enumerate(topology.links_of(host))]
-
-
-def vrf_names() -> list[str]:
-    """The SONiC VRF name (`Vrf<vni>`) of every VNI of the lab partition's range, in order."""
-    return [f"Vrf{vni}" for vni in range(VNI_FIRST, VNI_FIRST + VNI_COUNT)]
 
 
 def lab_intent(topology: Topology, identities: dict[str, SwitchIdentity]) -> dict[str, Any]:
@@ -83,7 +73,7 @@ def lab_intent(topology: Topology, identities: dict[str, SwitchIdentity]) -> dic
         "partitions": [
             {
                 "name": part,
-                "vni_range": {"first": VNI_FIRST, "last": VNI_FIRST + VNI_COUNT - 1},
+                "vni_range": {"first": 100000, "last": 100999},
                 "machine_asn_range": {"first": 4210000000, "last": 4210000999},
                 "switch_asn_range": {"first": 4200000000, "last": 4200000999},
                 "loopback_prefix": "10.255.0.0/23",
