@@ -1,25 +1,31 @@
 """Firewall benchmarks, side by side in one run (`python -m bench firewall`).
 
-1. 20,000 LoadBalancer services + 5,000 policy CIDRs: parsed objects → applied ruleset (ours: sets),
-   and the whole CLI including YAML parsing; vs one rule with inline anonymous sets per service,
-   measured at smaller scales and extrapolated linearly (said so in the output).
-2. One changed service: recompute + element-only apply.
-3. New-connection latency through the firewall: 20,000 services vs no ruleset, interleaved rounds.
+1. 20,000 LoadBalancer services + 5,000 policy CIDRs, parsed objects → applied ruleset, with the
+   incremental compiler a daemon uses (`PolicyCompiler`) and the batch path the CLI uses; the whole CLI
+   including YAML parsing; vs one rule with inline anonymous sets per service, measured at smaller
+   scales and extrapolated (said so in the output).
+2. One changed service: `PolicyCompiler.update` + element-only apply, vs recompiling everything and
+   replacing the table.
+3. New-connection latency through the firewall: 20,000 services vs the same table with only the service
+   connected to (same chains, same conntrack), and vs no table at all; interleaved rounds.
 
+Wall-clock times are reported with the CPU time they used (ours: this process; nft: its child
+processes), since other work on a shared machine stretches wall time but not CPU time.
 Runs as root in namespaces of the test rig (inside `unshare -rn`, nft cannot enlarge its netlink buffer
 and a 60,000-element batch fails with "Message too long").
 """
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,28 +75,65 @@ def objects(services: int = SERVICES, cidrs: int = CIDRS) -> list[dict[str, Any]
     return out
 
 
-def _ours(docs: list[dict[str, Any]]) -> tuple[Any, dict[str, float]]:
+class Clock:
+    """Wall and CPU seconds per phase: this process's CPU, plus its children's (nft) CPU."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, dict[str, float]] = {}
+
+    def __call__(self, name: str, work: Callable[[], Any]) -> Any:
+        wall, cpu, kids = time.perf_counter(), time.process_time(), _children_cpu()
+        result = work()
+        self.phases[name] = {
+            "wall": time.perf_counter() - wall,
+            "cpu": time.process_time() - cpu + _children_cpu() - kids,
+        }
+        return result
+
+    def total(self, key: str = "wall") -> float:
+        return sum(p[key] for p in self.phases.values())
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _prefixes() -> list[Any]:
+    return [ipaddress.ip_network(p) for p in PREFIXES]
+
+
+def _ours(docs: list[dict[str, Any]]) -> tuple[Any, Any, Clock]:
+    """Cold start of the incremental compiler, applied the way `NftTable.apply` does (one nft -f)."""
     from fabric.adapters.nft import NftTable
+    from fabric.core.policy.incremental import PolicyCompiler
+    from fabric.firewall.pipeline import paused_gc
+    from fabric.render.nft import render_ruleset
+
+    clock, table = Clock(), NftTable()
+    compiler = PolicyCompiler(_prefixes(), "boundary")
+    with paused_gc():
+        clock("models+compile", lambda: compiler.update(docs))
+        ruleset = clock("sets", compiler.ruleset)
+        text = clock("render", lambda: render_ruleset(ruleset))
+    clock("nft -f", lambda: table._nft("-f", "-", script=text, phase="bench"))
+    table.last = ruleset
+    return compiler, table, clock
+
+
+def _batch(docs: list[dict[str, Any]]) -> Clock:
+    """The batch path (`fabric firewall compile`): parse all, compile all, build all; no nft."""
     from fabric.core.policy.compiler import compile_policy
     from fabric.core.policy.manifests import parse_objects
     from fabric.core.policy.ruleset import build_ruleset
-    from fabric.render.nft import render_ruleset
+    from fabric.firewall.pipeline import paused_gc
 
-    t: dict[str, float] = {}
-    start = time.perf_counter()
-    cluster = parse_objects(docs)
-    t["models"] = time.perf_counter() - start
-    compiled = compile_policy(cluster, [ipaddress.ip_network(p) for p in PREFIXES], "boundary")
-    t["compile"] = time.perf_counter() - start - sum(t.values())
-    ruleset = build_ruleset(compiled)
-    t["sets"] = time.perf_counter() - start - sum(t.values())
-    text = render_ruleset(ruleset)
-    t["render"] = time.perf_counter() - start - sum(t.values())
-    table = NftTable()
-    table._nft("-f", "-", script=text, phase="bench")  # the load alone (apply() would also nft -c)
-    t["nft -f"] = time.perf_counter() - start - sum(t.values())
-    table.last = ruleset
-    return (table, ruleset, compiled), t
+    clock = Clock()
+    with paused_gc():
+        cluster = clock("models", lambda: parse_objects(docs))
+        compiled = clock("compile", lambda: compile_policy(cluster, _prefixes(), "boundary"))
+        clock("sets", lambda: build_ruleset(compiled))
+    return clock
 
 
 def _inline(n: int) -> float:
@@ -113,100 +156,119 @@ def _inline(n: int) -> float:
     return took
 
 
-def _one_change(state: Any, docs: list[dict[str, Any]]) -> float:
-    from fabric.core.policy.compiler import compile_policy
-    from fabric.core.policy.manifests import parse_objects
-    from fabric.core.policy.ruleset import build_ruleset
+def _changes(compiler: Any, table: Any, docs: list[dict[str, Any]], rounds: int = 21) -> list[Clock]:
+    """`rounds` different one-service changes, each synced the way the daemon does (the full listing,
+    unchanged manifests being the same dicts) and applied."""
+    from fabric.firewall.pipeline import paused_gc
 
-    table, _, _ = state
-    changed = [dict(d) for d in docs]
-    svc = dict(changed[7])
-    svc["spec"] = {**svc["spec"], "ports": [{"port": 443}, {"port": 8443}]}
-    changed[7] = svc
-    start = time.perf_counter()
-    compiled = compile_policy(parse_objects(changed), [ipaddress.ip_network(p) for p in PREFIXES], "boundary")
-    applied = table.apply(build_ruleset(compiled))
-    took = time.perf_counter() - start
-    assert applied.mode == "elements", applied.mode
-    return took
+    listing, clocks = list(docs), []
+    for n in range(rounds):
+        index = 7 + n * 97
+        svc = dict(listing[index])
+        svc["spec"] = {**svc["spec"], "ports": [{"port": 443}, {"port": 10_000 + n}]}
+        listing[index] = svc
+        clock = Clock()
+        with paused_gc():
+            clock("sync", lambda: compiler.sync(listing))
+            ruleset = clock("sets", compiler.ruleset)
+        applied = clock("apply", lambda ruleset=ruleset: table.apply(ruleset))
+        assert applied.mode == "elements", applied.mode
+        clocks.append(clock)
+    return clocks
 
 
-def _one_change_incremental(state: Any) -> float:
-    """The apply alone for one changed service (what a daemon with cached compiled objects would pay)."""
-    table, _, _ = state
-    sets = tuple(
-        dataclasses.replace(
-            s, elements=(*s.elements, ("100.127.255.1 . 6 . 443 . 0.0.0.0/0", "bench/new (Service)"))
-        )
-        if s.name == "allow_in4"
-        else s
-        for s in table.last.sets
-    )
-    start = time.perf_counter()
-    applied = table.apply(dataclasses.replace(table.last, sets=sets))
-    assert applied.mode == "elements"
-    return time.perf_counter() - start
+def _full_reload(table: Any, docs: list[dict[str, Any]]) -> Clock:
+    """The same change the way there is no cache: compile everything, replace the table."""
+    from fabric.core.policy.incremental import PolicyCompiler
+    from fabric.firewall.pipeline import paused_gc
+
+    svc = dict(docs[3])
+    svc["spec"] = {**svc["spec"], "ports": [{"port": 443}, {"port": 9999}]}
+    clock = Clock()
+    with paused_gc():
+        compiler = PolicyCompiler(_prefixes(), "boundary")
+        clock("compile", lambda: compiler.update([*docs[:3], svc, *docs[4:]]))
+        ruleset = clock("sets", compiler.ruleset)
+    table.last = None
+    clock("apply", lambda: table.apply(ruleset))
+    return clock
+
+
+def _cli(docs: list[dict[str, Any]], suffix: str) -> Clock:
+    """`fabric firewall compile` on one `kubectl get -o yaml|json`-style file, then `nft -f`."""
+    clock = Clock()
+    listing = {"apiVersion": "v1", "kind": "List", "items": docs}
+    with tempfile.TemporaryDirectory() as tmp:
+        text = json.dumps(listing) if suffix == "json" else yaml.safe_dump(listing)
+        (Path(tmp) / f"all.{suffix}").write_text(text)
+        fabric = str(Path(sys.executable).with_name("fabric"))
+        argv = [
+            fabric,
+            "firewall",
+            "compile",
+            "-m",
+            tmp,
+            *[a for p in PREFIXES for a in ("--cluster-prefix", p)],
+        ]
+        compiled = clock("fabric firewall compile", lambda: run([*argv, "-o", f"{tmp}/r.nft"], timeout=600))
+        loaded = clock("nft -f", lambda: run(["nft", "-f", f"{tmp}/r.nft"], timeout=600))
+        assert compiled.ok and loaded.ok, compiled.describe() + loaded.describe()
+    return clock
 
 
 def inner() -> None:
     """Parts 1 and 2, inside a fresh namespace (prints JSON)."""
     docs = objects()
-    state, ours = _ours(docs)
-    out: dict[str, Any] = {"ours": ours, "elements": state[1].elements}
-    out["change_full_recompute"] = _one_change(state, docs)
-    out["change_apply_only"] = _one_change_incremental(state)
-    out["inline"] = {n: _inline(n) for n in (250, 500, 1000)}
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "all.yaml").write_text(
-            yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": docs})
-        )
-        fabric = str(Path(sys.executable).with_name("fabric"))
-        start = time.perf_counter()
-        compiled = run(
-            [
-                fabric,
-                "firewall",
-                "compile",
-                "-m",
-                tmp,
-                *[arg for p in PREFIXES for arg in ("--cluster-prefix", p)],
-                "-o",
-                f"{tmp}/r.nft",
-            ],
-            timeout=600,
-        )
-        loaded = run(["nft", "-f", f"{tmp}/r.nft"], timeout=600)
-        out["cli"] = time.perf_counter() - start
-        assert compiled.ok and loaded.ok, compiled.describe() + loaded.describe()
+    compiler, table, ours = _ours(docs)
+    out: dict[str, Any] = {"ours": ours.phases, "elements": table.last.elements}
+    out["batch"] = _batch(docs).phases
+    out["changes"] = [c.phases for c in _changes(compiler, table, docs)]
+    out["full_reload"] = _full_reload(table, docs).phases
+    table.remove()
+    out["inline"] = {n: _inline(n) for n in (250, 500, 1000, 2000)}
+    out["cli"] = _cli(docs, "yaml").phases
+    out["cli_json"] = _cli(docs, "json").phases
     print(json.dumps(out))
 
 
+def _phases(phases: dict[str, dict[str, float]]) -> str:
+    wall = sum(p["wall"] for p in phases.values())
+    cpu = sum(p["cpu"] for p in phases.values())
+    parts = ", ".join(f"{k} {v['wall']:.2f}/{v['cpu']:.2f}" for k, v in phases.items())
+    return f"{wall:.2f} s wall / {cpu:.2f} s CPU ({parts})"
+
+
 def report(data: dict[str, Any]) -> None:
+    """Print parts 1 and 2 (times as wall/CPU seconds)."""
     ours = data["ours"]
-    total = sum(ours.values())
-    print(f"20,000 LB services + 5,000 policy CIDRs -> {data['elements']} set elements")
-    print(
-        f"  ours, parsed objects -> applied: {total:.2f} s ("
-        + ", ".join(f"{k} {v:.2f}" for k, v in ours.items())
-        + ")"
-    )
-    print(f"  ours, whole CLI incl. YAML parsing + nft -f: {data['cli']:.2f} s")
+    print(f"20,000 LB services + 5,000 policy CIDRs -> {data['elements']} set elements (wall/CPU s)")
+    print(f"  ours, parsed objects -> applied (PolicyCompiler): {_phases(ours)}")
+    print(f"  batch path (CLI's parse/compile/sets, no nft): {_phases(data['batch'])}")
+    print(f"  whole CLI incl. YAML parsing (libyaml), then nft -f: {_phases(data['cli'])}")
+    print(f"  whole CLI, the same objects as JSON (kubectl -o json): {_phases(data['cli_json'])}")
     inline = {int(k): v for k, v in data["inline"].items()}
     for n, v in sorted(inline.items()):
         print(f"  inline sets per service, {n} services: {v:.2f} s")
     (n1, t1), (n2, t2) = sorted(inline.items())[-2:]
     linear = t2 + (t2 - t1) / (n2 - n1) * (SERVICES - n2)
     quadratic = t2 * (SERVICES / n2) ** 2
+    total = sum(p["wall"] for p in ours.values())
     print(f"  inline sets, 20,000 services: EXTRAPOLATED from {n2} (grew {t2 / t1:.1f}x for {n2 / n1:.0f}x):")
     print(f"    ~{linear:.0f} s if linear, ~{quadratic:.0f} s if quadratic")
     print(
-        f"  ratio inline/ours at 20,000 services: {linear / total:.1f}x (linear) .. "
-        f"{quadratic / total:.0f}x (quadratic)"
+        f"  ratio inline/ours at 20,000 services: {linear / total:.0f}x (linear) .. {quadratic / total:.0f}x"
     )
+    walls = sorted(sum(p["wall"] for p in c.values()) for c in data["changes"])
+    cpus = sorted(sum(p["cpu"] for p in c.values()) for c in data["changes"])
+    median = statistics.median(walls)
     print(
-        "one changed service: recompute everything + element-only apply "
-        f"{data['change_full_recompute'] * 1000:.0f} ms; element-only apply alone "
-        f"{data['change_apply_only'] * 1000:.0f} ms"
+        f"one changed service, {len(walls)} different changes: sync + sets + element-only apply "
+        f"median {median * 1000:.0f} ms wall / {statistics.median(cpus) * 1000:.0f} ms CPU "
+        f"(max {walls[-1] * 1000:.0f} ms); e.g. {_phases(data['changes'][len(walls) // 2])}"
+    )
+    full = sum(p["wall"] for p in data["full_reload"].values())
+    print(
+        f"  vs compile everything + replace the table: {_phases(data['full_reload'])}: {full / median:.0f}x"
     )
 
 
@@ -232,11 +294,18 @@ while True:
 
 
 def latency() -> None:
-    """Part 3 (root): connect latency through a forwarding namespace, 20k services vs no table."""
+    """Part 3 (root): connect latency through a forwarding namespace; 20k services vs the same table with
+    one service (the one connected to), vs no table; variants interleaved round by round."""
     from fabric.adapters.nft import NftTable
+    from fabric.core.policy.incremental import PolicyCompiler
     from lab.rig import Rig, veth, wait_until
 
-    _, (_, ruleset, _) = None, _build_only()
+    docs = objects()
+    rulesets = {}
+    for name, subset in (("20k", docs), ("1", [docs[6]])):
+        compiler = PolicyCompiler(_prefixes(), "boundary")
+        compiler.update(subset)
+        rulesets[name] = compiler.ruleset()
     with Rig() as rig:
         out, fw, cl = rig.netns("bout"), rig.netns("bfw"), rig.netns("bcl")
         veth(out, "eth0", fw, "ext0")
@@ -258,13 +327,14 @@ def latency() -> None:
         cl.start([sys.executable, "-c", LATENCY_SERVER], what="latency-server", log_path=log)
         wait_until(lambda: "ready" in log.read_text() if log.exists() else False, timeout=10)
         table = NftTable(prefix=["ip", "netns", "exec", fw.name])
-        samples: dict[str, list[float]] = {"empty": [], "20k": []}
+        samples: dict[str, list[float]] = {"20k": [], "1": [], "none": []}
         for _ in range(LATENCY_ROUNDS):
-            for variant in ("empty", "20k"):
-                if variant == "empty":
+            for variant in samples:
+                if variant == "none":
                     table.remove()
                 else:
-                    table.apply(ruleset)
+                    table.last = None
+                    table.apply(rulesets[variant])
                 res = out.exec(
                     [sys.executable, "-c", LATENCY_CLIENT, "192.0.2.9", "100.64.0.6", str(LATENCY_PER_ROUND)],
                     timeout=120,
@@ -274,25 +344,13 @@ def latency() -> None:
     med = {k: statistics.median(v) * 1e6 for k, v in samples.items()}
     p90 = {k: statistics.quantiles(v, n=10)[-1] * 1e6 for k, v in samples.items()}
     print(
-        f"new-connection latency, {len(samples['empty'])} connections each, "
+        f"new-connection latency, {len(samples['1'])} connections each, "
         f"interleaved in {LATENCY_ROUNDS} rounds:"
     )
-    print(f"  no ruleset: median {med['empty']:.0f} us, p90 {p90['empty']:.0f} us")
-    print(
-        f"  20,000 services: median {med['20k']:.0f} us, p90 {p90['20k']:.0f} us "
-        f"(median ratio {med['20k'] / med['empty']:.2f})"
-    )
-
-
-def _build_only() -> tuple[Any, Any, Any]:
-    from fabric.core.policy.compiler import compile_policy
-    from fabric.core.policy.manifests import parse_objects
-    from fabric.core.policy.ruleset import build_ruleset
-
-    compiled = compile_policy(
-        parse_objects(objects()), [ipaddress.ip_network(p) for p in PREFIXES], "boundary"
-    )
-    return None, build_ruleset(compiled), compiled
+    labels = {"20k": "20,000 services", "1": "same table, 1 service", "none": "no table (no conntrack)"}
+    for key, label in labels.items():
+        print(f"  {label}: median {med[key]:.0f} us, p90 {p90[key]:.0f} us")
+    print(f"  ratio 20,000 services / same table with 1 service: {med['20k'] / med['1']:.2f} (median)")
 
 
 def main() -> None:

@@ -144,14 +144,28 @@ def serve(db_url: str) -> tuple[str, str, int]:
     return server.url, server.admin, server.pid
 
 
+def count_statements(db: Database) -> list[int]:
+    """A counter of the statements the engine sends (BEGIN included; the commit is not a statement)."""
+    from sqlalchemy import event
+
+    counter = [0]
+
+    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+    def _count(*_args: object) -> None:
+        counter[0] += 1
+
+    return counter
+
+
 async def run_engine(name: str, url: str) -> dict[str, list[float]]:
     db = Database(url)
     store = await setup(db)
-    results = {
-        "floor": await timed(N, lambda i: floor(db, i)),
-        "store": await timed(N, lambda _i: store.acquire_ip(ME, IpAcquire(network="big"))),
-        "go-ipam-style": await timed(min(N, 60), lambda i: goipam(db, i)),
-    }
+    counter = count_statements(db)
+    results = {"floor": await timed(N, lambda i: floor(db, i))}
+    floor_statements, counter[0] = counter[0] / N, 0
+    results["store"] = await timed(N, lambda _i: store.acquire_ip(ME, IpAcquire(network="big")))
+    store_statements = counter[0] / N
+    results["go-ipam-style"] = await timed(min(N, 60), lambda i: goipam(db, i))
     await db.close()
     srv_url, token, pid = serve(url)
     try:
@@ -161,6 +175,9 @@ async def run_engine(name: str, url: str) -> dict[str, list[float]]:
 
         stop_server(pid)
     print(f"-- {name}: /16 with 50,000 IPs, {N} acquires each (baseline {min(N, 60)})")
+    print(
+        f"   statements per transaction: floor {floor_statements:.0f}, store acquire {store_statements:.0f}"
+    )
     for label, samples in results.items():
         print(f"   {label:14} p50 {pct(samples, 0.5):8.2f} ms   p99 {pct(samples, 0.99):8.2f} ms")
     f50, s50, h50, g50 = (pct(results[k], 0.5) for k in ("floor", "store", "http", "go-ipam-style"))

@@ -88,6 +88,29 @@ class ApiClient:
                 raise _error(r.status, payload)
             return payload
 
+    async def versioned(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | dict[str, Any] | None = None,
+        *,
+        if_match: str | None = None,
+    ) -> tuple[Any, str | None]:
+        """Like `request`, sending `If-Match` when given; returns (payload, the answer's ETag).
+
+        A write whose `if_match` is stale fails with `ApiError` 412 (field `If-Match`, `problem["etag"]`
+        the current version)."""
+        data = body.model_dump(mode="json", by_alias=True) if isinstance(body, BaseModel) else body
+        headers = {"If-Match": if_match} if if_match else {}
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        async with self.session.request(
+            method, self.url + path, json=data, headers=headers, timeout=timeout
+        ) as r:
+            payload = await r.json(content_type=None) if r.content_length != 0 else None
+            if r.status >= 400:
+                raise _error(r.status, payload)
+            return payload, r.headers.get("ETag")
+
     async def get_state(self, kind: str, name: str, etag: str | None = None) -> Fetched:
         """The desired document of `kind`/`name`; `Fetched(document=None)` when `etag` still matches."""
         return await self._state(kind, name, {}, etag, self.timeout)

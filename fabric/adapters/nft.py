@@ -1,4 +1,5 @@
-"""nftables: check, then load one transaction; only `table inet fabric` is ever touched.
+"""nftables: load one transaction (checked with `nft -c` when it fails); only `table inet fabric` is
+ever touched.
 
 The adapter keeps the last ruleset it applied: when only set elements changed, it sends just the
 element additions and deletions (one transaction); otherwise the whole table is replaced (create, delete
@@ -58,7 +59,8 @@ class NftTable:
             update = render_element_update(self.last, ruleset)
             if update is not None:
                 try:
-                    self.check(update)
+                    # No separate `nft -c`: the update is one transaction, and a failed one falls
+                    # back to replacing the table, which is checked first.
                     self._nft("-f", "-", script=update, phase="nft:elements")
                 except ApplyError as exc:
                     # The table drifted (deleted or edited by hand): fall back to replacing it whole.
@@ -67,9 +69,15 @@ class NftTable:
                     self.last = ruleset
                     return Applied("elements", update)
         script = render_ruleset(ruleset)
-        self.check(script)
         self.last = None  # if loading fails, the next apply must not trust the kernel's state
-        self._nft("-f", "-", script=script, phase="nft:load")
+        try:
+            self._nft("-f", "-", script=script, phase="nft:load")
+        except ApplyError:
+            # The file is one transaction, so nothing changed.  Only now ask `nft -c` whether the
+            # script itself is at fault (phase nft:check, not retryable) or the load failed otherwise;
+            # checking every script first would double the cost of each full load.
+            self.check(script)
+            raise
         self.last = ruleset
         return Applied("full", script)
 

@@ -26,6 +26,7 @@ from fabric.api.auth import PRINCIPAL, Denied, bearer
 from fabric.api.context import CONTEXT, Context, Route
 from fabric.api.openapi import spec
 from fabric.api.problems import bad_json, from_exception, problem
+from fabric.api.responses import Health
 from fabric.api.watch import Hub, PgListener
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,26 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=data, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+async def _openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SPEC])
+
+
+SPEC = web.AppKey("openapi", dict)
+PUBLIC: list[Route] = [
+    Route(
+        "GET",
+        "/healthz",
+        _healthz,
+        "Health: the store answers",
+        response=Health,
+        public=True,
+        statuses=(500,),
+    ),
+    Route("GET", "/metrics", _metrics, "Prometheus metrics", public=True, statuses=(), media="text/plain"),
+    Route("GET", "/v1/openapi.json", _openapi, "This OpenAPI 3.1 document", public=True, statuses=()),
+]
+
+
 def build_app(db: Database, *, heartbeat_stale: float = 300.0) -> web.Application:
     """The API over `db` (migrated already); with PostgreSQL it LISTENs for other replicas' commits."""
     app = web.Application(middlewares=[_errors], client_max_size=4 * 1024 * 1024)
@@ -118,12 +139,11 @@ def build_app(db: Database, *, heartbeat_stale: float = 300.0) -> web.Applicatio
     context.heartbeat_stale = heartbeat_stale
     app[CONTEXT] = context
     app[METRICS] = Metrics(context.hub)
-    document = spec(ROUTES)
+    app[SPEC] = spec([*ROUTES, *PUBLIC])
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _guarded(route))
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/metrics", _metrics)
-    app.router.add_get("/v1/openapi.json", lambda _r: _json(document))
+    for route in PUBLIC:
+        app.router.add_route(route.method, route.path, route.handler)
     if db.dialect == "postgresql":
         listener = PgListener(
             db.url.replace("postgresql+asyncpg://", "postgresql://", 1), CHANNEL, context.hub
@@ -143,10 +163,6 @@ def build_app(db: Database, *, heartbeat_stale: float = 300.0) -> web.Applicatio
 
     app.on_cleanup.append(_close)
     return app
-
-
-async def _json(data: object) -> web.Response:
-    return web.json_response(data)
 
 
 def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:

@@ -45,6 +45,9 @@ class Route:
     public: bool = False
     query: tuple[str, ...] = ()
     statuses: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422))
+    many: bool = False  # the answer is a list of `response`
+    conditional: bool = False  # takes If-Match (412 when stale)
+    media: str = "application/json"
 
 
 def ctx(request: web.Request) -> Context:
@@ -60,6 +63,15 @@ async def body(request: web.Request, model: type[M]) -> M:
     return model.model_validate(await request.json(loads=json.loads))
 
 
-def ok(data: Any, status: int = 200) -> web.Response:
-    """A JSON response."""
-    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
+def ok(data: Any, status: int = 200, version: str | None = None) -> web.Response:
+    """A JSON response; `version` (an object version) becomes its ETag."""
+    headers = {"ETag": f'"{version}"'} if version else None
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str), headers=headers)
+
+
+def if_match(request: web.Request) -> str | None:
+    """The version an `If-Match` header asks for (quotes and a weak prefix removed), or None."""
+    header = request.headers.get("If-Match", "").strip()
+    if not header:
+        return None
+    return header.removeprefix("W/").strip().strip('"') or None

@@ -16,10 +16,12 @@ REF = "#/components/schemas/{model}"
 REASONS = {
     304: "Not modified (ETag matches, or the watch timed out)",
     400: "Bad request",
+    500: "Internal error",
     401: "No valid token",
     403: "Token out of scope",
     404: "Unknown id",
     409: "Conflict (taken, overlapping, exhausted pool)",
+    412: "If-Match names a version the object is no longer at (the problem's etag is the current one)",
     422: "Invalid field",
 }
 
@@ -56,15 +58,32 @@ def _operation(r: Route) -> dict[str, Any]:
         for n in re.findall(r"{(\w+)}", r.path)
     ]
     params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in r.query]
-    ok_schema = _ref(r.response) if r.response else {}
+    statuses = r.statuses
+    if r.conditional:
+        params.append(
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": False,
+                "description": "Write only if the object is still at this ETag (its version).",
+                "schema": {"type": "string"},
+            }
+        )
+        statuses = (*statuses, 412)
+    bare = {"type": "object"} if r.media == "application/json" else {"type": "string"}
+    ok_schema: dict[str, Any] = _ref(r.response) if r.response else bare
+    if r.many:
+        ok_schema = {"type": "array", "items": ok_schema}
     responses: dict[str, Any] = {
         "200" if r.method == "GET" else "2XX": {
             "description": "OK",
-            "content": {"application/json": {"schema": ok_schema}},
+            "content": {r.media: {"schema": ok_schema}},
         }
     }
+    if not r.public:
+        statuses = tuple(sorted({*statuses, 401, 403}))
     problem = {"application/problem+json": {"schema": _ref(Problem)}}
-    for status in r.statuses:
+    for status in statuses:
         responses[str(status)] = {"description": REASONS[status]}
         if status != 304:
             responses[str(status)]["content"] = problem

@@ -10,7 +10,7 @@ import pydantic
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from fabric.adapters.store.errors import Conflict, NotFound
+from fabric.adapters.store.errors import Conflict, NotFound, Stale
 from fabric.errors import AllocationError, FabricError, ValidationError
 from fabric.model import problems_of
 
@@ -36,6 +36,7 @@ class Problem(pydantic.BaseModel):
     errors: list[dict[str, str]] = []
     pool: str | None = None
     size: str | None = None
+    etag: str | None = None
 
 
 def problem(
@@ -67,6 +68,14 @@ def from_exception(exc: BaseException) -> web.Response | None:
         return problem(422, "invalid request", "; ".join(f"{p}: {r}" for p, r in probs), probs)
     if isinstance(exc, NotFound):
         return problem(404, "not found", str(exc), [(exc.path, str(exc))])
+    if isinstance(exc, Stale):
+        return problem(
+            412,
+            "precondition failed",
+            str(exc),
+            [(exc.path, f"stale: the current ETag is {etag(exc.current)}")],
+            etag=etag(exc.current),
+        )
     if isinstance(exc, Conflict):
         return problem(409, "conflict", str(exc), [(exc.path, str(exc))])
     if isinstance(exc, AllocationError):
@@ -82,6 +91,11 @@ def from_exception(exc: BaseException) -> web.Response | None:
     if isinstance(exc, FabricError):
         return problem(400, "bad request", str(exc))
     return None
+
+
+def etag(version: str) -> str:
+    """An ETag header value (a strong validator) of a version or document hash."""
+    return f'"{version}"'
 
 
 def _first_line(text: str) -> str:

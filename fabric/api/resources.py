@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from fabric.adapters.store import queries
+from fabric.adapters.store import queries, versions
 from fabric.adapters.store.bodies import (
     FirewallAllocate,
     IpAcquire,
@@ -17,14 +17,27 @@ from fabric.adapters.store.bodies import (
     TokenCreate,
 )
 from fabric.adapters.store.schema import Ip, Machine, Network
+from fabric.api import responses as out
 from fabric.api.auth import require
-from fabric.api.context import Route, body, ctx, ok, who
+from fabric.api.context import Route, body, ctx, if_match, ok, who
+from fabric.errors import ValidationError
 
 
 async def _scope(request: web.Request) -> str | None:
     """A project token sees only its own project's rows."""
     principal = who(request)
     return principal.subject if principal.role == "project" else request.query.get("project")
+
+
+OUT: dict[str, type[out.Out]] = {
+    "partitions": out.PartitionInfo,
+    "projects": out.ProjectInfo,
+    "networks": out.NetworkInfo,
+    "ips": out.IpInfo,
+    "switches": out.SwitchInfo,
+    "machines": out.MachineInfo,
+    "tokens": out.TokenInfo,
+}
 
 
 def _lister(what: str, scoped: bool = False) -> Route:
@@ -39,13 +52,23 @@ def _lister(what: str, scoped: bool = False) -> Route:
             return ok(await queries.listing(s, what, **filters))
 
     roles = ("admin", "project") if scoped else ("admin",)
-    return Route("GET", f"/v1/{what}", handler, f"List {what}", roles=roles, query=("project", "partition"))
+    return Route(
+        "GET",
+        f"/v1/{what}",
+        handler,
+        f"List {what}",
+        response=OUT[what],
+        many=True,
+        roles=roles,
+        query=("project", "partition", "network", "kind", "machine"),
+    )
 
 
-def _shower(what: str, scoped: bool = False) -> Route:
+def _shower(what: str, scoped: bool = False, key: str = "name") -> Route:
     async def handler(request: web.Request) -> web.Response:
         async with ctx(request).store.db.read() as s:
-            row = await queries.show(s, what, request.match_info["name"])
+            row = await queries.show(s, what, request.match_info[key])
+            version = await versions.version(s, what, request.match_info[key])
         if scoped:
             require(
                 who(request),
@@ -53,10 +76,23 @@ def _shower(what: str, scoped: bool = False) -> Route:
                 roles=("project",),
                 subject=row.get("project"),
             )
-        return ok(row)
+        return ok(row, version=version)
 
     roles = ("admin", "project") if scoped else ("admin",)
-    return Route("GET", f"/v1/{what}/{{name}}", handler, f"Show one of {what}", roles=roles)
+    return Route(
+        "GET",
+        f"/v1/{what}/{{{key}}}",
+        handler,
+        f"Show one of {what} (ETag: its version)",
+        response=OUT[what],
+        roles=roles,
+    )
+
+
+async def shown(request: web.Request, what: str, name: str, status: int = 200) -> web.Response:
+    """The object as `show` gives it, with its version as ETag (the answer to a write on it)."""
+    async with ctx(request).store.db.read() as s:
+        return ok(await queries.show(s, what, name), status, await versions.version(s, what, name))
 
 
 async def create_partition(request: web.Request) -> web.Response:
@@ -95,7 +131,7 @@ async def release_ip(request: web.Request) -> web.Response:
         require(
             principal, "release another project's IP", roles=("project",), subject=ip.project if ip else None
         )
-    return ok(await ctx(request).store.release_ip(principal, address))
+    return ok(await ctx(request).store.release_ip(principal, address, if_match(request)))
 
 
 async def create_switch(request: web.Request) -> web.Response:
@@ -109,7 +145,7 @@ def _pauser(paused: bool) -> Route:
 
     verb = "pause" if paused else "resume"
     what = "Pause a switch (its daemon applies nothing)" if paused else "Resume a paused switch"
-    return Route("POST", f"/v1/switches/{{name}}/{verb}", handler, what)
+    return Route("POST", f"/v1/switches/{{name}}/{verb}", handler, what, response=out.Paused)
 
 
 async def create_machine(request: web.Request) -> web.Response:
@@ -121,17 +157,15 @@ async def allocate_machine(request: web.Request) -> web.Response:
     b = await body(request, MachineAllocate)
     require(who(request), "allocate into another project", roles=("project",), subject=b.project)
     name = request.match_info["name"]
-    await ctx(request).store.allocate_machine(who(request), name, b)
-    async with ctx(request).store.db.read() as s:
-        return ok(await queries.show(s, "machines", name))
+    await ctx(request).store.allocate_machine(who(request), name, b, if_match(request))
+    return await shown(request, "machines", name)
 
 
 async def allocate_firewall(request: web.Request) -> web.Response:
     b = await body(request, FirewallAllocate)
     name = request.match_info["name"]
-    await ctx(request).store.allocate_firewall(who(request), name, b)
-    async with ctx(request).store.db.read() as s:
-        return ok(await queries.show(s, "machines", name))
+    await ctx(request).store.allocate_firewall(who(request), name, b, if_match(request))
+    return await shown(request, "machines", name)
 
 
 async def free(request: web.Request) -> web.Response:
@@ -143,8 +177,8 @@ async def free(request: web.Request) -> web.Response:
         require(
             principal, "free another project's machine", roles=("project",), subject=m.project if m else None
         )
-    await ctx(request).store.free(principal, name)
-    return ok({"name": name, "free": True})
+    await ctx(request).store.free(principal, name, if_match(request))
+    return await shown(request, "machines", name)
 
 
 async def create_token(request: web.Request) -> web.Response:
@@ -158,52 +192,141 @@ async def revoke_token(request: web.Request) -> web.Response:
     return ok({"id": request.match_info["id"], "revoked": True})
 
 
+CREATES: dict[str, type[PartitionCreate | ProjectCreate | NetworkCreate | SwitchCreate | MachineCreate]] = {
+    "partitions": PartitionCreate,
+    "projects": ProjectCreate,
+    "networks": NetworkCreate,
+    "switches": SwitchCreate,
+    "machines": MachineCreate,
+}
+
+
+def _updater(what: str) -> Route:
+    async def handler(request: web.Request) -> web.Response:
+        b = await body(request, CREATES[what])
+        name = request.match_info["name"]
+        if b.name != name:
+            raise ValidationError(f"the body names {b.name!r} but the path names {name!r}", "name")
+        changed = await ctx(request).store.update(who(request), what, b, if_match(request))
+        async with ctx(request).store.db.read() as s:
+            version = await versions.version(s, what, name)
+        return ok({"name": name, "changed": changed}, version=version)
+
+    return Route(
+        "PUT",
+        f"/v1/{what}/{{name}}",
+        handler,
+        f"Update one of {what} to this body (unsafe changes are refused naming the field); If-Match",
+        CREATES[what],
+        response=out.Updated,
+        conditional=True,
+    )
+
+
+def _deleter(what: str) -> Route:
+    async def handler(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        await ctx(request).store.delete(who(request), what, name, if_match(request))
+        return ok({"name": name, "deleted": True})
+
+    return Route(
+        "DELETE",
+        f"/v1/{what}/{{name}}",
+        handler,
+        f"Delete one of {what} that holds nothing allocated (refused naming what holds on); If-Match",
+        response=out.Deleted,
+        conditional=True,
+    )
+
+
+AP = ("admin", "project")
 ROUTES = [
-    Route("POST", "/v1/partitions", create_partition, "Create a partition and its pools", PartitionCreate),
+    *(r for what in CREATES for r in (_updater(what), _deleter(what))),
+    Route(
+        "POST",
+        "/v1/partitions",
+        create_partition,
+        "Create a partition and its pools",
+        PartitionCreate,
+        out.Named,
+    ),
     _lister("partitions"),
     _shower("partitions"),
-    Route("POST", "/v1/projects", create_project, "Create a project", ProjectCreate),
+    Route("POST", "/v1/projects", create_project, "Create a project", ProjectCreate, out.Named),
     _lister("projects"),
     _shower("projects"),
     Route(
-        "POST", "/v1/networks", create_network, "Create a network (a private one is carved)", NetworkCreate
+        "POST",
+        "/v1/networks",
+        create_network,
+        "Create a network (a private one is carved)",
+        NetworkCreate,
+        out.NetworkCreated,
     ),
     _lister("networks", scoped=True),
     _shower("networks", scoped=True),
-    Route(
-        "POST",
-        "/v1/ips",
-        acquire_ip,
-        "Acquire an IP (given or next free)",
-        IpAcquire,
-        roles=("admin", "project"),
-    ),
+    Route("POST", "/v1/ips", acquire_ip, "Acquire an IP (given or next free)", IpAcquire, out.IpAcquired, AP),
     _lister("ips", scoped=True),
-    Route("DELETE", "/v1/ips/{address}", release_ip, "Release an IP", roles=("admin", "project")),
-    Route("POST", "/v1/switches", create_switch, "Declare a switch", SwitchCreate),
+    _shower("ips", scoped=True, key="address"),
+    Route(
+        "DELETE", "/v1/ips/{address}", release_ip, "Release an IP", None, out.IpReleased, AP, conditional=True
+    ),
+    Route("POST", "/v1/switches", create_switch, "Declare a switch", SwitchCreate, out.SwitchCreated),
     _lister("switches"),
     _shower("switches"),
     _pauser(True),
     _pauser(False),
-    Route("POST", "/v1/machines", create_machine, "Register a machine and its NICs", MachineCreate),
+    Route(
+        "POST", "/v1/machines", create_machine, "Register a machine and its NICs", MachineCreate, out.Named
+    ),
     _lister("machines", scoped=True),
     _shower("machines", scoped=True),
     Route(
         "POST",
         "/v1/machines/{name}/allocate",
         allocate_machine,
-        "Allocate a machine",
+        "Allocate a machine (answers the machine, ETag its new version)",
         MachineAllocate,
-        roles=("admin", "project"),
+        out.MachineInfo,
+        AP,
+        conditional=True,
     ),
     Route(
-        "POST", "/v1/machines/{name}/free", free, "Free a machine (idempotent)", roles=("admin", "project")
+        "POST",
+        "/v1/machines/{name}/free",
+        free,
+        "Free a machine (idempotent)",
+        None,
+        out.MachineInfo,
+        AP,
+        conditional=True,
     ),
     Route(
-        "POST", "/v1/firewalls/{name}/allocate", allocate_firewall, "Allocate a firewall", FirewallAllocate
+        "POST",
+        "/v1/firewalls/{name}/allocate",
+        allocate_firewall,
+        "Allocate a firewall (answers the machine, ETag its new version)",
+        FirewallAllocate,
+        out.MachineInfo,
+        conditional=True,
     ),
-    Route("POST", "/v1/firewalls/{name}/free", free, "Free a firewall (idempotent)"),
-    Route("POST", "/v1/tokens", create_token, "Create a token (its secret is shown once)", TokenCreate),
+    Route(
+        "POST",
+        "/v1/firewalls/{name}/free",
+        free,
+        "Free a firewall (idempotent)",
+        None,
+        out.MachineInfo,
+        conditional=True,
+    ),
+    Route(
+        "POST",
+        "/v1/tokens",
+        create_token,
+        "Create a token (its secret is shown once)",
+        TokenCreate,
+        out.TokenCreated,
+    ),
     _lister("tokens"),
-    Route("DELETE", "/v1/tokens/{id}", revoke_token, "Revoke a token"),
+    Route("DELETE", "/v1/tokens/{id}", revoke_token, "Revoke a token", None, out.TokenRevoked),
 ]

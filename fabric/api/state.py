@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from fabric.adapters.store import queries
 from fabric.adapters.store.schema import Machine
+from fabric.api import responses as out
 from fabric.api.auth import require
 from fabric.api.context import Route, ctx, ok, who
 from fabric.api.problems import problem
@@ -134,7 +135,13 @@ def _status_handler(kind: str) -> Route:
         return ok({"name": name, "received": True}, 202)
 
     return Route(
-        "POST", f"/v1/{PLURAL[kind]}/{{name}}/status", handler, f"Report {kind} status", model, roles=(kind,)
+        "POST",
+        f"/v1/{PLURAL[kind]}/{{name}}/status",
+        handler,
+        f"Report {kind} status",
+        model,
+        out.StatusReceived,
+        roles=(kind,),
     )
 
 
@@ -200,6 +207,8 @@ def _diff_handler(kind: str) -> Route:
         f"/v1/{PLURAL[kind]}/{{name}}/diff",
         handler,
         f"Diff of a {kind} document",
+        response=out.DiffEntry,
+        many=True,
         query=("from", "to"),
     )
 
@@ -208,6 +217,21 @@ ROUTES = [
     *(_state_handler(k) for k in PLURAL),
     *(_status_handler(k) for k in ("switch", "firewall")),
     *(_diff_handler(k) for k in PLURAL),
-    Route("GET", "/v1/status", fleet, "Fleet view: desired vs applied, drift, errors, heartbeats"),
-    Route("GET", "/v1/audit", audit, "Audit log, newest first", query=("limit", "target")),
+    Route(
+        "GET",
+        "/v1/status",
+        fleet,
+        "Fleet view: desired vs applied, drift, errors, heartbeats",
+        response=out.FleetRow,
+        many=True,
+    ),
+    Route(
+        "GET",
+        "/v1/audit",
+        audit,
+        "Audit log, newest first",
+        response=out.AuditEntry,
+        many=True,
+        query=("limit", "target"),
+    ),
 ]

@@ -109,6 +109,56 @@ def create(
     show(call(url, token, ca, lambda api: api.request("POST", f"/v1/{what}", body)), output)
 
 
+IfMatch = Annotated[
+    str | None, typer.Option("--if-match", help="Only if the object is still at this ETag (else HTTP 412).")
+]
+CHANGEABLE = ("partitions", "projects", "networks", "switches", "machines")
+
+
+@app.command()
+def update(
+    resource: Annotated[str, typer.Argument(help=", ".join(CHANGEABLE))],
+    name: Annotated[str, typer.Argument()],
+    pairs: Annotated[list[str] | None, typer.Argument(help="key=value fields (YAML values).")] = None,
+    *,
+    file: Annotated[str | None, typer.Option("-f", "--file", help="The whole JSON/YAML body.")] = None,
+    if_match: IfMatch = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    ca: Ca = None,
+    output: Output = "table",
+) -> None:
+    """Update an object to the body (as for create); unsafe changes are refused naming the field."""
+    what = _resource(resource)
+    body = {"name": name, **load_body(file, pairs or [])}
+    path = f"/v1/{what}/{name}"
+    show(
+        call(url, token, ca, lambda api: _first(api.versioned("PUT", path, body, if_match=if_match))), output
+    )
+
+
+@app.command()
+def delete(
+    resource: Annotated[str, typer.Argument(help=", ".join(CHANGEABLE))],
+    name: Annotated[str, typer.Argument()],
+    *,
+    if_match: IfMatch = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    ca: Ca = None,
+    output: Output = "table",
+) -> None:
+    """Delete an object that holds nothing allocated (refused with what still holds on otherwise)."""
+    what = _resource(resource)
+    path = f"/v1/{what}/{name}"
+    show(call(url, token, ca, lambda api: _first(api.versioned("DELETE", path, if_match=if_match))), output)
+
+
+async def _first(reply: Any) -> Any:
+    payload, _etag = await reply
+    return payload
+
+
 @app.command()
 def allocate(
     kind: Annotated[str, typer.Argument(help="machine or firewall")],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,7 +19,8 @@ def apply(
     token: Token = None,
     ca: Ca = None,
 ) -> None:
-    """Create every object the file declares that does not exist yet (objects that exist are kept)."""
+    """Create what the file declares and update what changed (unsafe changes are refused naming the
+    field; objects the file does not mention are left alone: delete them with `fabric api delete`)."""
     import yaml
 
     from fabric.adapters.api_client import ApiClient, ApiError
@@ -39,15 +40,25 @@ def apply(
             for i, item in enumerate(spec.get(section) or []):
                 name = item.get("name", f"#{i}") if isinstance(item, dict) else f"#{i}"
                 try:
-                    await api.request("POST", f"/v1/{section}", item)
-                    typer.echo(f"{section}/{name}: created")
+                    typer.echo(f"{section}/{name}: {await _apply_one(api, section, name, item)}")
                 except ApiError as exc:
-                    if exc.status == 409 and "exists already" in exc.detail:
-                        typer.echo(f"{section}/{name}: exists")
-                    else:
-                        failed += 1
-                        typer.echo(f"{section}/{name}: {section}[{i}].{exc.field}: {exc.detail}", err=True)
+                    failed += 1
+                    typer.echo(f"{section}/{name}: {section}[{i}].{exc.field}: {exc.detail}", err=True)
         return failed
 
     if call(url, token, ca, run):
         raise typer.Exit(1)
+
+
+async def _apply_one(api: Any, section: str, name: str, item: Any) -> str:
+    """Create the object, or update it when it exists; what happened, for the report."""
+    from fabric.adapters.api_client import ApiError
+
+    try:
+        await api.request("POST", f"/v1/{section}", item)
+        return "created"
+    except ApiError as exc:
+        if not (exc.status == 409 and "exists already" in exc.detail):
+            raise
+    updated = await api.request("PUT", f"/v1/{section}/{name}", item)
+    return f"updated ({', '.join(updated['changed'])})" if updated["changed"] else "unchanged"

@@ -100,3 +100,26 @@ def explain(
     for obj in result.objects:
         typer.echo(f"  {obj}")
     raise typer.Exit(0 if result.verdict == "allow" else 1)
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML configuration (FABRIC_FIREWALL_* override).")
+    ] = None,
+) -> None:
+    """Watch the FirewallState and the cluster, keep the nftables table applied, report status."""
+    import asyncio
+    import logging
+
+    from fabric.errors import ValidationError
+    from fabric.firewall.config import load_config
+    from fabric.firewall.daemon import serve
+
+    try:
+        cfg = load_config(config)
+    except ValidationError as exc:
+        _fail(exc)
+        return
+    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(cfg))

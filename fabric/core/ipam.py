@@ -110,6 +110,37 @@ def merge(released: Span, left: Span | None, right: Span | None) -> Span:
     return Span(first, last)
 
 
+def allocated_spans(free: list[Span], whole: Span) -> list[Span]:
+    """The taken values of a pool spanning `whole` whose free spans are `free`, as spans."""
+    out, cursor = [], whole.first
+    for span in sorted(free):
+        if span.first > cursor:
+            out.append(Span(cursor, span.first - 1))
+        cursor = span.last + 1
+    if cursor <= whole.last:
+        out.append(Span(cursor, whole.last))
+    return out
+
+
+def resized(free: list[Span], whole: Span, new: Span) -> list[Span] | int:
+    """The free spans of the pool once it spans `new` instead of `whole`, everything taken kept taken;
+    or, when a taken value would fall outside `new`, the lowest such value (the resize is refused)."""
+    taken_spans = allocated_spans(free, whole)
+    for span in taken_spans:
+        if span.first < new.first:
+            return span.first
+        if span.last > new.last:
+            return max(span.first, new.last + 1)
+    out, cursor = [], new.first
+    for span in taken_spans:
+        if span.first > cursor:
+            out.append(Span(cursor, span.first - 1))
+        cursor = span.last + 1
+    if cursor <= new.last:
+        out.append(Span(cursor, new.last))
+    return out
+
+
 def block_size(net_bits: int, length: int, parent_length: int, path: str = "length") -> int:
     """Number of values in a child prefix of `length` inside a parent of `parent_length`."""
     if not parent_length < length <= net_bits:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,26 @@ def manifest_files(paths: list[Path]) -> list[Path]:
     return out
 
 
+def read_documents(path: Path) -> list[Any]:
+    """The documents of one file.  `.json` files (`kubectl get -o json`) are read as JSON, ~20x faster
+    than libyaml for the same objects; YAML is a superset of JSON, so one that is not strict JSON is
+    read as YAML, as before."""
+    text = path.read_text()
+    if path.suffix == ".json":
+        try:
+            return [json.loads(text)]
+        except ValueError:
+            pass
+    return list(yaml.load_all(text, Loader=LOADER))
+
+
 def load_manifests(paths: list[Path]) -> Cluster:
     """Typed objects from every file; a file that does not parse is one rejection, the rest still load."""
     documents: list[Any] = []
     unreadable: list[Rejection] = []
     for path in manifest_files(paths):
         try:
-            documents.extend(yaml.load_all(path.read_text(), Loader=LOADER))
+            documents.extend(read_documents(path))
         except (OSError, yaml.YAMLError) as exc:
             unreadable.append(Rejection(f"File/{path}", f"cannot read: {exc}".replace("\n", " ")))
     cluster = parse_objects(documents)

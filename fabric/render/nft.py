@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from itertools import compress, count
+from operator import ne
+
 from fabric.core.policy.ruleset import NftSet, Ruleset
 from fabric.render.env import render
 
@@ -40,13 +43,30 @@ def render_element_update(old: Ruleset, new: Ruleset) -> str | None:
 
 
 def _element_diff(table: str, before: NftSet, after: NftSet) -> list[str]:
-    old, new = dict(before.elements), dict(after.elements)
-    gone = [k for k in old if k not in new or old[k] != new[k]]
-    added = [k for k in new if k not in old or old[k] != new[k]]
+    if before.elements is after.elements:
+        return []
+    old, new = _changed_middle(before.elements, after.elements)
+    old_map, new_map = dict(old), dict(new)
+    gone = [k for k, c in old if new_map.get(k) != c]
+    added = [k for k, c in new if old_map.get(k) != c]
     lines = []
     if gone:
         lines.append(f"delete element inet {table} {before.name} {{ {', '.join(gone)} }}")
     if added:
-        items = ", ".join(f'{k} comment "{new[k]}"' if new[k] else k for k in added)
+        items = ", ".join(f'{k} comment "{new_map[k]}"' if new_map[k] else k for k in added)
         lines.append(f"add element inet {table} {after.name} {{ {items} }}")
     return lines
+
+
+Elements = tuple[tuple[str, str], ...]
+
+
+def _changed_middle(old: Elements, new: Elements) -> tuple[Elements, Elements]:
+    """Both lists without their common head and tail: a change to one object is a short stretch of a
+    long canonical list, and keys are unique, so nothing outside the stretches can differ."""
+    limit = min(len(old), len(new))
+    # The first differing index from each end, compared in C (60,000 elements take ~1 ms).
+    head = next(compress(count(), map(ne, old, new)), limit)
+    tail = next(compress(count(), map(ne, reversed(old), reversed(new))), limit)
+    tail = min(tail, limit - head)
+    return old[head : len(old) - tail], new[head : len(new) - tail]

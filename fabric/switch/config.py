@@ -13,13 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import pydantic
-import yaml
 from pydantic import Field, model_validator
 
-from fabric.errors import ValidationError
 from fabric.model.base import Model
 from fabric.model.names import Name
+from fabric.runtime import config as runtime_config
 
 ENV_PREFIX = "FABRIC_SWITCH_"
 DEFAULT_DATABASE_CONFIG = "/var/run/redis/sonic-db/database_config.json"
@@ -94,29 +92,7 @@ class SwitchConfig(Model):
 
 def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     """Nested dict from `FABRIC_SWITCH_A__B=value` variables (values parsed as YAML scalars)."""
-    out: dict[str, Any] = {}
-    for var, raw in sorted(env.items()):
-        if not var.startswith(ENV_PREFIX) or var == ENV_PREFIX + "CONFIG":
-            continue
-        path = [p.lower() for p in var[len(ENV_PREFIX) :].split("__")]
-        node = out
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        try:
-            node[path[-1]] = yaml.safe_load(raw) if raw else raw
-        except yaml.YAMLError:
-            node[path[-1]] = raw
-    return out
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+    return runtime_config.env_overrides(env, ENV_PREFIX, skip=(ENV_PREFIX + "CONFIG",))
 
 
 def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> SwitchConfig:
@@ -124,22 +100,5 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
 
     Raises `ValidationError` naming the file and each offending field.
     """
-    from fabric.model import problems_of
-
-    env = os.environ if env is None else env
-    data: dict[str, Any] = {}
-    where = str(path) if path else "environment"
-    if path:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValidationError(f"cannot read {path}: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise ValidationError(f"{path}: expected a mapping at the top level")
-        data = loaded
-    data = _merge(data, env_overrides(env))
-    try:
-        return SwitchConfig.model_validate(data)
-    except pydantic.ValidationError as exc:
-        problems = [(f"{where}: {p}", m) for p, m in problems_of(exc, "config")]
-        raise ValidationError("invalid switch configuration", problems=problems) from None
+    overrides = env_overrides(os.environ if env is None else env)
+    return runtime_config.load_daemon_config(SwitchConfig, path, overrides, "switch")

@@ -23,6 +23,7 @@ from typing import Protocol
 
 from fabric.errors import ApplyError
 from fabric.model.status import SwitchStatus, SyncResult
+from fabric.runtime.backoff import Backoff
 from fabric.switch.apply import Progress, deadline_error
 from fabric.switch.metrics import SwitchMetrics
 from fabric.switch.sync import Desired, Syncer
@@ -48,24 +49,6 @@ class StatusSink(Protocol):
     async def report(self, status: SwitchStatus) -> None:
         """Deliver `status`; may raise (the loop logs and carries on)."""
         ...
-
-
-class Backoff:
-    """Exponential backoff with full jitter between `initial` and `maximum` seconds."""
-
-    def __init__(self, initial: float, maximum: float, rng: random.Random | None = None) -> None:
-        self.initial, self.maximum = initial, maximum
-        self.rng = rng or random.Random()
-        self.attempt = 0
-
-    def next(self) -> float:
-        """The delay before the next attempt (grows with each call until `reset`)."""
-        cap = min(self.maximum, self.initial * 2.0 ** min(self.attempt, 32))
-        self.attempt += 1
-        return cap / 2 + self.rng.uniform(0, cap / 2)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 @dataclass

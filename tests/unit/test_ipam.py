@@ -19,6 +19,7 @@ from fabric.core.ipam import (
     merge,
     parse_prefix,
     prefix_span,
+    resized,
     unkey,
 )
 from fabric.errors import AllocationError, ValidationError
@@ -125,3 +126,26 @@ def test_errors_name_field_and_pool() -> None:
         space.take()
     assert err.value.pool == "network/tenant-a/10.0.0.0/30" and err.value.size == 2
     assert "(size 2) is exhausted: cannot allocate a block of 1" in str(err.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sets(st.integers(0, 63)),
+    st.integers(0, 40),
+    st.integers(0, 40),
+)
+def test_resized_keeps_every_taken_value_or_names_one_outside(taken: set[int], lo: int, width: int) -> None:
+    whole = Span(0, 63)
+    space = FreeSpace("p", whole)
+    for value in sorted(taken):
+        space.take_at(value)
+    new = Span(lo, lo + width)
+    result = resized(space.spans, whole, new)
+    outside = sorted(v for v in taken if v not in new)
+    if outside:
+        assert result == outside[0]
+        return
+    assert isinstance(result, list)
+    free = {v for span in result for v in range(span.first, span.last + 1)}
+    assert free == {v for v in range(new.first, new.last + 1)} - taken
+    assert all(a.last + 1 < b.first for a, b in itertools.pairwise(result))  # disjoint, merged

@@ -9,7 +9,7 @@ from pathlib import Path
 from fabric.adapters.configdb import from_raw, list_field
 from fabric.adapters.frr import has_substance, parse_bgp_summary, parse_delta, parse_version
 from fabric.adapters.sdnotify import notify, watchdog_interval
-from fabric.switch.loop import Backoff
+from fabric.runtime.backoff import Backoff
 
 TEST_OUTPUT = """
 Lines To Delete

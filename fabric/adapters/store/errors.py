@@ -19,3 +19,15 @@ class Conflict(FabricError):
     def __init__(self, message: str, path: str = "") -> None:
         self.path = path
         super().__init__(message)
+
+
+class Stale(FabricError):
+    """`If-Match` names a version the object is no longer at; `current` is the version it is at."""
+
+    def __init__(self, what: str, name: str, current: str) -> None:
+        self.path = "If-Match"
+        self.current = current
+        super().__init__(
+            f"{what}/{name} changed since that version was read: it is at {current} now; "
+            "read it again and retry"
+        )

@@ -77,7 +77,7 @@ async def create_project(session: AsyncSession, body: ProjectCreate) -> Project:
     return row
 
 
-async def _check_overlap(session: AsyncSession, net: IPNet, path: str) -> None:
+async def check_overlap(session: AsyncSession, net: IPNet, path: str) -> None:
     # Top-level prefixes are few (one or two per network); children are carved from their parent's
     # pool and cannot overlap by construction.
     for cidr, network in (await session.execute(select(Prefix.cidr, Prefix.network))).all():
@@ -86,7 +86,7 @@ async def _check_overlap(session: AsyncSession, net: IPNet, path: str) -> None:
             raise Conflict(f"{net} overlaps {other} of network {network}", path)
 
 
-async def _add_prefix(
+async def add_prefix(
     session: AsyncSession, network: str, net: IPNet, *, hosts: bool, parent: str | None = None
 ) -> Prefix:
     pool = await pools.create_pool(session, f"network/{network}/{net}", prefix_span(net, reserve_edges=hosts))
@@ -132,8 +132,8 @@ async def create_network(session: AsyncSession, body: NetworkCreate) -> tuple[Ne
         prefixes = []
         for i, text in enumerate(body.prefixes):
             net = parse_prefix(text, f"prefixes[{i}]")
-            await _check_overlap(session, net, f"prefixes[{i}]")
-            prefixes.append(await _add_prefix(session, body.name, net, hosts=body.kind != "super"))
+            await check_overlap(session, net, f"prefixes[{i}]")
+            prefixes.append(await add_prefix(session, body.name, net, hosts=body.kind != "super"))
     return row, prefixes
 
 
@@ -189,39 +189,50 @@ async def _carve_one(
             error = exc
             continue
         child = ipaddress.ip_network((start, length))
-        return await _add_prefix(session, network, child, hosts=True, parent=parent.cidr)
+        return await add_prefix(session, network, child, hosts=True, parent=parent.cidr)
     assert error is not None
     raise error
 
 
 async def acquire_ip(session: AsyncSession, body: IpAcquire, machine: str | None = None) -> Ip:
     """A given address or the next free one of `body.network` (family `body.family`)."""
-    network = await get(session, Network, body.network, "network", "network")
-    assert isinstance(network, Network)
-    project = body.project or network.project
-    if project is not None:
-        await get(session, Project, project, "project", "project")
-    if network.kind == "super":
-        raise ValidationError(
-            f"{network.name} is a super network: IPs come from its private networks", "network"
+    # One statement reads the network and its prefixes: every round trip counts on this hot path.
+    rows = (
+        await session.execute(
+            select(Network.kind, Network.project, Prefix.cidr, Prefix.pool_id, Prefix.family, Prefix.parent)
+            .outerjoin(Prefix, Prefix.network == Network.name)
+            .where(Network.name == body.network)
         )
-    prefixes = (await session.execute(select(Prefix).where(Prefix.network == network.name))).scalars().all()
+    ).all()
+    if not rows:
+        raise NotFound("network", body.network, "network")
+    kind, owner = rows[0].kind, rows[0].project
+    project = body.project or owner
+    if project is not None and project != owner:
+        await get(session, Project, project, "project", "project")
+    if kind == "super":
+        raise ValidationError(
+            f"{body.network} is a super network: IPs come from its private networks", "network"
+        )
+    prefixes = [
+        Prefix(cidr=r.cidr, pool_id=r.pool_id, family=r.family, parent=r.parent) for r in rows if r.cidr
+    ]
     if body.address is not None:
         addr = parse_address(body.address)
         home = next((p for p in prefixes if addr in ipaddress.ip_network(p.cidr)), None)
         if home is None:
-            raise ValidationError(f"{addr} is outside every prefix of network {network.name}", "address")
+            raise ValidationError(f"{addr} is outside every prefix of network {body.network}", "address")
         await pools.take_at(session, home.pool_id, int(addr), asked=f"address {addr}")
     else:
         candidates = [p for p in prefixes if p.family == body.family]
         if not candidates:
-            raise ValidationError(f"network {network.name} has no IPv{body.family} prefix", "family")
-        addr, home = await _next_free(session, candidates, network.name)
+            raise ValidationError(f"network {body.network} has no IPv{body.family} prefix", "family")
+        addr, home = await _next_free(session, candidates, body.network)
     values = {
         "address": str(addr),
         "pool_id": home.pool_id,
         "key": f"{int(addr):032x}",
-        "network": network.name,
+        "network": body.network,
         "project": project,
         "machine": machine,
         "kind": body.kind,

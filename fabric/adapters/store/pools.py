@@ -8,11 +8,14 @@ BEGIN IMMEDIATE), which serialises allocations *per pool* only — never globall
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fabric.adapters.store.errors import Conflict
 from fabric.adapters.store.schema import FreeRange, Pool
-from fabric.core.ipam import Span, aligned_start, carve, exhausted, key, merge, taken, unkey
+from fabric.core.ipam import Span, aligned_start, carve, exhausted, key, merge, resized, taken, unkey
 from fabric.errors import AllocationError
 
 
@@ -138,3 +141,42 @@ async def free_count(session: AsyncSession, pool_id: int) -> tuple[int, int]:
         await session.execute(select(FreeRange.first, FreeRange.last).where(FreeRange.pool_id == pool_id))
     ).all()
     return sum(unkey(b) - unkey(a) + 1 for a, b in rows), unkey(pool.last) - unkey(pool.first) + 1
+
+
+async def resize(
+    session: AsyncSession, pool_id: int, new: Span, path: str, fmt: Callable[[int], str] = str
+) -> bool:
+    """Make the pool span `new`, keeping every taken value; True when that changed it.
+
+    Refused (`Conflict` naming `path`) when a taken value would fall outside; `fmt` formats values in
+    the message (e.g. as addresses).  Reads every free span: pools resized are few and rarely changed.
+    """
+    await _lock(session, pool_id)
+    name, whole = await _describe(session, pool_id)
+    if whole == new:
+        return False
+    rows = (
+        await session.execute(select(FreeRange.first, FreeRange.last).where(FreeRange.pool_id == pool_id))
+    ).all()
+    result = resized([Span(unkey(a), unkey(b)) for a, b in rows], whole, new)
+    if isinstance(result, int):
+        raise Conflict(
+            f"pool {name} (size {whole.size}) cannot become {fmt(new.first)}..{fmt(new.last)}: "
+            f"{fmt(result)} is allocated",
+            path,
+        )
+    await session.execute(delete(FreeRange).where(FreeRange.pool_id == pool_id))
+    for span in result:
+        await session.execute(
+            insert(FreeRange).values(pool_id=pool_id, first=key(span.first), last=key(span.last))
+        )
+    await session.execute(
+        update(Pool).where(Pool.id == pool_id).values(first=key(new.first), last=key(new.last))
+    )
+    return True
+
+
+async def in_pool(session: AsyncSession, pool_id: int, value: int) -> bool:
+    """Whether `value` lies in the pool's range (taken or not)."""
+    _, whole = await _describe(session, pool_id)
+    return value in whole

@@ -36,6 +36,9 @@ TABLES: dict[str, type[Base]] = {
     "machines": Machine,
     "tokens": Token,
 }
+SINGULAR = {
+    what: what.removesuffix("es") if what == "switches" else what.removesuffix("s") for what in TABLES
+}
 
 
 def as_dict(row: Base) -> dict[str, Any]:
@@ -60,7 +63,7 @@ async def show(session: AsyncSession, what: str, name: str) -> dict[str, Any]:
     table = TABLES[what]
     row = await session.get(table, name)
     if row is None:
-        raise NotFound(what.removesuffix("es") if what == "switches" else what.removesuffix("s"), name)
+        raise NotFound(SINGULAR[what], name)
     out = as_dict(row)
     if isinstance(row, Network):
         out["prefixes"] = []

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fabric.adapters.store import allocation, hardware, inventory, tokens
+from fabric.adapters.store import allocation, deletes, hardware, inventory, tokens, updates, versions
 from fabric.adapters.store.bodies import (
     FirewallAllocate,
     IpAcquire,
@@ -29,13 +29,35 @@ from fabric.adapters.store.bodies import (
 )
 from fabric.adapters.store.documents import Change, Touched, refresh
 from fabric.adapters.store.engine import Database
+from fabric.adapters.store.queries import SINGULAR
 from fabric.adapters.store.schema import Audit, Document, Machine, Status, Switch
 from fabric.adapters.store.tokens import Principal
 from fabric.model.status import FirewallStatus, SwitchStatus
 
 CHANNEL = "fabric_documents"
+Updatable = PartitionCreate | ProjectCreate | NetworkCreate | SwitchCreate | MachineCreate
+UPDATES: dict[str, Callable[[AsyncSession, Any], Awaitable[tuple[list[str], Touched]]]] = {
+    "partitions": updates.update_partition,
+    "projects": updates.update_project,
+    "networks": updates.update_network,
+    "switches": updates.update_switch,
+    "machines": updates.update_machine,
+}
+DELETES = {
+    "partitions": deletes.delete_partition,
+    "projects": deletes.delete_project,
+    "networks": deletes.delete_network,
+    "switches": deletes.delete_switch,
+    "machines": deletes.delete_machine,
+}
 R = TypeVar("R")
 Intent = Callable[[AsyncSession], Awaitable[tuple[R, Touched]]]
+Expect = tuple[str, str, str]  # (resource, name, version) of an If-Match
+
+
+def precondition(what: str, name: str, if_match: str | None) -> Expect | None:
+    """The precondition of a write that carried `If-Match: if_match` (None: unconditional)."""
+    return (what, name, if_match) if if_match else None
 
 
 class Listener(Protocol):
@@ -51,15 +73,35 @@ class Store:
         self.db = db
         self.listener = listener
 
-    async def run(self, who: Principal, action: str, target: str, detail: dict[str, Any], fn: Intent[R]) -> R:
-        """Run one intent: its writes, the touched documents, the audit entry, one commit."""
+    async def run(
+        self,
+        who: Principal,
+        action: str,
+        target: str,
+        detail: dict[str, Any],
+        fn: Intent[R],
+        *,
+        expect: Expect | None = None,
+        audited: Callable[[R], bool] | None = None,
+    ) -> R:
+        """Run one intent: its writes, the touched documents, the audit entry, one commit.
+
+        `expect` = (resource, name, version) from `If-Match`: the intent runs only when the object is
+        still at that version (checked under its row lock in this transaction), else `Stale`.
+        `audited(result)` False leaves no audit entry (an update that changed nothing).
+        """
 
         async def tx(session: AsyncSession) -> tuple[R, list[Change]]:
+            if expect is not None:
+                await versions.check(session, *expect)
             result, touched = await fn(session)
             changes = await refresh(session, touched)
-            await session.execute(
-                insert(Audit).values(at=time.time(), who=who.who, action=action, target=target, detail=detail)
-            )
+            if audited is None or audited(result):
+                await session.execute(
+                    insert(Audit).values(
+                        at=time.time(), who=who.who, action=action, target=target, detail=detail
+                    )
+                )
             await self._notify(session, changes)
             return result, changes
 
@@ -104,7 +146,7 @@ class Store:
 
         return await self.run(who, "ip.acquire", body.network, body.model_dump(mode="json"), fn)
 
-    async def release_ip(self, who: Principal, address: str) -> dict[str, Any]:
+    async def release_ip(self, who: Principal, address: str, if_match: str | None = None) -> dict[str, Any]:
         async def fn(s: AsyncSession) -> tuple[dict[str, Any], Touched]:
             ip = await inventory.release_ip(s, address)
             touched = await allocation.project_leaves(s, ip.project) if ip.project else set()
@@ -114,7 +156,9 @@ class Store:
                 touched |= await allocation.leaves_of(s, ip.machine) | {(role, ip.machine)}
             return {"address": ip.address, "released": True}, touched
 
-        return await self.run(who, "ip.release", address, {}, fn)
+        return await self.run(
+            who, "ip.release", address, {}, fn, expect=precondition("ips", address, if_match)
+        )
 
     async def create_switch(self, who: Principal, body: SwitchCreate) -> dict[str, Any]:
         async def fn(s: AsyncSession) -> tuple[dict[str, Any], Touched]:
@@ -139,23 +183,69 @@ class Store:
 
         return await self.run(who, "machine.create", body.name, body.model_dump(mode="json"), fn)
 
-    async def allocate_machine(self, who: Principal, name: str, body: MachineAllocate) -> None:
+    async def allocate_machine(
+        self, who: Principal, name: str, body: MachineAllocate, if_match: str | None = None
+    ) -> None:
         async def fn(s: AsyncSession) -> tuple[None, Touched]:
             return None, await allocation.allocate_machine(s, name, body)
 
-        await self.run(who, "machine.allocate", name, body.model_dump(mode="json"), fn)
+        await self.run(
+            who,
+            "machine.allocate",
+            name,
+            body.model_dump(mode="json"),
+            fn,
+            expect=precondition("machines", name, if_match),
+        )
 
-    async def allocate_firewall(self, who: Principal, name: str, body: FirewallAllocate) -> None:
+    async def allocate_firewall(
+        self, who: Principal, name: str, body: FirewallAllocate, if_match: str | None = None
+    ) -> None:
         async def fn(s: AsyncSession) -> tuple[None, Touched]:
             return None, await allocation.allocate_firewall(s, name, body)
 
-        await self.run(who, "firewall.allocate", name, body.model_dump(mode="json"), fn)
+        await self.run(
+            who,
+            "firewall.allocate",
+            name,
+            body.model_dump(mode="json"),
+            fn,
+            expect=precondition("machines", name, if_match),
+        )
 
-    async def free(self, who: Principal, name: str) -> None:
+    async def free(self, who: Principal, name: str, if_match: str | None = None) -> None:
         async def fn(s: AsyncSession) -> tuple[None, Touched]:
             return None, await allocation.free(s, name)
 
-        await self.run(who, "machine.free", name, {}, fn)
+        await self.run(who, "machine.free", name, {}, fn, expect=precondition("machines", name, if_match))
+
+    async def update(
+        self, who: Principal, what: str, body: Updatable, if_match: str | None = None
+    ) -> list[str]:
+        """Bring `what`/`body.name` to `body` (fields it changed; refused whole when one is unsafe)."""
+
+        async def fn(s: AsyncSession) -> tuple[list[str], Touched]:
+            return await UPDATES[what](s, body)
+
+        return await self.run(
+            who,
+            f"{SINGULAR[what]}.update",
+            body.name,
+            body.model_dump(mode="json"),
+            fn,
+            expect=precondition(what, body.name, if_match),
+            audited=bool,
+        )
+
+    async def delete(self, who: Principal, what: str, name: str, if_match: str | None = None) -> None:
+        """Delete `what`/`name` when nothing is allocated from or on it (refused otherwise)."""
+
+        async def fn(s: AsyncSession) -> tuple[None, Touched]:
+            return None, await DELETES[what](s, name)
+
+        await self.run(
+            who, f"{SINGULAR[what]}.delete", name, {}, fn, expect=precondition(what, name, if_match)
+        )
 
     async def report_status(self, who: Principal, kind: str, status: SwitchStatus | FirewallStatus) -> None:
         """Store a daemon's status apart from desired state; a switch's ports and LLDP neighbours

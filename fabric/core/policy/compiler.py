@@ -8,6 +8,7 @@ addresses from its own `ipBlock` only.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
@@ -22,6 +23,7 @@ from fabric.core.policy.ir import (
     Condition,
     Direction,
     Family,
+    Fragment,
     Guard,
     Isolation,
     Range,
@@ -29,8 +31,9 @@ from fabric.core.policy.ir import (
     network_range,
     subtract,
 )
-from fabric.core.policy.kube import Address, Network, NetworkPolicy, Pod, PolicyPeer, PolicyPort, Service
+from fabric.core.policy.kube import Address, Network, NetworkPolicy, Pod, PolicyPeer, PolicyPort
 from fabric.core.policy.manifests import Cluster, Rejection, object_id
+from fabric.core.policy.services import ServiceView
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -39,16 +42,43 @@ def compile_policy(
     cluster: Cluster, cluster_prefixes: Iterable[Network], isolation: Isolation
 ) -> CompiledPolicy:
     """Compile every accepted object; rejected ones become conditions and never widen what is allowed."""
+    pods = pods_by_namespace(cluster.pods)
+    fragments = [
+        *(
+            compile_network_policy(p, pods.get(p.metadata.namespace, []))
+            for p in sorted(cluster.policies, key=lambda p: (p.metadata.namespace, p.metadata.name))
+        ),
+        *(compile_service(s, isolation) for s in sorted(cluster.services, key=_service_order)),
+        *(quarantine(r, pods, isolation) for r in cluster.rejected),
+    ]
+    return merge(fragments, cluster_prefixes, isolation)
+
+
+def _service_order(service: ServiceView) -> tuple[str, str]:
+    return service.namespace, service.name
+
+
+def merge(
+    fragments: Iterable[Fragment], cluster_prefixes: Iterable[Network], isolation: Isolation
+) -> CompiledPolicy:
+    """One `CompiledPolicy` from per-object fragments, in their order (conditions keep it)."""
     compiled = CompiledPolicy(isolation=isolation, cluster={4: [], 6: []})
     for net in cluster_prefixes:
         compiled.cluster[_family(net)].append(network_range(net))
-    pods = _pods_by_namespace(cluster.pods)
-    for policy in sorted(cluster.policies, key=lambda p: (p.metadata.namespace, p.metadata.name)):
-        _compile_network_policy(compiled, policy, pods.get(policy.metadata.namespace, []))
-    for service in sorted(cluster.services, key=lambda s: (s.metadata.namespace, s.metadata.name)):
-        _compile_service(compiled, service)
-    for rejection in cluster.rejected:
-        _quarantine(compiled, rejection, pods)
+    allows: list[Allow] = []
+    guards: list[Guard] = []
+    conditions: list[Condition] = []
+    compiled.allows, compiled.guards, compiled.conditions = allows, guards, conditions
+    for fragment in fragments:
+        allows.extend(fragment.allows)
+        guards.extend(fragment.guards)
+        for family, rng in fragment.cluster:
+            compiled.cluster[family].append(rng)
+        for direction, family, address, origin in fragment.isolated:
+            table = compiled.isolated.setdefault((direction, family), {})
+            table.setdefault(address, []).append(origin)
+        if fragment.condition is not None:
+            conditions.append(fragment.condition)
     for values in compiled.cluster.values():
         values.sort()
     return compiled
@@ -58,23 +88,26 @@ def _family(obj: Network | Address) -> Family:
     return 4 if obj.version == 4 else 6
 
 
-def _pods_by_namespace(pods: list[Pod]) -> dict[str, list[Pod]]:
+def pods_by_namespace(pods: Iterable[Pod]) -> dict[str, list[Pod]]:
+    """Pods by namespace, each list sorted by name (the order isolation origins are listed in)."""
     out: dict[str, list[Pod]] = defaultdict(list)
     for pod in sorted(pods, key=lambda p: (p.metadata.namespace, p.metadata.name)):
         out[pod.metadata.namespace].append(pod)
     return out
 
 
-def _compile_network_policy(compiled: CompiledPolicy, policy: NetworkPolicy, pods: list[Pod]) -> None:
+def compile_network_policy(policy: NetworkPolicy, pods: list[Pod]) -> Fragment:
+    """What one policy allows and isolates, given the pods of its namespace."""
     meta, spec = policy.metadata, policy.spec
     origin = object_id("NetworkPolicy", meta.namespace, meta.name)
+    fragment = Fragment()
     selected = [p for p in pods if spec.pod_selector.matches(p.metadata.labels)]
     notes: list[str] = []
     types = spec.types()
     for direction in DIRECTIONS:
         if direction.capitalize() not in types:
             continue
-        _isolate(compiled, direction, [a for p in selected for a in p.addresses()], origin)
+        _isolate(fragment, direction, [a for p in selected for a in p.addresses()], origin)
         rules = (
             [(r.from_, r.ports) for r in spec.ingress]
             if direction == "ingress"
@@ -88,17 +121,17 @@ def _compile_network_policy(compiled: CompiledPolicy, policy: NetworkPolicy, pod
                     family = _family(address)
                     for remote in _peer_ranges(peers, family):
                         for protocols, port_range in ports:
-                            compiled.allows.append(
+                            fragment.allows.append(
                                 Allow(direction, family, int(address), protocols, port_range, remote, origin)
                             )
     reason = "; ".join(dict.fromkeys(notes)) or f"selects {len(selected)} pod(s)"
-    compiled.conditions.append(Condition(origin, True, reason))
+    fragment.condition = Condition(origin, True, reason)
+    return fragment
 
 
-def _isolate(compiled: CompiledPolicy, direction: Direction, addresses: list[Address], origin: str) -> None:
+def _isolate(fragment: Fragment, direction: Direction, addresses: list[Address], origin: str) -> None:
     for address in addresses:
-        table = compiled.isolated.setdefault((direction, _family(address)), {})
-        table.setdefault(int(address), []).append(origin)
+        fragment.isolated.append((direction, _family(address), int(address), origin))
 
 
 def _peer_ranges(peers: list[PolicyPeer], family: Family) -> list[Range]:
@@ -143,48 +176,60 @@ def _named_port_note(where: str, index: int, port: PolicyPort, pod: Pod | None) 
     return f"{what} rejected for pod {pod.metadata.name}: no container port of that name and protocol"
 
 
-def _compile_service(compiled: CompiledPolicy, service: Service) -> None:
-    meta, spec = service.metadata, service.spec
-    origin = object_id("Service", meta.namespace, meta.name)
-    if spec.type != "LoadBalancer":
-        return
-    addresses = service.load_balancer_ips()
+def compile_service(service: ServiceView, isolation: Isolation) -> Fragment:
+    """What one Service opens: its load-balancer IPs on its ports, from its source ranges."""
+    fragment = Fragment()
+    if service.type != "LoadBalancer":
+        return fragment
+    origin = object_id("Service", service.namespace, service.name)
+    addresses = service.addresses
     if not addresses:
-        compiled.conditions.append(Condition(origin, True, "no load-balancer IP assigned yet"))
-        return
+        fragment.condition = Condition(origin, True, "no load-balancer IP assigned yet")
+        return fragment
+    ranges = service.source_ranges
+    by_family = _source_ranges(ranges)
+    allows, guards = fragment.allows, fragment.guards
     for address in addresses:
         family = _family(address)
-        compiled.cluster[family].append((int(address), int(address)))
-        sources = [network_range(n) for n in spec.load_balancer_source_ranges if _family(n) == family]
-        if not spec.load_balancer_source_ranges:
-            sources = [all_addresses(family)]
-        for port in spec.ports:
-            proto = PROTOCOL_NUMBERS[port.protocol]
-            protocols, ports = (proto, proto), (port.port, port.port)
+        local = int(address)
+        fragment.cluster.append((family, (local, local)))
+        sources = by_family[family]
+        for protocol, port in service.ports:
+            proto = PROTOCOL_NUMBERS[protocol]
+            protocols, ports = (proto, proto), (port, port)
             for remote in sources:
-                compiled.allows.append(
-                    Allow("ingress", family, int(address), protocols, ports, remote, origin)
-                )
-            if spec.load_balancer_source_ranges and compiled.isolation == "kubernetes":
-                compiled.guards.append(Guard(family, int(address), protocols, ports, origin))
-    reason = f"{len(addresses)} address(es), {len(spec.ports)} port(s)"
-    if spec.load_balancer_source_ranges:
-        reason += f", from {len(spec.load_balancer_source_ranges)} source range(s)"
-    compiled.conditions.append(Condition(origin, True, reason))
+                allows.append(Allow("ingress", family, local, protocols, ports, remote, origin))
+            if ranges and isolation == "kubernetes":
+                guards.append(Guard(family, local, protocols, ports, origin))
+    reason = f"{len(addresses)} address(es), {len(service.ports)} port(s)"
+    if ranges:
+        reason += f", from {len(ranges)} source range(s)"
+    fragment.condition = Condition(origin, True, reason)
+    return fragment
 
 
-def _quarantine(compiled: CompiledPolicy, rejection: Rejection, pods: dict[str, list[Pod]]) -> None:
+@functools.lru_cache(maxsize=4096)
+def _source_ranges(ranges: tuple[Network, ...]) -> dict[Family, list[Range]]:
+    """`loadBalancerSourceRanges` by family (every address when there are none); memoised, as the same
+    ranges recur across services.  Callers only read the lists."""
+    if not ranges:
+        return {4: [all_addresses(4)], 6: [all_addresses(6)]}
+    return {f: [network_range(n) for n in ranges if _family(n) == f] for f in (4, 6)}
+
+
+def quarantine(rejection: Rejection, pods: dict[str, list[Pod]], isolation: Isolation) -> Fragment:
     """A rejected object allows nothing; in kubernetes mode it also closes what it might have closed."""
-    compiled.conditions.append(Condition(rejection.object, False, rejection.reason))
-    if compiled.isolation != "kubernetes":
-        return  # boundary mode denies by default: allowing nothing is already the narrow side
+    fragment = Fragment(condition=Condition(rejection.object, False, rejection.reason))
+    if isolation != "kubernetes":
+        return fragment  # boundary mode denies by default: allowing nothing is already the narrow side
     if rejection.kind == "NetworkPolicy":
         addresses = [a for p in pods.get(rejection.namespace, []) for a in p.addresses()]
         for direction in DIRECTIONS:
-            _isolate(compiled, direction, addresses, rejection.object)
+            _isolate(fragment, direction, addresses, rejection.object)
     elif rejection.kind == "Service":
         for text in rejection.addresses:
             address = ipaddress.ip_address(text)
             family = _family(address)
-            compiled.cluster[family].append((int(address), int(address)))
-            compiled.guards.append(Guard(family, int(address), ALL_PROTOCOLS, ALL_PORTS, rejection.object))
+            fragment.cluster.append((family, (int(address), int(address))))
+            fragment.guards.append(Guard(family, int(address), ALL_PROTOCOLS, ALL_PORTS, rejection.object))
+    return fragment

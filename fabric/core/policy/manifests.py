@@ -15,7 +15,8 @@ from typing import Any
 
 import pydantic
 
-from fabric.core.policy.kube import KINDS, Namespace, NetworkPolicy, Pod, Service
+from fabric.core.policy.kube import KINDS, Namespace, NetworkPolicy, Pod
+from fabric.core.policy.services import ServiceView, parse_service
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Rejection:
 class Cluster:
     """Every object the compiler reads, by kind, plus the ones rejected while parsing."""
 
-    services: list[Service] = field(default_factory=list)
+    services: list[ServiceView] = field(default_factory=list)
     policies: list[NetworkPolicy] = field(default_factory=list)
     pods: list[Pod] = field(default_factory=list)
     namespaces: list[Namespace] = field(default_factory=list)
@@ -64,30 +65,40 @@ def flatten(documents: Iterable[Any]) -> list[dict[str, Any]]:
 
 def parse_objects(documents: Iterable[Any]) -> Cluster:
     """Typed objects of the kinds the firewall reads; duplicates keep the last one (as `kubectl apply`)."""
-    seen: dict[str, Any] = {}
+    seen: dict[str, tuple[str, Any]] = {}
     rejected: list[Rejection] = []
     for raw in flatten(documents):
         kind = raw.get("kind")
         if not isinstance(kind, str) or kind not in KINDS:
             continue
-        model = KINDS[kind]
-        ident = _raw_id(kind, raw)
+        ident = raw_id(kind, raw)
         try:
-            seen[ident] = model.model_validate(raw)
+            seen[ident] = (kind, parse_object(kind, raw))
         except pydantic.ValidationError as exc:
             seen.pop(ident, None)
-            namespace = ident.split("/")[1] if kind != "Namespace" else ""
-            rejected.append(Rejection(ident, _reasons(exc), namespace, _raw_lb_ips(raw)))
+            rejected.append(rejection(ident, exc, raw))
     cluster = Cluster(rejected=rejected)
-    for obj in seen.values():
-        getattr(cluster, _BUCKET[obj.kind]).append(obj)
+    for kind, obj in seen.values():
+        getattr(cluster, _BUCKET[kind]).append(obj)
     return cluster
+
+
+def parse_object(kind: str, raw: dict[str, Any]) -> Any:
+    """One object of a kind in `KINDS` (a `ServiceView` for Services); pydantic.ValidationError if bad."""
+    return parse_service(raw) if kind == "Service" else KINDS[kind].model_validate(raw)
+
+
+def rejection(ident: str, exc: pydantic.ValidationError, raw: dict[str, Any]) -> Rejection:
+    """The rejection of the object `ident` that failed to parse with `exc`."""
+    namespace = ident.split("/")[1] if not ident.startswith("Namespace/") else ""
+    return Rejection(ident, _reasons(exc), namespace, _raw_lb_ips(raw))
 
 
 _BUCKET = {"Service": "services", "NetworkPolicy": "policies", "Pod": "pods", "Namespace": "namespaces"}
 
 
-def _raw_id(kind: str, raw: dict[str, Any]) -> str:
+def raw_id(kind: str, raw: dict[str, Any]) -> str:
+    """The object id of a manifest, read before (and whether or not) it parses."""
     meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
     assert isinstance(meta, dict)
     return object_id(kind, str(meta.get("namespace") or "default"), str(meta.get("name") or "?"))

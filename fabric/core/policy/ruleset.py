@@ -2,33 +2,45 @@
 
 Per-packet cost does not grow with services or policies: each direction and family is one lookup in
 one concatenated interval set `local . l4proto . dport . remote`, whose elements are made disjoint
-(nftables refuses overlapping ones) and carry the objects they came from as comments.
+(nftables refuses overlapping ones) and carry the objects they came from as comments, plus one hash
+lookup per remote prefix length in use for the exact elements (one protocol, one port, a CIDR block:
+every LoadBalancer port) — hash sets load ~2.5x faster than interval sets and cost O(1) per packet.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Protocol
 
-from fabric.core.policy.disjoint import Box, disjoint
+from fabric.core.policy.elements import (
+    Bucket,
+    Element,
+    address,
+    allow_group,
+    by_bucket,
+    comment_of,
+    guard_elements,
+    guard_group,
+    join_buckets,
+    plain,
+)
 from fabric.core.policy.ir import (
     DIRECTIONS,
     FAMILIES,
+    Allow,
     CompiledPolicy,
     Direction,
     Family,
+    Guard,
     Isolation,
-    Range,
     family_max,
-    origin_label,
 )
 from fabric.model.firewall import FirewallState
 
 TABLE = "fabric"
-COMMENT_MAX = 120  # nftables stores at most 128 bytes
 ADDRESS_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
+IP = {4: "ip", 6: "ip6"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,17 @@ class SnatRule:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """One accept rule matching `match` against the hash set `set` (exact allows of one prefix length)."""
+
+    direction: Direction
+    family: Family
+    set: str
+    match: str
+    comment: str
+
+
+@dataclass(frozen=True)
 class Ruleset:
     """The whole `table inet fabric`: sets (the data) and the few fixed rules around them."""
 
@@ -63,6 +86,7 @@ class Ruleset:
     uplinks: tuple[str, ...] = ()
     table: str = TABLE
     families: tuple[Family, ...] = FAMILIES
+    lookups: tuple[Lookup, ...] = ()
 
     def set(self, name: str) -> NftSet:
         """The set called `name`."""
@@ -81,117 +105,114 @@ class Ruleset:
             self.snat,
             self.uplinks,
             self.table,
+            self.families,
+            self.lookups,
         )
 
 
-@dataclass
-class _Sets:
-    items: list[NftSet] = field(default_factory=list)
+class SetElements(Protocol):
+    """Where `build_ruleset` gets element tuples: computed from a `CompiledPolicy` (`BatchElements`), or
+    kept per object by `fabric.core.policy.incremental.PolicyCompiler`; both give identical elements."""
 
-    def add(
-        self, name: str, type_: str, interval: bool, comment: str, elements: Iterable[tuple[str, str]]
-    ) -> None:
-        self.items.append(NftSet(name, type_, interval, comment, tuple(elements)))
+    def cluster(self, family: Family) -> tuple[Element, ...]: ...
+    def allows(self, direction: Direction, family: Family) -> dict[Bucket, tuple[Element, ...]]: ...
+    def guards(self, family: Family) -> tuple[Element, ...]: ...
+    def isolated(self, direction: Direction, family: Family) -> tuple[Element, ...]: ...
 
 
-def build_ruleset(compiled: CompiledPolicy, state: FirewallState | None = None) -> Ruleset:
+class BatchElements:
+    """Every element computed from one `CompiledPolicy`."""
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        self.compiled = compiled
+        self._allows: dict[tuple[Direction, Family], dict[int, list[Allow]]] = {
+            (d, f): {} for d in DIRECTIONS for f in FAMILIES
+        }
+        for a in compiled.allows:
+            self._allows[a.direction, a.family].setdefault(a.local, []).append(a)
+
+    def cluster(self, family: Family) -> tuple[Element, ...]:
+        return tuple(plain(family, self.compiled.cluster[family]))
+
+    def allows(self, direction: Direction, family: Family) -> dict[Bucket, tuple[Element, ...]]:
+        groups = self._allows[direction, family]
+        return join_buckets(by_bucket(allow_group(family, local, groups[local])) for local in sorted(groups))
+
+    def guards(self, family: Family) -> tuple[Element, ...]:
+        by_local: dict[int, list[Guard]] = defaultdict(list)
+        for g in self.compiled.guards:
+            if g.family == family:
+                by_local[g.local].append(g)
+        return tuple(guard_elements(family, ((k, guard_group(by_local[k])) for k in sorted(by_local))))
+
+    def isolated(self, direction: Direction, family: Family) -> tuple[Element, ...]:
+        return isolated_elements(family, self.compiled.isolated.get((direction, family), {}))
+
+
+def isolated_elements(family: Family, isolated: dict[int, list[str]]) -> tuple[Element, ...]:
+    """Isolated pod addresses, each with the objects isolating it."""
+    return tuple((address(family, a), comment_of(frozenset(o))) for a, o in sorted(isolated.items()))
+
+
+def build_ruleset(
+    compiled: CompiledPolicy, state: FirewallState | None = None, *, elements: SetElements | None = None
+) -> Ruleset:
     """The table for `compiled`; SNAT and the firewall's own input protection come from `state`."""
-    sets = _Sets()
+    source = elements if elements is not None else BatchElements(compiled)
+    sets: list[NftSet] = []
+    lookups: list[Lookup] = []
     for family in FAMILIES:
         addr = ADDRESS_TYPE[family]
-        sets.add(f"cluster{family}", addr, True, "the cluster side", _plain(family, compiled.cluster[family]))
+        sets.append(NftSet(f"cluster{family}", addr, True, "the cluster side", source.cluster(family)))
         for direction in DIRECTIONS:
+            buckets = source.allows(direction, family)
             key = f"{addr} . inet_proto . inet_service . {addr}"
-            sets.add(
-                f"allow_{direction[:2]}{family}",
-                key,
-                True,
-                f"{direction} allows",
-                _allow_elements(compiled, direction, family),
-            )
+            name = f"allow_{direction[:2]}{family}"
+            sets.append(NftSet(name, key, True, f"{direction} allows", buckets[None]))
+            for length in sorted((b for b in buckets if b is not None), reverse=True):
+                exact, lookup = _exact(direction, family, length, buckets[length])
+                sets.append(exact)
+                lookups.append(lookup)
         if compiled.isolation == "kubernetes":
-            sets.add(
-                f"guard_in{family}",
-                f"{addr} . inet_proto . inet_service",
-                True,
-                "load-balancer ports open to their source ranges only",
-                _guard_elements(compiled, family),
+            sets.append(
+                NftSet(
+                    f"guard_in{family}",
+                    f"{addr} . inet_proto . inet_service",
+                    True,
+                    "load-balancer ports open to their source ranges only",
+                    source.guards(family),
+                )
             )
             for direction in DIRECTIONS:
-                isolated = compiled.isolated.get((direction, family), {})
-                sets.add(
-                    f"isolated_{direction[:2]}{family}",
-                    addr,
-                    False,
-                    f"pods isolated for {direction}",
-                    ((_address(family, a), _comment(o)) for a, o in sorted(isolated.items())),
-                )
+                name = f"isolated_{direction[:2]}{family}"
+                comment = f"pods isolated for {direction}"
+                sets.append(NftSet(name, addr, False, comment, source.isolated(direction, family)))
     snat, snat_sets = _snat(state)
     uplinks = tuple(state.uplinks) if state is not None else ()
-    return Ruleset(compiled.isolation, tuple(sets.items + snat_sets), snat, uplinks)
+    return Ruleset(compiled.isolation, tuple(sets + snat_sets), snat, uplinks, lookups=tuple(lookups))
 
 
-def _allow_elements(compiled: CompiledPolicy, direction: Direction, family: Family) -> list[tuple[str, str]]:
-    # Boxes never overlap across local addresses: split per address first (most have one box).
-    by_local: dict[int, list[tuple[Box, str]]] = defaultdict(list)
-    for a in compiled.allows:
-        if a.direction == direction and a.family == family:
-            by_local[a.local].append((((a.local, a.local), a.protocols, a.ports, a.remote), a.origin))
-    out: list[tuple[str, str]] = []
-    for local in sorted(by_local):
-        prefix = _address(family, local)
-        for box, origins in disjoint(by_local[local]):
-            key = (prefix, _number(box[1]), _number(box[2]), _span(family, box[3]))
-            out.append((" . ".join(key), _comment(origins)))
-    return out
-
-
-def _guard_elements(compiled: CompiledPolicy, family: Family) -> list[tuple[str, str]]:
-    boxes: list[tuple[Box, str]] = [
-        (((g.local, g.local), g.protocols, g.ports), g.origin) for g in compiled.guards if g.family == family
-    ]
-    return [
-        (" . ".join((_span(family, box[0]), _number(box[1]), _number(box[2]))), _comment(o))
-        for box, o in disjoint(boxes)
-    ]
-
-
-def _plain(family: Family, ranges: Iterable[Range]) -> list[tuple[str, str]]:
-    """Ranges merged where they touch (a plain interval set refuses overlaps too)."""
-    merged: list[list[int]] = []
-    for lo, hi in sorted(ranges):
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
-    return [(_span(family, (lo, hi)), "") for lo, hi in merged]
-
-
-def _address(family: Family, value: int) -> str:
-    return str(ipaddress.IPv4Address(value) if family == 4 else ipaddress.IPv6Address(value))
-
-
-def _span(family: Family, rng: Range) -> str:
-    """An address range as nft writes it: one address, a CIDR when aligned, else `low-high`."""
-    lo, hi = rng
-    if lo == hi:
-        return _address(family, lo)
-    size = hi - lo + 1
-    if size & (size - 1) == 0 and lo % size == 0:
-        bits = family_max(family).bit_length() - (size.bit_length() - 1)
-        return f"{_address(family, lo)}/{bits}"
-    return f"{_address(family, lo)}-{_address(family, hi)}"
-
-
-def _number(rng: Range) -> str:
-    return str(rng[0]) if rng[0] == rng[1] else f"{rng[0]}-{rng[1]}"
-
-
-def _comment(origins: Iterable[str]) -> str:
-    """`ns/name (Kind)` of the first origin, and how many more share the element."""
-    ordered = sorted(set(origins))
-    text = origin_label(ordered[0]) + (f" +{len(ordered) - 1}" if len(ordered) > 1 else "")
-    return text[:COMMENT_MAX]
+def _exact(
+    direction: Direction, family: Family, length: int, elements: tuple[Element, ...]
+) -> tuple[NftSet, Lookup]:
+    """The hash set of exact allows whose remote is a /`length` block, and the rule looking it up:
+    the remote address is masked to `length` bits, so one hash lookup tests the whole block."""
+    ip, addr = IP[family], ADDRESS_TYPE[family]
+    local, remote = (
+        (f"{ip} daddr", f"{ip} saddr") if direction == "ingress" else (f"{ip} saddr", f"{ip} daddr")
+    )
+    match = f"{local} . meta l4proto . th dport"
+    key = f"{addr} . inet_proto . inet_service"
+    if length:
+        bits = family_max(family).bit_length()
+        mask = address(family, family_max(family) ^ ((1 << (bits - length)) - 1))
+        match += f" . {remote}" + (f" & {mask}" if length < bits else "")
+        key += f" . {addr}"
+    suffix = str(length) if length else "any"
+    name = f"allow_{direction[:2]}{family}_{suffix}"
+    side = "from" if direction == "ingress" else "to"
+    what = f"{direction} allows {side} /{length} blocks" if length else f"{direction} allows {side} anywhere"
+    return NftSet(name, key, False, what, elements), Lookup(direction, family, name, match, what)
 
 
 def _snat(state: FirewallState | None) -> tuple[tuple[SnatRule, ...], list[NftSet]]:
@@ -217,7 +238,7 @@ def _snat(state: FirewallState | None) -> tuple[tuple[SnatRule, ...], list[NftSe
                     True,
                     f"{rule.vrf} SNAT sources",
                     tuple(
-                        _plain(family, [(int(n.network_address), int(n.broadcast_address)) for n in sources])
+                        plain(family, [(int(n.network_address), int(n.broadcast_address)) for n in sources])
                     ),
                 )
             )
@@ -227,9 +248,7 @@ def _snat(state: FirewallState | None) -> tuple[tuple[SnatRule, ...], list[NftSe
                     ADDRESS_TYPE[family],
                     True,
                     f"reachable through {rule.vrf}",
-                    tuple(
-                        _plain(family, [(int(n.network_address), int(n.broadcast_address)) for n in reach])
-                    ),
+                    tuple(plain(family, [(int(n.network_address), int(n.broadcast_address)) for n in reach])),
                 )
             )
             rules.append(SnatRule(family, src_name, dst_name, to, f"{state.firewall.name}/{rule.vrf} SNAT"))

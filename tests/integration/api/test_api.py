@@ -221,3 +221,44 @@ def test_openapi_healthz_metrics(server: Server) -> None:
     assert "MachineAllocate" in spec["components"]["schemas"] and "Problem" in spec["components"]["schemas"]
     with urllib.request.urlopen(f"{server.url}/metrics") as r:
         assert b"fabric_api_requests_total" in r.read()
+
+
+async def test_stale_if_match_is_412_naming_the_header_and_writes_nothing(server: Server) -> None:
+    async with admin(server) as api:
+        m1, read = await api.versioned("GET", "/v1/machines/m1")
+        v6 = [a for a in m1["ips"] if ":" in a]
+        assert read is not None and m1["role"] == "machine" and v6
+        _, same = await api.versioned("GET", "/v1/machines/m1")
+        assert same == read  # a version is stable while nothing changes
+        # Another client changes m1 after we read it: one of its IPs is released.
+        await api.request("DELETE", f"/v1/ips/{v6[0]}")
+        audit_before = await api.request("GET", "/v1/audit", target="m1")
+        err = await expect_problem(
+            api.versioned("POST", "/v1/machines/m1/free", if_match=read),
+            412,
+            "If-Match",
+            "changed since that version was read",
+        )
+        current = err.problem["etag"]
+        assert current not in (read, None) and err.problem["errors"][0]["field"] == "If-Match"
+        # Nothing was written: still allocated, no audit entry, and the version is the one 412 named.
+        shown, now = await api.versioned("GET", "/v1/machines/m1")
+        assert shown["role"] == "machine" and now == current
+        assert await api.request("GET", "/v1/audit", target="m1") == audit_before
+        # With the current version the write goes through and answers with the new version.
+        freed, after = await api.versioned("POST", "/v1/machines/m1/free", if_match=current)
+        assert freed["role"] is None and freed["ips"] == [] and after not in (None, current)
+        # Weak and quoted forms are accepted; `*` means "whatever it is, as long as it exists".
+        _, weak = await api.versioned("POST", "/v1/machines/m1/free", if_match=f"W/{after}")
+        assert weak == after  # freeing a free machine changes nothing
+        await api.versioned("POST", "/v1/machines/m1/free", if_match="*")
+        await expect_problem(
+            api.versioned("POST", "/v1/machines/nope/free", if_match="*"), 404, "name", "nope"
+        )
+        # An IP's release is conditional too.
+        ip = await api.request("POST", "/v1/ips", {"network": "internet", "project": "beta"})
+        _, ip_version = await api.versioned("GET", "/v1/ips/" + ip["address"])
+        await expect_problem(
+            api.versioned("DELETE", f"/v1/ips/{ip['address']}", if_match='"v1-0"'), 412, "If-Match"
+        )
+        await api.versioned("DELETE", f"/v1/ips/{ip['address']}", if_match=ip_version)

@@ -1,0 +1,84 @@
+"""Composition root of `fabric firewall run`: adapters from the configuration, wired into the loop.
+
+FRR for the firewall (`fabric render firewall`) is not applied by the daemon yet: the FRR adapter
+(vtysh, frr-reload.py) arrives with the switch daemon; until then the daemon owns the nftables table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from fabric.adapters import sdnotify
+from fabric.adapters.api_client import ApiClient
+from fabric.adapters.kube import ClusterCache, connect
+from fabric.adapters.nft import NftTable
+from fabric.firewall.config import FirewallConfig
+from fabric.firewall.loop import Loop, StateClient, Timing
+from fabric.firewall.metrics import FirewallMetrics
+from fabric.firewall.sync import Syncer
+
+log = logging.getLogger(__name__)
+
+
+def timing(cfg: FirewallConfig) -> Timing:
+    """The loop's periods from the configuration."""
+    return Timing(
+        watch_wait=cfg.api.watch_wait,
+        debounce=cfg.debounce,
+        debounce_max=cfg.debounce_max,
+        resync_period=cfg.resync_period,
+        resync_jitter=cfg.resync_jitter,
+        sync_deadline=cfg.sync_deadline,
+        heartbeat=cfg.heartbeat,
+        backoff_initial=cfg.backoff_initial,
+        backoff_max=cfg.backoff_max,
+    )
+
+
+def api_client(cfg: FirewallConfig) -> ApiClient:
+    """The `fabric api` client, with the token read from `api.token_file`."""
+    token = cfg.api.token_file.read_text().strip() if cfg.api.token_file else None
+    ca = str(cfg.api.ca) if cfg.api.ca else None
+    return ApiClient(cfg.api.url, token, ca=ca, timeout=cfg.api.timeout)
+
+
+def build_loop(
+    cfg: FirewallConfig, api: StateClient, cache: ClusterCache, metrics: FirewallMetrics | None = None
+) -> Loop:
+    """The daemon's loop over `api` and `cache` (both opened by the caller)."""
+    table = NftTable(prefix=cfg.nft.exec_prefix, nft=cfg.nft.nft)
+    syncer = Syncer(table, cfg.isolation)
+    return Loop(cfg.name, api, cache, syncer, timing=timing(cfg), metrics=metrics, notify=sdnotify.notify)
+
+
+async def run(cfg: FirewallConfig) -> None:
+    """Run the daemon until cancelled (SIGTERM ends `asyncio.run`)."""
+    metrics = FirewallMetrics()
+    if cfg.metrics_port:
+        metrics.serve(cfg.metrics_port, cfg.metrics_address)
+    kube = await connect(cfg.kube.kubeconfig, cfg.kube.context)
+    loop: Loop | None = None
+    try:
+        async with api_client(cfg) as api:
+            cache = ClusterCache(kube, lambda: loop.dirty.set() if loop else None)
+            for reflector in cache.reflectors:
+                reflector.watch_timeout = cfg.kube.watch_timeout
+            loop = build_loop(cfg, api, cache, metrics)
+            log.info("fabric firewall %s: watching %s and the cluster", cfg.name, cfg.api.url)
+            await loop.run(watchdog=sdnotify.watchdog_interval())
+    finally:
+        sdnotify.notify("STOPPING=1")
+        await kube.close()
+
+
+async def serve(cfg: FirewallConfig) -> None:
+    """`run` until SIGTERM or SIGINT, then stop cleanly (systemd's stop, Ctrl-C)."""
+    task = asyncio.ensure_future(run(cfg))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

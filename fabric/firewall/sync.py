@@ -1,0 +1,148 @@
+"""One sync of the firewall daemon: FirewallState + cluster objects → compile → nft apply → status.
+
+Blocking work (parsing, compiling, `nft`) runs in a worker thread so the event loop keeps watching;
+the loop owns the deadline, retries and backoff.  Compiling is incremental (`PolicyCompiler`): a sync
+after one changed Service re-parses and recompiles that Service and re-formats only its own set
+elements, and the apply is element-only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fabric.adapters.nft import Applied, NftTable
+from fabric.core.policy.incremental import PolicyCompiler
+from fabric.core.policy.ir import CompiledPolicy, Isolation
+from fabric.core.policy.kube import Network
+from fabric.core.policy.ruleset import Ruleset
+from fabric.errors import ApplyError, FabricError
+from fabric.firewall.pipeline import paused_gc
+from fabric.model import FirewallState
+from fabric.model.status import ObjectCondition, PhaseTiming, SyncResult
+from fabric.render.nft import render_ruleset
+
+Raw = dict[str, Any]
+REASON_MAX = 4096
+
+
+@dataclass
+class Outcome:
+    """What the last sync attempt left: the result, and what is in the kernel (counts, conditions)."""
+
+    result: SyncResult
+    rules: int = 0
+    elements: int = 0
+    conditions: list[ObjectCondition] = field(default_factory=list)
+    mode: str = ""
+
+
+class Timer:
+    """Phase timings of one sync."""
+
+    def __init__(self) -> None:
+        self.phases: list[PhaseTiming] = []
+        self.current = ""
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        self.current = name
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.phases.append(PhaseTiming(phase=name, seconds=round(time.monotonic() - start, 6)))
+
+
+def count_rules(ruleset: Ruleset) -> int:
+    """Rules in the table's chains (from its element-free skeleton, so this is cheap at any size)."""
+    rules, in_chain = 0, False
+    for line in render_ruleset(ruleset.skeleton()).splitlines():
+        text = line.strip()
+        if text.startswith("chain ") and text.endswith("{"):
+            in_chain = True
+        elif text == "}":
+            in_chain = False
+        elif in_chain and text and not text.startswith(("type ", "#")):
+            rules += 1
+    return rules
+
+
+def conditions_of(compiled: CompiledPolicy) -> list[ObjectCondition]:
+    """The compiler's per-object conditions as status records."""
+    return [
+        ObjectCondition(object=c.object[:512], accepted=c.accepted, reason=c.reason[:REASON_MAX])
+        for c in compiled.conditions
+    ]
+
+
+class Syncer:
+    """Compiles and applies; keeps what was last applied (the kernel keeps it too when a sync fails)."""
+
+    def __init__(self, table: NftTable, isolation: Isolation) -> None:
+        self.table, self.isolation = table, isolation
+        self.compiler: PolicyCompiler | None = None
+        self._prefixes: tuple[Network, ...] = ()
+        self.applied = Outcome(SyncResult(applied_revision=0))
+        self._rules: tuple[Ruleset, int] | None = None
+        # A sync abandoned at its deadline may still be running nft in its thread: never two at once.
+        self._lock = threading.Lock()
+
+    async def sync(self, state: FirewallState, objects: list[Raw], timer: Timer) -> Outcome:
+        """Compile `objects` under `state` and apply the ruleset; raises `ApplyError` on failure."""
+        with timer.phase("compile"):
+            compiled, ruleset = await asyncio.to_thread(self._compile, state, objects)
+        conditions = conditions_of(compiled)
+        with timer.phase("nft"):
+            applied: Applied = await asyncio.to_thread(self._apply, ruleset)
+        with timer.phase("count"):
+            rules = self._count(ruleset)
+        result = SyncResult(
+            applied_revision=state.revision,
+            applied_hash=state.hash,
+            attempted_revision=state.revision,
+            phases=list(timer.phases),
+        )
+        self.applied = Outcome(result, rules, ruleset.elements, conditions, applied.mode)
+        return self.applied
+
+    def failure(self, state: FirewallState, error: FabricError, timer: Timer) -> Outcome:
+        """The status after a failed attempt: the last applied counts stay, the error is reported."""
+        last = self.applied
+        result = last.result.model_copy(
+            update={
+                "attempted_revision": state.revision,
+                "ok": False,
+                "failing_phase": getattr(error, "phase", "") or timer.current or "sync",
+                "reason": str(error)[:REASON_MAX],
+                "retryable": bool(getattr(error, "retryable", False)),
+                "phases": list(timer.phases),
+            }
+        )
+        return Outcome(result, last.rules, last.elements, last.conditions, "")
+
+    def _compile(self, state: FirewallState, objects: list[Raw]) -> tuple[CompiledPolicy, Ruleset]:
+        if not state.cluster_prefixes:
+            raise ApplyError("the FirewallState has no cluster_prefixes", retryable=False, phase="compile")
+        prefixes = tuple(state.cluster_prefixes)
+        if self.compiler is None or prefixes != self._prefixes:
+            # New cluster prefixes change every object's contribution: start from scratch.
+            self.compiler, self._prefixes = PolicyCompiler(prefixes, self.isolation), prefixes
+        with paused_gc():
+            compiled = self.compiler.sync(objects)
+            return compiled, self.compiler.ruleset(state)
+
+    def _apply(self, ruleset: Ruleset) -> Applied:
+        with self._lock:
+            return self.table.apply(ruleset)
+
+    def _count(self, ruleset: Ruleset) -> int:
+        skeleton = ruleset.skeleton()
+        if self._rules is None or self._rules[0] != skeleton:
+            self._rules = (skeleton, count_rules(ruleset))
+        return self._rules[1]

@@ -1,0 +1,66 @@
+"""A daemon's configuration: one YAML file plus `PREFIX_SECTION__FIELD=value` environment overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pydantic
+import yaml
+
+from fabric.errors import ValidationError
+
+C = TypeVar("C", bound=pydantic.BaseModel)
+
+
+def env_overrides(env: Mapping[str, str], prefix: str, skip: Collection[str] = ()) -> dict[str, Any]:
+    """Nested dict from `PREFIX_A__B=value` variables (values parsed as YAML scalars)."""
+    out: dict[str, Any] = {}
+    for var, raw in sorted(env.items()):
+        if not var.startswith(prefix) or var in skip:
+            continue
+        path = [p.lower() for p in var[len(prefix) :].split("__")]
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        try:
+            node[path[-1]] = yaml.safe_load(raw) if raw else raw
+        except yaml.YAMLError:
+            node[path[-1]] = raw
+    return out
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_daemon_config(model: type[C], path: str | Path | None, overrides: Mapping[str, Any], what: str) -> C:
+    """Read the YAML file (if any), merge `overrides` over it, validate as `model`.
+
+    Raises `ValidationError` naming the file and each offending field.
+    """
+    from fabric.model import problems_of
+
+    data: dict[str, Any] = {}
+    where = str(path) if path else "environment"
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValidationError(f"cannot read {path}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ValidationError(f"{path}: expected a mapping at the top level")
+        data = loaded
+    data = _merge(data, overrides)
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems = [(f"{where}: {p}", m) for p, m in problems_of(exc, "config")]
+        raise ValidationError(f"invalid {what} configuration", problems=problems) from None

@@ -1,0 +1,271 @@
+"""The firewall with real kernel VRFs, in a qemu VM: route leaking, nftables, SNAT, packets crossing.
+
+This machine has no kernel VRF devices, so the scenario (lab/vm/scenarios/firewall_vrf.py) runs once
+per module inside a `KernelVm`.  The firewall is fw-alpha of the examples with one change: its SNAT
+also covers the tenant's IPv6 prefix (the example translates IPv4 only).  Its VRFs are made by the
+product's plumbing, its FRR is `render_firewall_frr(state)` as rendered, its nftables table is what
+`fabric firewall compile --state` makes of tests/data/vm-firewall/.
+
+Scenario-only pieces, because the firewall's own config has no source for them here (in production
+the routes arrive from the leaves as EVPN type-5 routes): `SCENARIO_FRR` puts the tenant's LB
+address and the internet's default routes into the VRFs' BGP tables (static routes redistributed);
+BGP sessions with the hosts would not do, since the product's input chain rightly accepts BGP only
+from the uplinks.  The firewall's external address, which masquerade takes, is assigned by the
+scenario to its external port (FirewallState has no field for it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fabric.core.frr_model import FrrOptions
+from fabric.model import FirewallState, load
+from fabric.render.frr import render_firewall_frr
+from lab.rig import Rig
+from lab.vm import KernelVm, VmResult
+from lab.vm.scenarios import firewall_vrf
+
+pytestmark = [pytest.mark.slow, pytest.mark.needs("netns", "frr", "nft", "qemu")]
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+MANIFESTS = DATA / "vm-firewall"  # not under k8s/, whose whole tree the golden cases load
+OPTIONS = FrrOptions(frr_version="8.4")  # the FRR on the host root the guest runs
+TENANT, EXTERNAL = "Vrf100010", "Vrf104009"
+POD = ("10.10.0.5", "2001:db8:10::5")  # the tenant host: pod web-0 of the manifests
+LB = ("10.10.1.100", "2001:db8:10:1::100")  # Service tenant/web's load-balancer addresses
+FW_EXTERNAL = ("203.0.113.1", "2001:db8:ffff::1")  # the firewall's address in the external VRF
+INTERNET = ("198.51.100.80", "2001:db8:beef::80")  # a server on the internet
+UPSTREAM = ("203.0.113.2", "2001:db8:ffff::2")  # the internet host's end of the external link
+
+SCENARIO_FRR = f"""!
+! scenario-only: routes entering the VRFs' BGP tables (EVPN type-5 routes from the leaves in production)
+vrf {TENANT}
+ ip route {LB[0]}/32 {POD[0]}
+ ipv6 route {LB[1]}/128 {POD[1]}
+exit-vrf
+vrf {EXTERNAL}
+ ip route 0.0.0.0/0 {UPSTREAM[0]}
+ ipv6 route ::/0 {UPSTREAM[1]}
+exit-vrf
+router bgp 4210000100 vrf {TENANT}
+ address-family ipv4 unicast
+  redistribute connected
+  redistribute static
+ exit-address-family
+ address-family ipv6 unicast
+  redistribute connected
+  redistribute static
+ exit-address-family
+exit
+router bgp 4210000100 vrf {EXTERNAL}
+ address-family ipv4 unicast
+  redistribute static
+ exit-address-family
+ address-family ipv6 unicast
+  redistribute static
+ exit-address-family
+exit
+"""
+# Leaked into the tenant VRF (what the external network offers) and into the external one (no-export).
+LEAKED = {
+    TENANT: ["0.0.0.0/0", "::/0"],
+    EXTERNAL: ["10.10.0.0/24", "2001:db8:10::/64", f"{LB[0]}/32", f"{LB[1]}/128"],
+}
+
+
+def _state() -> FirewallState:
+    data = json.loads((DATA / "examples" / "firewall-alpha.json").read_text())
+    data["snat"][0]["sources"].append("2001:db8:10::/56")
+    return load(FirewallState, data)
+
+
+def _probes() -> list[dict[str, Any]]:
+    probes = []
+    for family, i in (("v4", 0), ("v6", 1)):
+        probes += [
+            {"name": f"egress-80-{family}", "from": "tenant", "to": INTERNET[i], "port": 80},
+            {"name": f"egress-81-{family}", "from": "tenant", "to": INTERNET[i], "port": 81},
+            {"name": f"lb-443-{family}", "from": "internet", "to": LB[i], "port": 443},
+            {"name": f"lb-8443-{family}", "from": "internet", "to": LB[i], "port": 8443},
+            # Controls: the denied ports do listen (a denial is the firewall's, not a closed port).
+            {"name": f"local-81-{family}", "from": "internet", "to": INTERNET[i], "port": 81},
+            {"name": f"local-8443-{family}", "from": "tenant", "to": LB[i], "port": 8443},
+        ]
+    return probes
+
+
+def _job() -> tuple[dict[str, Any], dict[str, str | Path]]:
+    state = _state()
+    manifests = sorted(MANIFESTS.glob("*.yaml"))
+    files: dict[str, str | Path] = {
+        "state.json": state.model_dump_json(by_alias=True),
+        "firewall.conf": render_firewall_frr(state, OPTIONS),
+        "scenario.conf": SCENARIO_FRR,
+        **{f"k8s/{m.name}": m for m in manifests},
+    }
+    spec = {
+        "state": "state.json",
+        "manifests": [f"k8s/{m.name}" for m in manifests],
+        "isolation": "boundary",
+        "frr": ["firewall.conf", "scenario.conf"],
+        "ports": [
+            {
+                "name": "tn0",
+                "vrf": TENANT,
+                "host": "tenant",
+                "host_nic": "eth0",
+                "addresses": ["10.10.0.1/24", "2001:db8:10::1/64"],
+            },
+            {
+                "name": "ex0",
+                "vrf": EXTERNAL,
+                "host": "internet",
+                "host_nic": "eth0",
+                "addresses": [f"{FW_EXTERNAL[0]}/24", f"{FW_EXTERNAL[1]}/64"],
+            },
+        ],
+        "hosts": {
+            "tenant": {
+                "addresses": [
+                    ["eth0", f"{POD[0]}/24"],
+                    ["eth0", f"{POD[1]}/64"],
+                    ["lo", f"{LB[0]}/32"],
+                    ["lo", f"{LB[1]}/128"],
+                ],
+                "routes": [["default", "10.10.0.1"], ["default", "2001:db8:10::1"]],
+            },
+            "internet": {
+                "addresses": [
+                    ["eth0", f"{UPSTREAM[0]}/24"],
+                    ["eth0", f"{UPSTREAM[1]}/64"],
+                    ["lo", f"{INTERNET[0]}/32"],
+                    ["lo", f"{INTERNET[1]}/128"],
+                ],
+                # The no-export mark keeps the tenant's prefixes from the firewall's eBGP neighbours;
+                # the internet side reaches them by its own static route.
+                "routes": [["10.10.0.0/22", FW_EXTERNAL[0]], ["2001:db8:10::/56", FW_EXTERNAL[1]]],
+            },
+        },
+        "servers": [
+            *({"node": "internet", "address": a, "port": p} for a in INTERNET for p in (80, 81)),
+            *({"node": "tenant", "address": a, "port": p} for a in LB for p in (443, 8443)),
+        ],
+        "probes": _probes(),
+        "expect": LEAKED,
+        "kernel_tables": {TENANT: "100010", EXTERNAL: "104009", "main": "main"},
+        "timeout": 60,
+    }
+    return spec, files
+
+
+@pytest.fixture(scope="module")
+def run(rig: Rig) -> Iterator[VmResult]:
+    """The scenario, run once for the module's tests."""
+    spec, files = _job()
+    with KernelVm(rig) as vm:
+        result = vm.run_scenario(
+            Path(firewall_vrf.__file__), files={"spec.json": json.dumps(spec), **files}, timeout=240
+        )
+    print(
+        f"firewall VRF VM: wall {result.seconds:.1f}s, boot {result.boot_seconds:.1f}s, "
+        f"scenario {result.scenario_seconds:.1f}s, steps {result.data and result.data['seconds']}"
+    )
+    yield result.check()
+
+
+def _probes_by_name(run: VmResult) -> dict[str, dict[str, Any]]:
+    assert run.data["converged"], run.output[-2000:]
+    return {p["name"]: p for p in run.data["probes"]}
+
+
+def _best(routes: dict[str, Any], prefix: str) -> dict[str, Any]:
+    best = [r for r in routes.get(prefix, []) if r.get("selected")]
+    assert best, f"{prefix} not selected: {routes.get(prefix)}"
+    return dict(best[0])
+
+
+def test_vrf_devices_made_by_the_product_plumbing(run: VmResult) -> None:
+    links = {link["ifname"]: link for link in run.data["links"]}
+    tables = {
+        n: link["linkinfo"]["info_data"]["table"]
+        for n, link in links.items()
+        if link.get("linkinfo", {}).get("info_kind") == "vrf"
+    }
+    assert tables == {TENANT: 100010, EXTERNAL: 104009}
+    assert links["br100010"]["master"] == TENANT and links["vx100010"]["master"] == "br100010"
+    assert links["tn0"]["master"] == TENANT and links["ex0"]["master"] == EXTERNAL
+    assert run.data["plumbing"][-1] == "then in sync: True"  # a second plan right after is empty
+
+
+def test_tenant_vrf_imports_the_default_routes_only(run: VmResult) -> None:
+    routes = run.data["routes"][TENANT]
+    for family, prefix, via in (("ipv4", "0.0.0.0/0", UPSTREAM[0]), ("ipv6", "::/0", UPSTREAM[1])):
+        best = _best(routes[family], prefix)
+        assert best["protocol"] == "bgp" and best["installed"] is True, best
+        (hop,) = best["nexthops"]
+        assert (hop["ip"], hop["interfaceName"], hop["vrf"]) == (via, "ex0", EXTERNAL)
+        paths = routes["bgp"][prefix]["paths"]
+        assert paths[0]["nhVrfName"] == EXTERNAL  # leaked by `import vrf`, not learned
+        assert "community" not in paths[0]  # what the tenant imports is not marked
+    # Exact-match import of what the external network offers: its connected /24 stays out.
+    assert "203.0.113.0/24" not in routes["ipv4"]
+    kernel = run.data["kernel"]
+    assert [r["gateway"] for r in kernel[TENANT]["4"] if r["dst"] == "default"] == [UPSTREAM[0]]
+    assert [r["gateway"] for r in kernel[TENANT]["6"] if r["dst"] == "default"] == [UPSTREAM[1]]
+    assert not [r for r in kernel["main"]["4"] + kernel["main"]["6"] if r["dst"] == "default"]
+
+
+def test_external_vrf_imports_tenant_prefixes_marked_no_export(run: VmResult) -> None:
+    routes = run.data["routes"][EXTERNAL]
+    for prefix in LEAKED[EXTERNAL]:
+        family = "ipv6" if ":" in prefix else "ipv4"
+        best = _best(routes[family], prefix)
+        assert best["protocol"] == "bgp" and best["installed"] is True, best
+        assert best["nexthops"][0]["interfaceName"] == "tn0" and best["nexthops"][0]["vrf"] == TENANT
+        (path,) = routes["bgp"][prefix]["paths"]
+        assert path["nhVrfName"] == TENANT
+        assert path["community"]["string"] == "no-export", path
+
+
+def test_egress_allowed_port_crosses_and_is_masqueraded(run: VmResult) -> None:
+    probes = _probes_by_name(run)
+    for family, source in (("v4", FW_EXTERNAL[0]), ("v6", FW_EXTERNAL[1])):
+        probe = probes[f"egress-80-{family}"]
+        assert probe["connected"], probe
+        # The internet server sees the firewall's external address, not the pod's.
+        assert probe["seen_source"] == source, probe
+
+
+def test_egress_other_port_is_denied(run: VmResult) -> None:
+    probes = _probes_by_name(run)
+    for family in ("v4", "v6"):
+        assert probes[f"local-81-{family}"]["connected"], "the server on tcp/81 must listen"
+        assert not probes[f"egress-81-{family}"]["connected"], probes[f"egress-81-{family}"]
+
+
+def test_load_balancer_port_open_from_outside_other_port_denied(run: VmResult) -> None:
+    probes = _probes_by_name(run)
+    for family, i in (("v4", 0), ("v6", 1)):
+        allowed = probes[f"lb-443-{family}"]
+        assert allowed["connected"], allowed
+        assert allowed["seen_source"] == UPSTREAM[i], allowed  # inbound is not translated
+        assert probes[f"local-8443-{family}"]["connected"], "the server on tcp/8443 must listen"
+        assert not probes[f"lb-8443-{family}"]["connected"], probes[f"lb-8443-{family}"]
+
+
+def test_nft_counters_match_the_traffic(run: VmResult) -> None:
+    nft = run.data["nft"]
+    assert nft["mode"] == "full"
+    assert all(accepted for _, accepted, _ in nft["conditions"]), nft["conditions"]
+    counters = nft["counters"]
+    # Each denied probe is a SYN and its retry at least, per family; nothing else was dropped.
+    assert counters["deny_eg"] >= 4 and counters["deny_in"] >= 4, counters
+    assert counters["deny_other"] == counters["drop_invalid"] == 0, counters
+    # One new connection per family through each allow rule (later packets are established).
+    allows = {r["chain"]: r["packets"] for r in nft["rules"] if "allows" in r["comment"]}
+    assert allows == {"ingress4": 1, "egress4": 1, "ingress6": 1, "egress6": 1}, nft["rules"]
