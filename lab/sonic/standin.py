@@ -5,10 +5,11 @@ for network namespaces (ARCHITECTURE §8) and, like them, asynchronously: CONFIG
 keyspace notifications, a burst is drained before it is processed (so pending operations coalesce per
 key: a key set and deleted before processing is simply absent, a delete followed by a re-add is lost),
 then CONFIG_DB is read and the devices are converged on it.  STATE_DB entries are written only once the
-devices exist and deleted when they are torn down.  The netns-backend dance is done here too: once zebra
-shows a new L3VNI up, `vrf X / no vni N` and a poll later `vni N` re-bind it in bgpd (VRFs created at
-runtime otherwise often stay unbound, or get routes without router MACs).  Lab code only: the switch
-daemon never sees any of this except through the DBs.
+devices exist and deleted when they are torn down.  The netns-backend dance is done here too: a new VRF
+namespace is filled only once zebra lists it (`_await_zebra`), and once zebra shows a new L3VNI up,
+`vrf X / no vni N` and a poll later `vni N` re-bind it in bgpd (VRFs created at runtime otherwise often
+stay unbound, or get routes without router MACs).  Lab code only: the switch daemon never sees any of
+this except through the DBs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,7 @@ from lab.sonic.lldp import lldp_entries
 log = logging.getLogger("lab.sonic")
 BURST_S = 0.05  # how long a burst of notifications is drained before processing
 POLL_S = 1.0  # LLDP and port oper state
+ZEBRA_VRF_WAIT_S = 5.0  # zebra picks a new VRF namespace up within a second; some it never lists (below)
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ class StandIn:
                 log.error("VRF %s: this switch has no VRF namespace directory", vrf)
                 continue
             self.kernel.add_vrf(vrf)
+            self._await_zebra(vrf)
             self.vrfs.add(vrf)
             self.state.hset(f"VRF_TABLE|{vrf}", mapping={"state": "ok"})
         for vlan, have_vlan in list(self.vlans.items()):
@@ -156,6 +160,28 @@ class StandIn:
                 self._place(port, spec)
             if port in self.placed:
                 self._link_settings(port, spec)
+
+    def _await_zebra(self, vrf: str) -> None:
+        """Wait until zebra watches VRF namespace `vrf` before anything is put in it.
+
+        zebra finds a new namespace by inotify and reads what is already in it with one netlink dump;
+        FRR 8.4 sometimes loses part of that dump (zebra logs ``netlink-cmd (NS n) error: data remnant
+        size ...``) and never hears of those addresses again: a port moved and brought up before it had
+        no IPv6 link-local in zebra, so no router advertisements, so the unnumbered BGP session stayed
+        Idle ("Waiting for Peer IPv6 LLA"); a VXLAN device lost its bridge.  Once zebra lists the VRF
+        with its namespace, every later move, address and device reaches it as a live event.  Some
+        namespaces zebra never lists (one without FRR `vrf` config; one re-created under a name FRR still
+        has): those are filled after `ZEBRA_VRF_WAIT_S`, as before, with the dump's risk.
+        """
+        if self.frr_dir is None:
+            return
+        shown = re.compile(rf"^vrf {re.escape(vrf)} id \d+ netns ", re.MULTILINE)
+        deadline = time.monotonic() + ZEBRA_VRF_WAIT_S
+        while not shown.search(self.vtysh("show vrf")):
+            if time.monotonic() >= deadline:
+                log.warning("zebra has not picked up VRF namespace %s after %.0f s", vrf, ZEBRA_VRF_WAIT_S)
+                return
+            time.sleep(0.05)
 
     def _build_vlan(self, vlan: str, spec: VlanSpec, want: Desired) -> None:
         self.kernel.add_bridge(spec.vrf, vlan, want.mac)
