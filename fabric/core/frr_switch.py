@@ -7,7 +7,9 @@ EVPN peers, each with an outbound route-map passing only its VNIs and an inbound
 its underlay addresses.  Per tenant VRF (leaf): `vrf VrfN` / `vni N` and `router bgp ASN vrf VrfN` with
 the machine ports as interface peers in peer group `MACHINE`, each with its own inbound route-maps and
 `maximum-prefix` per family, and `advertise ipv4 unicast` / `ipv6 unicast` into EVPN.  Unprovisioned
-and unused ports get no BGP.
+and unused ports get no BGP.  Under FRR's netns VRF backend (the lab) each `vrf` block names its
+namespace, and every namespace of `FrrOptions.netns_vrfs_always` keeps a bare `vrf X` / `netns DIR/X`
+block while no tenant VRF uses it (zebra -n shows one for each namespace it sees).
 """
 
 from __future__ import annotations
@@ -52,16 +54,26 @@ def build_switch_frr(state: SwitchState, options: FrrOptions) -> FrrConfig:
     lists: list[PrefixList] = []
     maps: list[RouteMap] = []
     _connected(state, lists, maps)
-    vrfs = tuple(_vrf_block(v, options) for v in sorted(state.vrfs, key=lambda v: v.name))
+    vrfs = _vrf_blocks(state, options)
     bgp = [_default_bgp(state, lists, maps)]
     bgp.extend(_vrf_bgp(state, vrf, lists, maps) for vrf in state.vrfs)
     caps = capabilities(options.frr_version) if options.frr_version else for_sonic(state.switch.sonic_version)
     return FrrConfig(state.switch.name, vrfs, tuple(bgp), tuple(lists), tuple(maps), caps.fpm_address)
 
 
-def _vrf_block(vrf: Vrf, options: FrrOptions) -> VrfBlock:
-    netns = f"{options.netns_dir}/{vrf.name}" if options.netns_vrfs else None
-    return VrfBlock(vrf.name, vrf.vni, netns)
+def _vrf_blocks(state: SwitchState, options: FrrOptions) -> tuple[VrfBlock, ...]:
+    """The tenant VRFs, plus under the netns backend a bare block per always-present VRF namespace
+    no tenant uses; by name, the order FRR prints them in."""
+    blocks = {v.name: _vrf_block(v.name, v.vni, options) for v in state.vrfs}
+    if options.netns_vrfs:
+        for name in options.netns_vrfs_always:
+            blocks.setdefault(name, _vrf_block(name, None, options))
+    return tuple(blocks[name] for name in sorted(blocks))
+
+
+def _vrf_block(name: str, vni: int | None, options: FrrOptions) -> VrfBlock:
+    netns = f"{options.netns_dir}/{name}" if options.netns_vrfs else None
+    return VrfBlock(name, vni, netns)
 
 
 def _connected(state: SwitchState, lists: list[PrefixList], maps: list[RouteMap]) -> None:
