@@ -145,9 +145,13 @@ def start_control(
 def start_switch_daemon(ledger: Ledger, record: NodeRecord) -> Daemon:
     """`fabric switch run --config` for the switch of `record` (its log beside the config)."""
     config = Path(record.switch_config or "")
+    # A leaf's FRR starts holding the `vrf VrfN / netns ...` blocks zebra shows for the VRF namespaces
+    # the lab made before it (lab.fabric_lab): FRR config the daemon did not write, so it must adopt it
+    # (its rendering keeps these blocks: `frr.netns_vrfs_always`, lab.intent.switch_config).
+    adopt = ["--adopt"] if record.role == "leaf" else []
     daemon = start_daemon(
         ledger,
-        [FABRIC, "switch", "run", "--config", str(config)],
+        [FABRIC, "switch", "run", "--config", str(config), *adopt],
         what=f"fabric-switch@{record.name}",
         log_path=config.with_suffix(".log"),
     )

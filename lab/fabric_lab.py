@@ -17,13 +17,14 @@ from typing import Any
 
 import redis
 
-from fabric.adapters.process import Result, run
+from fabric.adapters.process import Result, run, run_checked
 from fabric.errors import FabricError
 from lab.addressing import SwitchIdentity, switch_identities
 from lab.control import start_control
-from lab.intent import HOST_ROLES, host_nics, hosts
+from lab.intent import HOST_ROLES, host_nics, hosts, vrf_names
 from lab.rig import Netns, Rig, list_netns, procs, veth
 from lab.rig.daemon import Daemon, start_daemon, wrap
+from lab.rig.netns import ROUTER_SYSCTLS, NetnsDir
 from lab.rig.run import Ledger
 from lab.sonic.base_config import CONFIG_DB, base_config, database_config_json, redis_keys
 from lab.state import LAB_ROOT, LabError, LabState, NodeRecord, lab_prefix
@@ -123,12 +124,30 @@ def _switch(rig: Rig, topology: Topology, me: SwitchIdentity, ns: Netns, record:
     if me.role == "leaf":
         vrf_dir = rig.netns_dir(me.name)
         record.vrf_dir = str(vrf_dir.path)
+        _vrf_namespaces(vrf_dir)
         frr = rig.frr(ns, netns_vrf=True, netns_dir=vrf_dir)
     else:
         frr = rig.frr(ns)
     record.frr_dir = str(frr.dir)
     for daemon_name, daemon in frr.daemons.items():
         _record_daemon(record, daemon_name, daemon)
+
+
+def _vrf_namespaces(vrf_dir: NetnsDir) -> None:
+    """One VRF namespace per VNI of the lab's range, made before the leaf's FRR starts.
+
+    zebra's netns VRF backend (FRR 8.4) does not survive namespaces created and deleted at runtime: it
+    loses parts of a new namespace's netlink dump, and aborts with heap corruption soon after one is
+    freed and another made.  So every namespace a tenant VRF can need exists from the start, empty, and
+    the SONiC stand-in only moves devices in and out (ARCHITECTURE §8).
+    """
+    for vrf in vrf_names():
+        vrf_dir.add(vrf)
+        run_checked(
+            ["nsenter", f"--net={vrf_dir.path / vrf}", "sysctl", "-q", "-w", *ROUTER_SYSCTLS],
+            phase=f"lab:vrf-netns {vrf}",
+            timeout=10,
+        )
 
 
 def _machine_frr(rig: Rig, ns: Netns, record: NodeRecord) -> None:

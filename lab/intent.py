@@ -23,6 +23,11 @@ SUPER = "tenants"
 SUPER_PREFIXES = ["10.128.0.0/14", "2001:db8:100::/40"]
 UNDERLAY = "underlay"
 INTERNET = "internet"
+# The partition's VNI range is small on purpose: every leaf gets one VRF namespace per VNI of it before
+# its FRR starts (`vrf_names`), because FRR 8.4's netns VRF backend does not survive namespaces created
+# and deleted at runtime (ARCHITECTURE §8).
+VNI_FIRST = 100000
+VNI_COUNT = 16
 
 
 def partition_name(topology: Topology) -> str:
@@ -43,6 +48,11 @@ def nic_mac(topology: Topology, host: str, nic_index: int) -> str:
 def host_nics(topology: Topology, host: str) -> list[tuple[str, str]]:
     """(NIC name, MAC) of every NIC of `host`, in file order."""
     return [(own.port, nic_mac(topology, host, i)) for i, (own, _) in enumerate(topology.links_of(host))]
+
+
+def vrf_names() -> list[str]:
+    """The SONiC VRF name (`Vrf<vni>`) of every VNI of the lab partition's range, in order."""
+    return [f"Vrf{vni}" for vni in range(VNI_FIRST, VNI_FIRST + VNI_COUNT)]
 
 
 def lab_intent(topology: Topology, identities: dict[str, SwitchIdentity]) -> dict[str, Any]:
@@ -73,7 +83,7 @@ def lab_intent(topology: Topology, identities: dict[str, SwitchIdentity]) -> dic
         "partitions": [
             {
                 "name": part,
-                "vni_range": {"first": 100000, "last": 100999},
+                "vni_range": {"first": VNI_FIRST, "last": VNI_FIRST + VNI_COUNT - 1},
                 "machine_asn_range": {"first": 4210000000, "last": 4210000999},
                 "switch_asn_range": {"first": 4200000000, "last": 4200000999},
                 "loopback_prefix": "10.255.0.0/23",
@@ -112,7 +122,8 @@ def switch_config(
     The daemon runs in the host's namespaces: Redis is a unix socket and the API listens on
     127.0.0.1, both reachable from there; FRR is reached through an exec prefix that enters the
     switch's namespace under its hostname (as ``docker exec -i bgp`` enters SONiC's bgp container).
-    Leaves render FRR's netns VRF backend.  Periods are short: a lab converges in seconds.
+    Leaves render FRR's netns VRF backend, with the lab's VRF namespaces always defined.  Periods are
+    short: a lab converges in seconds.
     """
     return {
         "name": me.name,
@@ -124,6 +135,9 @@ def switch_config(
             "vty_socket_dir": frr_dir,
             "rundir": frr_dir,
             "vrf_backend": "netns" if me.role == "leaf" else "kernel",
+            # The VRF namespaces `fabric lab up` makes before a leaf's FRR starts: zebra shows a block
+            # for each, which the daemon's rendering keeps (a reload removing one breaks the VRF).
+            **({"netns_vrfs_always": vrf_names()} if me.role == "leaf" else {}),
             "timeout": 60,
         },
         "resync_period": 120,

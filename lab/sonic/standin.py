@@ -5,11 +5,20 @@ for network namespaces (ARCHITECTURE §8) and, like them, asynchronously: CONFIG
 keyspace notifications, a burst is drained before it is processed (so pending operations coalesce per
 key: a key set and deleted before processing is simply absent, a delete followed by a re-add is lost),
 then CONFIG_DB is read and the devices are converged on it.  STATE_DB entries are written only once the
-devices exist and deleted when they are torn down.  The netns-backend dance is done here too: a new VRF
-namespace is filled only once zebra lists it (`_await_zebra`), and once zebra shows a new L3VNI up,
-`vrf X / no vni N` and a poll later `vni N` re-bind it in bgpd (VRFs created at runtime otherwise often
-stay unbound, or get routes without router MACs).  Lab code only: the switch daemon never sees any of
-this except through the DBs.
+devices exist and deleted when they are torn down.
+
+VRF namespaces are never created or deleted here: `fabric lab up` makes one per VNI of the lab's range
+in each leaf's namespace directory before that leaf's FRR starts, because FRR 8.4's netns VRF backend
+does not survive namespace churn (zebra loses parts of a new namespace's netlink dump, and aborts with
+heap corruption after one is freed and another made).  `VRF|VrfN` realises devices in the existing
+namespace (the L3VNI's VXLAN and bridge, the moved ports) and writes STATE_DB; its delete tears them
+down, moves the ports back and leaves the namespace, empty, in place.  This is where the lab differs
+from SONiC, whose vrfmgrd deletes the kernel VRF device: what SONiC shows (STATE_DB `VRF_TABLE`, FRR's
+`router bgp ... vrf`, the ports) is the same.  A VRF outside the range is logged and never realised.
+The rest of the netns-backend dance is done here too: a VRF is filled only once zebra lists it
+(`_await_zebra`), and once zebra shows a new L3VNI up, `vrf X / no vni N` and a poll later `vni N`
+re-bind it in bgpd (L3VNIs bound at runtime otherwise often stay unbound, or get routes without router
+MACs).  Lab code only: the switch daemon never sees any of this except through the DBs.
 """
 
 from __future__ import annotations
@@ -130,10 +139,10 @@ class StandIn:
             if spec is None or _placement(spec) != have:
                 self._unplace(port, have)
         for vrf in sorted(want.vrfs - self.vrfs):
-            if self.kernel.vrf_dir is None:
-                log.error("VRF %s: this switch has no VRF namespace directory", vrf)
+            if not self.kernel.vrf_exists(vrf):
+                # The lab makes the namespaces of its VNI range before FRR starts; there is no other.
+                log.error("VRF %s: no such VRF namespace (outside the lab's VNI range?)", vrf)
                 continue
-            self.kernel.add_vrf(vrf)
             self._await_zebra(vrf)
             self.vrfs.add(vrf)
             self.state.hset(f"VRF_TABLE|{vrf}", mapping={"state": "ok"})
@@ -149,7 +158,7 @@ class StandIn:
             if in_use:  # like vrfmgrd: a VRF goes only once nothing references it
                 log.info("VRF %s deleted but still used by %s: deferred", vrf, ", ".join(in_use))
                 continue
-            self.kernel.delete_vrf(vrf)
+            # The namespace stays, empty (its devices are gone, its ports moved back): see module doc.
             self.vrfs.discard(vrf)
             self.rebinds.pop(vrf, None)
             self.unbound.discard(vrf)

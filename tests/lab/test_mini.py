@@ -311,13 +311,29 @@ def test_a_prefix_the_machine_does_not_own_is_filtered_by_the_leaf(lab: LabState
         vtysh(lab, "m1", "configure terminal", "no ip route 10.99.0.0/24 Null0")
 
 
+def vrf_links(lab: LabState, leaf: str, vrf: str) -> list[str]:
+    """The devices in VRF namespace `vrf` of `leaf`."""
+    return [link["ifname"] for link in json.loads(in_vrf(lab, leaf, vrf, "ip", "-j", "link").stdout or "[]")]
+
+
 def test_freeing_returns_ports_to_pxe_and_removes_the_vrf(lab: LabState, demo: DemoReport) -> None:
     beta = f"Vrf{call(api(lab), 'GET', f'/v1/networks/{BETA}')['vni']}"
     free(api(lab), "machine", "m3")
     for leaf in ("leaf01", "leaf02"):
-        config, vrf_dir = db(lab, leaf, CONFIG_DB), Path(lab.nodes[leaf].vrf_dir or "")
+        config = db(lab, leaf, CONFIG_DB)
         wait_until(lambda c=config: not c.exists(f"VRF|{beta}"), timeout=UP, what=f"{beta} gone on {leaf}")
-        wait_until(lambda d=vrf_dir: not (d / beta).exists(), timeout=UP, what=f"{beta} netns gone on {leaf}")
+        state = db(lab, leaf, STATE_DB)
+        wait_until(lambda s=state: not s.exists(f"VRF_TABLE|{beta}"), timeout=UP, what=f"{beta} state gone")
+        wait_until(
+            lambda leaf=leaf: (
+                f" vrf {beta}\n"
+                not in fabric_lab.exec_in(lab.name, leaf, ["vtysh", "-c", "show running-config"]).stdout
+            ),
+            timeout=UP,
+            what=f"router bgp vrf {beta} gone on {leaf}",
+        )
+        # The lab keeps the (pre-made) namespace, empty: nothing but its loopback is left in it.
+        wait_until(lambda leaf=leaf: vrf_links(lab, leaf, beta) == ["lo"], timeout=UP, what=f"{beta} empty")
         run_and_expect(  # the add-port phase comes after the VRF's removal
             lambda c=config: c.hgetall("VLAN_MEMBER|Vlan4000|Ethernet12"),
             {"tagging_mode": "untagged"},
@@ -390,17 +406,18 @@ def test_restarting_a_switch_daemon_changes_nothing(lab: LabState, demo: DemoRep
 
 
 def test_set_and_delete_in_one_burst_leave_nothing(lab: LabState) -> None:
+    # VLANs outside the partition's range (the switch daemon leaves them alone), bridges in the switch.
     config, state = db(lab, "leaf01", CONFIG_DB), db(lab, "leaf01", STATE_DB)
     burst = config.pipeline(transaction=True)
-    burst.hset("VRF|Vrf900", mapping={"vni": "900"})
-    burst.delete("VRF|Vrf900")
+    burst.hset("VLAN|Vlan900", mapping={"vlanid": "900"})
+    burst.delete("VLAN|Vlan900")
     burst.execute()
-    config.hset("VRF|Vrf901", mapping={"vni": "901"})  # a later change: processed after the burst
-    wait_until(lambda: state.exists("VRF_TABLE|Vrf901"), timeout=10, what="Vrf901 realised")
-    assert not state.exists("VRF_TABLE|Vrf900")
-    assert not (Path(lab.nodes["leaf01"].vrf_dir or "") / "Vrf900").exists()
-    config.delete("VRF|Vrf901")
-    wait_until(lambda: not state.exists("VRF_TABLE|Vrf901"), timeout=10, what="Vrf901 removed")
+    config.hset("VLAN|Vlan901", mapping={"vlanid": "901"})  # a later change: processed after the burst
+    wait_until(lambda: state.exists("VLAN_TABLE|Vlan901"), timeout=10, what="Vlan901 realised")
+    assert not state.exists("VLAN_TABLE|Vlan900")
+    assert not fabric_lab.exec_in(lab.name, "leaf01", ["ip", "link", "show", "Vlan900"]).ok
+    config.delete("VLAN|Vlan901")
+    wait_until(lambda: not state.exists("VLAN_TABLE|Vlan901"), timeout=10, what="Vlan901 removed")
 
 
 # ---- last: down ------------------------------------------------------------------------------------------
