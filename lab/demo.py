@@ -50,8 +50,8 @@ NOT_IN_NETNS_LAB = (
     "north-south through fw01 (route leaking between its tenant and internet VRFs) needs kernel VRF "
     "devices, which this machine's kernel lacks: fw01 is allocated and the leaves render its EVPN-"
     "filtered firewall ports (their BGP sessions stay down: fw01 runs no FRR here), but no traffic "
-    "crosses it. That path is proven in the qemu kernel-VRF "
-    "VM (tests/integration/vm); the firewall daemon (`fabric firewall run`) is not built yet."
+    "crosses it. That path (a firewall's FRR route leaking, rendered from its FirewallState) is proven "
+    "in the qemu kernel-VRF VM (tests/integration/vm/test_firewall_vrf.py)."
 )
 
 

@@ -40,9 +40,8 @@ class PollingSource(ApiSource):
 async def _run(cfg: SwitchConfig, period: float) -> None:
     token = cfg.api.token_file.read_text().strip() if cfg.api.token_file else None
     async with ApiClient(cfg.api.url, token) as client:
-        loop, db = build_loop(
-            cfg, PollingSource(client, cfg.name, period), ApiSink(client), load_planner(cfg.frr.vrf_backend)
-        )
+        planner = load_planner(cfg.frr.vrf_backend, cfg.frr.netns_vrfs_always)
+        loop, db = build_loop(cfg, PollingSource(client, cfg.name, period), ApiSink(client), planner)
         try:
             await loop.run()
         finally:

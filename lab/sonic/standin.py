@@ -178,9 +178,9 @@ class StandIn:
         size ...``) and never hears of those addresses again: a port moved and brought up before it had
         no IPv6 link-local in zebra, so no router advertisements, so the unnumbered BGP session stayed
         Idle ("Waiting for Peer IPv6 LLA"); a VXLAN device lost its bridge.  Once zebra lists the VRF
-        with its namespace, every later move, address and device reaches it as a live event.  Some
-        namespaces zebra never lists (one without FRR `vrf` config; one re-created under a name FRR still
-        has): those are filled after `ZEBRA_VRF_WAIT_S`, as before, with the dump's risk.
+        with its namespace, every later move, address and device reaches it as a live event.  The lab's
+        VRF namespaces exist (empty) before zebra starts, so zebra normally lists them already and this
+        returns at once; it stays as a guard, capped at `ZEBRA_VRF_WAIT_S` (then filled with a warning).
         """
         if self.frr_dir is None:
             return
