@@ -14,7 +14,7 @@ import pytest
 
 from fabric.switch.config import SwitchConfig
 from lab.addressing import switch_identities
-from lab.intent import lab_intent, nic_mac, switch_config
+from lab.intent import lab_intent, nic_mac, switch_config, vrf_names
 from lab.sonic.base_config import base_config, database_config, host_ports, redis_keys
 from lab.sonic.desired import PortSpec, VlanSpec, desired, vxlan_name
 from lab.sonic.lldp import lldp_entries
@@ -80,7 +80,11 @@ def test_switch_config_reaches_frr_through_the_namespace_and_renders_netns_vrfs_
     assert leaf.frr.exec_prefix[:4] == ["ip", "netns", "exec", "lab.mini-leaf01"]
     assert "leaf01" in leaf.frr.exec_prefix  # vtysh runs under the switch's hostname
     spine = SwitchConfig.model_validate(switch_config(ids["spine01"], **args))
-    assert spine.frr.vrf_backend == "kernel"
+    assert spine.frr.vrf_backend == "kernel" and spine.frr.netns_vrfs_always == []
+    # Every VNI of the partition's range has its VRF namespace made up front, named in the leaf's config.
+    vnis = lab_intent(MINI, ids)["partitions"][0]["vni_range"]
+    want = [f"Vrf{vni}" for vni in range(vnis["first"], vnis["last"] + 1)]
+    assert leaf.frr.netns_vrfs_always == vrf_names() == want
 
 
 def test_base_config_has_what_a_sonic_leaf_boots_with() -> None:
