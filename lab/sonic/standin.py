@@ -45,6 +45,9 @@ from lab.sonic.lldp import lldp_entries
 log = logging.getLogger("lab.sonic")
 BURST_S = 0.05  # how long a burst of notifications is drained before processing
 POLL_S = 1.0  # LLDP and port oper state
+# Lab-only STATE_DB hash (no SONiC table): VRF -> "pending" while its L3VNI re-bind is under way, so
+# tests can wait for the stand-in's FRR toggling to be over.
+REBIND_KEY = "LAB_STANDIN_TABLE|l3vni_rebind"
 ZEBRA_VRF_WAIT_S = 5.0  # zebra picks a new VRF namespace up within a second; some it never lists (below)
 
 
@@ -160,8 +163,7 @@ class StandIn:
                 continue
             # The namespace stays, empty (its devices are gone, its ports moved back): see module doc.
             self.vrfs.discard(vrf)
-            self.rebinds.pop(vrf, None)
-            self.unbound.discard(vrf)
+            self._rebind_over(vrf)
             self.state.delete(f"VRF_TABLE|{vrf}")
         devices = self.kernel.links(None)
         for port, spec in sorted(want.ports.items()):
@@ -199,6 +201,7 @@ class StandIn:
             self.kernel.add_vxlan(device, spec.vni, want.tunnel[1], spec.vrf, vlan)
             if spec.vrf is not None:
                 self.rebinds[spec.vrf] = (spec.vni, device)
+                self.state.hset(REBIND_KEY, spec.vrf, "pending")
         self.vlans[vlan] = spec
         self.state.hset(f"VLAN_TABLE|{vlan}", mapping={"state": "ok"})
         if spec.vrf is not None:
@@ -212,8 +215,7 @@ class StandIn:
             self.kernel.delete_link(spec.vrf, vxlan_name(want.tunnel[0], vlan))
         self.kernel.delete_link(spec.vrf, vlan)
         if spec.vrf is not None and self.rebinds.get(spec.vrf, (None,))[0] == spec.vni:
-            del self.rebinds[spec.vrf]
-            self.unbound.discard(spec.vrf)
+            self._rebind_over(spec.vrf)
         del self.vlans[vlan]
         self.state.delete(f"VLAN_TABLE|{vlan}", f"INTERFACE_TABLE|{vlan}")
 
@@ -286,8 +288,7 @@ class StandIn:
                 # withdraw and re-import coalesce in zebra, which then never installs the router MACs.
                 self.vtysh("configure terminal", f"vrf {vrf}", f"vni {vni}")
                 log.info("re-bound L3VNI %d of %s in FRR", vni, vrf)
-                self.unbound.discard(vrf)
-                del self.rebinds[vrf]
+                self._rebind_over(vrf)
                 continue
             state = states.get((vrf, vni))
             if state == "Up":
@@ -299,6 +300,12 @@ class StandIn:
                 self.kernel.run(vrf, "ip", "link", "set", device, "down")
                 self.kernel.run(vrf, "ip", "link", "set", device, "up")
                 log.info("L3VNI %d of %s is %s in zebra: flapped %s", vni, vrf, state, device)
+
+    def _rebind_over(self, vrf: str) -> None:
+        """Forget VRF `vrf`'s re-bind (done, or its L3VNI gone) and say so in STATE_DB."""
+        self.rebinds.pop(vrf, None)
+        self.unbound.discard(vrf)
+        self.state.hdel(REBIND_KEY, vrf)
 
     def _lldp(self) -> None:
         if self.lldp_socket is None:

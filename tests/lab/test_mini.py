@@ -37,6 +37,7 @@ from lab.demo import (
 from lab.intent import nic_mac
 from lab.rig import list_netns, procs, run_and_expect, wait_until
 from lab.sonic.base_config import APPL_DB, CONFIG_DB, STATE_DB
+from lab.sonic.standin import REBIND_KEY
 from lab.state import LAB_ROOT, LabError, LabState
 from lab.topology import load_topology
 
@@ -388,9 +389,11 @@ def owned_config(lab: LabState, leaf: str) -> dict[str, dict[str, str]]:
 
 
 def vnis_bound(lab: LabState, leaf: str) -> bool:
-    """FRR on `leaf` holds `vni N` in every tenant VRF of its CONFIG_DB: the stand-in's `no vni`/`vni`
-    re-bind after a new L3VNI (lab.sonic.standin) is over."""
-    config = db(lab, leaf, CONFIG_DB)
+    """The stand-in's `no vni`/`vni` re-bind of every new L3VNI on `leaf` is over (its lab-only STATE_DB
+    hash is empty) and FRR holds `vni N` in every tenant VRF of CONFIG_DB."""
+    config, state = db(lab, leaf, CONFIG_DB), db(lab, leaf, STATE_DB)
+    if state.hlen(REBIND_KEY):
+        return False
     running = fabric_lab.exec_in(lab.name, leaf, ["vtysh", "-c", "show running-config"]).stdout
     vrfs = [k.split("|", 1)[1] for k in config.keys("VRF|*")]
     return all(f"vrf {v}\n vni {v.removeprefix('Vrf')}\n" in running for v in vrfs)
