@@ -199,3 +199,16 @@ class DiffEntry(Out):
 
 class Health(Out):
     ok: bool
+
+
+class ApplyResult(Out):
+    kind: str
+    name: str
+    action: str = Field(description="created, updated, unchanged or deleted (pruned)")
+    changed: list[str]
+
+
+class Applied(Out):
+    dry_run: bool = Field(description="True: nothing was written; this is what would have happened.")
+    results: list[ApplyResult]
+    documents: list[str] = Field(description="Desired-state documents that got (would get) a new revision.")

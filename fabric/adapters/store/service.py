@@ -15,8 +15,10 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fabric.adapters.store import allocation, deletes, hardware, inventory, tokens, updates, versions
+from fabric.adapters.store import allocation, hardware, inventory, tokens, versions
+from fabric.adapters.store import apply as declared
 from fabric.adapters.store.bodies import (
+    ApplySpec,
     FirewallAllocate,
     IpAcquire,
     MachineAllocate,
@@ -36,20 +38,7 @@ from fabric.model.status import FirewallStatus, SwitchStatus
 
 CHANNEL = "fabric_documents"
 Updatable = PartitionCreate | ProjectCreate | NetworkCreate | SwitchCreate | MachineCreate
-UPDATES: dict[str, Callable[[AsyncSession, Any], Awaitable[tuple[list[str], Touched]]]] = {
-    "partitions": updates.update_partition,
-    "projects": updates.update_project,
-    "networks": updates.update_network,
-    "switches": updates.update_switch,
-    "machines": updates.update_machine,
-}
-DELETES = {
-    "partitions": deletes.delete_partition,
-    "projects": deletes.delete_project,
-    "networks": deletes.delete_network,
-    "switches": deletes.delete_switch,
-    "machines": deletes.delete_machine,
-}
+UPDATES, DELETES = declared.UPDATES, declared.DELETES
 R = TypeVar("R")
 Intent = Callable[[AsyncSession], Awaitable[tuple[R, Touched]]]
 Expect = tuple[str, str, str]  # (resource, name, version) of an If-Match
@@ -58,6 +47,13 @@ Expect = tuple[str, str, str]  # (resource, name, version) of an If-Match
 def precondition(what: str, name: str, if_match: str | None) -> Expect | None:
     """The precondition of a write that carried `If-Match: if_match` (None: unconditional)."""
     return (what, name, if_match) if if_match else None
+
+
+class _DryRun(Exception):
+    """Rolls a dry run's transaction back, carrying what it would have done."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
 
 
 class Listener(Protocol):
@@ -298,6 +294,37 @@ class Store:
             return None, set()
 
         await self.run(who, "token.revoke", token_id, {}, fn)
+
+    async def apply(self, who: Principal, spec: ApplySpec) -> dict[str, Any]:
+        """A whole declaration in one transaction (`fabric.adapters.store.apply`); a dry run rolls it
+        back and answers what it would have done.  One audit entry per object created/updated/deleted."""
+
+        async def tx(s: AsyncSession) -> tuple[dict[str, Any], list[Change]]:
+            outcome = await declared.apply(s, spec)
+            changes = await refresh(s, outcome.touched)
+            for action, target, detail in outcome.audit:
+                await s.execute(
+                    insert(Audit).values(
+                        at=time.time(), who=who.who, action=action, target=target, detail=detail
+                    )
+                )
+            answer = {
+                "dry_run": spec.dry_run,
+                "results": outcome.results,
+                "documents": [f"{c.kind}/{c.name}" for c in changes],
+            }
+            if spec.dry_run:
+                raise _DryRun(answer)
+            await self._notify(s, changes)
+            return answer, changes
+
+        try:
+            answer, changes = await self.db.transaction(tx)
+        except _DryRun as rolled_back:
+            return rolled_back.answer
+        if self.listener is not None and changes:
+            self.listener.changed(changes)
+        return answer
 
     # --- reads -------------------------------------------------------------------------------------
 
