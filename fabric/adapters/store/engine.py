@@ -22,6 +22,7 @@ from fabric.core.ipam import key, unkey
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 RETRIES = 8
+READ_ONLY = "fabric_read_only"  # execution option of the connections `Database.read` uses
 T = TypeVar("T")
 
 
@@ -73,7 +74,8 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (`Database.read`) begin deferred: in WAL they neither wait for nor block the writer.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def key_add(text: str, n: int) -> str:
@@ -121,6 +123,7 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reads only (rolled back at the end)."""
         async with self.sessions() as session:
+            await session.connection(execution_options={READ_ONLY: True})
             yield session
 
     async def transaction(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:

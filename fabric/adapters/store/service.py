@@ -37,6 +37,8 @@ from fabric.adapters.store.tokens import Principal
 from fabric.model.status import FirewallStatus, SwitchStatus
 
 CHANNEL = "fabric_documents"
+AUTH_TTL = 1.0  # seconds a token found valid is trusted without reading the store again
+AUTH_CACHE_SIZE = 10_000
 Updatable = PartitionCreate | ProjectCreate | NetworkCreate | SwitchCreate | MachineCreate
 UPDATES, DELETES = declared.UPDATES, declared.DELETES
 R = TypeVar("R")
@@ -68,6 +70,7 @@ class Store:
     def __init__(self, db: Database, listener: Listener | None = None) -> None:
         self.db = db
         self.listener = listener
+        self._valid: dict[str, tuple[float, Principal]] = {}  # token digest -> (checked at, principal)
 
     async def run(
         self,
@@ -291,6 +294,7 @@ class Store:
     async def revoke_token(self, who: Principal, token_id: str) -> None:
         async def fn(s: AsyncSession) -> tuple[None, Touched]:
             await tokens.revoke(s, token_id)
+            self._valid.clear()
             return None, set()
 
         await self.run(who, "token.revoke", token_id, {}, fn)
@@ -334,8 +338,20 @@ class Store:
             return await s.get(Document, (kind, name))
 
     async def authenticate(self, secret: str) -> Principal | None:
+        """The principal of a valid token.  A token found valid is remembered for `AUTH_TTL` seconds
+        (a database read less per request); a revocation on another replica, or an expiry, takes
+        effect within that time (on this replica at once)."""
+        key, now = tokens.digest(secret), time.monotonic()
+        hit = self._valid.get(key)
+        if hit is not None and now - hit[0] < AUTH_TTL:
+            return hit[1]
         async with self.db.read() as s:
-            return await tokens.authenticate(s, secret, time.time())
+            principal = await tokens.authenticate(s, secret, time.time())
+        if principal is not None:
+            if len(self._valid) > AUTH_CACHE_SIZE:
+                self._valid.clear()
+            self._valid[key] = (now, principal)
+        return principal
 
     async def statuses(self) -> dict[tuple[str, str], tuple[dict[str, Any], float]]:
         async with self.db.read() as s:
