@@ -12,8 +12,8 @@ What prune may delete (the scope) is exact:
 - only kinds whose section is present in the file (an empty list counts: `networks: []`);
 - networks, switches and machines whose partition is one of the file's partitions: those it declares
   under `partitions` plus every `partition:` its objects name;
-- projects everything of which (networks, machines) lies in those partitions (one owning nothing
-  counts);
+- projects that own something (a network, a machine, an IP) in those partitions and nothing outside
+  them; a project owning nothing is never pruned, since nothing ties it to a partition;
 - partitions never: they are the scope itself (`fabric api delete partition NAME`).
 """
 
@@ -30,7 +30,7 @@ from fabric.adapters.store import deletes, hardware, inventory, updates
 from fabric.adapters.store.bodies import ApplySpec
 from fabric.adapters.store.errors import Conflict, NotFound
 from fabric.adapters.store.queries import SINGULAR, TABLES
-from fabric.adapters.store.schema import Ip, Machine, Network, Project, Switch
+from fabric.adapters.store.schema import Ip, Machine, Network, Switch
 from fabric.errors import AllocationError, FabricError, ValidationError
 
 Touched = set[tuple[str, str]]
@@ -161,21 +161,23 @@ async def _in_scope(session: AsyncSession, section: str, partitions: set[str]) -
         kind: type[Switch] | type[Machine] = Switch if section == "switches" else Machine
         named = await session.execute(select(kind.name).where(kind.partition.in_(partitions)))
         return sorted(named.scalars())
-    # A project is in scope when nothing it owns (networks, machines, IPs) lies outside the partitions.
-    outside: set[str] = set()
+    # A project is in scope when it owns something (networks, machines, IPs) in the partitions and
+    # nothing outside them.
+    owners: dict[bool, set[str]] = {True: set(), False: set()}
     for owner in (Network, Machine):
         rows = await session.execute(
-            select(owner.project).where(owner.project.is_not(None), owner.partition.not_in(partitions))
+            select(owner.project, owner.partition.in_(partitions)).where(owner.project.is_not(None))
         )
-        outside |= {str(p) for p in rows.scalars()}
+        for project, inside in rows:
+            owners[bool(inside)].add(str(project))
     ips = await session.execute(
-        select(Ip.project)
+        select(Ip.project, Network.partition.in_(partitions))
         .join(Network, Network.name == Ip.network)
-        .where(Ip.project.is_not(None), Network.partition.not_in(partitions))
+        .where(Ip.project.is_not(None))
     )
-    outside |= {str(p) for p in ips.scalars()}
-    names = await session.execute(select(Project.name))
-    return sorted(n for n in names.scalars() if n not in outside)
+    for project, inside in ips:
+        owners[bool(inside)].add(str(project))
+    return sorted(owners[True] - owners[False])
 
 
 async def _prune(session: AsyncSession, spec: ApplySpec, out: Outcome) -> None:
