@@ -201,6 +201,12 @@ class Health(Out):
     ok: bool
 
 
+class PortAdminSet(Out):
+    switch: str
+    port: str
+    admin_status: str
+
+
 class ApplyResult(Out):
     kind: str
     name: str

@@ -145,6 +145,30 @@ def _status_handler(kind: str) -> Route:
     )
 
 
+def _status_reader(kind: str) -> Route:
+    model = SwitchStatus if kind == "switch" else FirewallStatus
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        require(who(request), f"read the status of {kind} {name}", roles=(kind,), subject=name)
+        reported = await ctx(request).store.status(kind, name)
+        if reported is None:
+            return problem(404, "not found", f"{kind} {name} has reported no status", [("name", "no status")])
+        body, at = reported
+        return web.Response(
+            text=body, content_type="application/json", headers={"X-Received-At": f"{at:.3f}"}
+        )
+
+    return Route(
+        "GET",
+        f"/v1/{PLURAL[kind]}/{{name}}/status",
+        handler,
+        f"The last status the {kind} reported, whole (X-Received-At: when, Unix seconds)",
+        response=model,
+        roles=("admin", kind),
+    )
+
+
 async def fleet(request: web.Request) -> web.Response:
     """Per switch and firewall: desired vs applied revision, drift, last error, heartbeat age."""
     context = ctx(request)
@@ -216,6 +240,7 @@ def _diff_handler(kind: str) -> Route:
 ROUTES = [
     *(_state_handler(k) for k in PLURAL),
     *(_status_handler(k) for k in ("switch", "firewall")),
+    *(_status_reader(k) for k in ("switch", "firewall")),
     *(_diff_handler(k) for k in PLURAL),
     Route(
         "GET",

@@ -98,6 +98,12 @@ class SwitchCreate(Model):
     ports: list[IfName] = Field(default_factory=list)
 
 
+class PortAdmin(Model):
+    """A switch port's administrative state as an operator sets it."""
+
+    admin_status: Literal["up", "down"]
+
+
 class NicSpec(Model):
     """A NIC of a machine."""
 

@@ -31,8 +31,9 @@ from fabric.adapters.store.bodies import (
 )
 from fabric.adapters.store.documents import Change, Touched, refresh
 from fabric.adapters.store.engine import Database
+from fabric.adapters.store.errors import NotFound
 from fabric.adapters.store.queries import SINGULAR
-from fabric.adapters.store.schema import Audit, Document, Machine, Status, Switch
+from fabric.adapters.store.schema import Audit, Document, Machine, Status, Switch, SwitchPort
 from fabric.adapters.store.tokens import Principal
 from fabric.model.status import FirewallStatus, SwitchStatus
 
@@ -175,6 +176,20 @@ class Store:
             return {"name": name, "paused": paused}, {("switch", name)}
 
         return await self.run(who, "switch.pause" if paused else "switch.resume", name, {}, fn)
+
+    async def set_port_admin(self, who: Principal, switch: str, port: str, admin: str) -> dict[str, Any]:
+        """Set a registered port administratively `down` (or back `up`: as its role makes it); the
+        switch's document gets a new revision, which its daemon applies as CONFIG_DB `admin_status`."""
+
+        async def fn(s: AsyncSession) -> tuple[dict[str, Any], Touched]:
+            await inventory.get(s, Switch, switch, "switch")
+            row = await s.get(SwitchPort, (switch, port))
+            if row is None:
+                raise NotFound(f"port of switch {switch}", port, "port")
+            row.admin_down = admin == "down"
+            return {"switch": switch, "port": port, "admin_status": admin}, {("switch", switch)}
+
+        return await self.run(who, "switch.port-admin", f"{switch}/{port}", {"admin_status": admin}, fn)
 
     async def create_machine(self, who: Principal, body: MachineCreate) -> str:
         async def fn(s: AsyncSession) -> tuple[str, Touched]:
@@ -352,6 +367,12 @@ class Store:
                 self._valid.clear()
             self._valid[key] = (now, principal)
         return principal
+
+    async def status(self, kind: str, name: str) -> tuple[str, float] | None:
+        """The last status `kind`/`name` reported (its JSON) and when, or None."""
+        async with self.db.read() as s:
+            row = await s.get(Status, (kind, name))
+            return (row.body, row.received_at) if row is not None else None
 
     async def statuses(self) -> dict[tuple[str, str], tuple[dict[str, Any], float]]:
         async with self.db.read() as s:
