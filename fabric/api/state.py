@@ -21,6 +21,7 @@ from fabric.model import FirewallState, MachineState, SwitchState
 from fabric.model.status import FirewallStatus, SwitchStatus
 
 MAX_WAIT = 600.0
+MAX_AUDIT = 1000
 PLURAL = {"switch": "switches", "machine": "machines", "firewall": "firewalls"}
 
 
@@ -210,8 +211,13 @@ async def fleet(request: web.Request) -> web.Response:
 
 
 async def audit(request: web.Request) -> web.Response:
+    text = request.query.get("limit", "100")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_AUDIT:
+        return problem(
+            422, "invalid request", f"limit is a number 1..{MAX_AUDIT}", [("limit", "not 1..1000")]
+        )
     async with ctx(request).store.db.read() as s:
-        return ok(await queries.audit(s, int(request.query.get("limit", "100")), request.query.get("target")))
+        return ok(await queries.audit(s, int(text), request.query.get("target")))
 
 
 def _diff_handler(kind: str) -> Route:

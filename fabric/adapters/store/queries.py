@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fabric.adapters.store import pools
 from fabric.adapters.store.errors import NotFound
+from fabric.errors import ValidationError
 from fabric.adapters.store.schema import (
     Audit,
     Base,
@@ -51,8 +52,11 @@ async def listing(session: AsyncSession, what: str, **filters: str | None) -> li
     table = TABLES[what]
     query = select(table)
     for column, value in filters.items():
-        if value is not None:
-            query = query.where(getattr(table, column) == value)
+        if value is None:
+            continue
+        if column not in inspect(table).columns:
+            raise ValidationError(f"{what} cannot be filtered by {column}", column)
+        query = query.where(getattr(table, column) == value)
     pk = inspect(table).primary_key
     rows = (await session.execute(query.order_by(*pk))).scalars().all()
     return [as_dict(r) for r in rows]
