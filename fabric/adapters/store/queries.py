@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fabric.adapters.store import pools
 from fabric.adapters.store.errors import NotFound
-from fabric.errors import ValidationError
 from fabric.adapters.store.schema import (
     Audit,
     Base,
@@ -26,6 +25,7 @@ from fabric.adapters.store.schema import (
     SwitchPort,
     Token,
 )
+from fabric.errors import ValidationError
 
 HIDDEN = {"hash", "pool_id", "key", "vni_pool", "machine_asn_pool", "switch_asn_pool", "loopback_pool"}
 TABLES: dict[str, type[Base]] = {
