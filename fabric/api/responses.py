@@ -67,6 +67,7 @@ class SwitchPortInfo(Out):
     neighbour_switch: str | None
     neighbour_port: str | None
     neighbour_mac: str | None
+    admin_down: bool = Field(description="Set down by an operator (PATCH …/ports/PORT).")
 
 
 class SwitchInfo(Out):
