@@ -283,18 +283,20 @@ class Store:
                 touched |= {("switch", status.name)} if machines else set()
             return None, touched
 
-        await self.db.transaction(lambda s: self._status_tx(s, who, kind, status.name, fn))
+        changes = await self.db.transaction(lambda s: self._status_tx(s, who, kind, status.name, fn))
+        # Watchers are woken after the commit: woken before, their read could still see the old revision.
+        if self.listener is not None and changes:
+            self.listener.changed(changes)
 
     async def _status_tx(
         self, s: AsyncSession, who: Principal, kind: str, name: str, fn: Intent[None]
-    ) -> None:
+    ) -> list[Change]:
         _, touched = await fn(s)
         changes = await refresh(s, touched)
         if changes:  # heartbeats that change nothing leave no audit entry
             s.add(Audit(at=time.time(), who=who.who, action=f"{kind}.cabling", target=name, detail={}))
             await self._notify(s, changes)
-        if self.listener is not None and changes:
-            self.listener.changed(changes)
+        return changes
 
     async def create_token(self, who: Principal, body: TokenCreate) -> tuple[dict[str, Any], str]:
         async def fn(s: AsyncSession) -> tuple[tuple[dict[str, Any], str], Touched]:
