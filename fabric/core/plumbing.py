@@ -138,6 +138,39 @@ def plan_plumbing(state: FirewallState, observed_links: Iterable[Link]) -> list[
     return [*remove_l3, *remove_vrf, *_vrfs_first(add)]
 
 
+@dataclass(frozen=True)
+class PhasedPlan:
+    """A plumbing plan split around FRR's reload.
+
+    `before` runs before FRR is given the new config: devices that must exist for it (FRR binds a
+    `vrf`/`vni` to the kernel device of that name), preceded by the removal of devices that are to be
+    made again under the same name (wrong kind, table, VNI or VTEP).  `after` runs once FRR no longer
+    names them: the removal of devices no VRF asks for any more, so FRR never loses a device it still
+    routes through.
+    """
+
+    before: list[Action]
+    after: list[RemoveLink]
+
+    @property
+    def empty(self) -> bool:
+        return not self.before and not self.after
+
+
+def phase_plan(state: FirewallState, actions: Sequence[Action]) -> PhasedPlan:
+    """`plan_plumbing`'s actions in two phases around FRR (order within each phase kept)."""
+    vrfs, l3vnis = desired_devices(state)
+    wanted = {w.name for w in vrfs} | {n for l3 in l3vnis for n in (l3.bridge, l3.vxlan)}
+    before: list[Action] = []
+    after: list[RemoveLink] = []
+    for action in actions:
+        if isinstance(action, RemoveLink) and action.name not in wanted:
+            after.append(action)
+        else:
+            before.append(action)
+    return PhasedPlan(before, after)
+
+
 def _stale_l3vni(want: EnsureL3vni, links: dict[str, Link]) -> list[str]:
     """Devices under the L3VNI's names that cannot be fixed in place (wrong kind, VNI or VTEP)."""
     stale = []

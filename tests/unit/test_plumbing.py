@@ -13,6 +13,7 @@ from fabric.core.plumbing import (
     Link,
     RemoveLink,
     bridge_name,
+    phase_plan,
     plan_plumbing,
     table_id,
     vxlan_name,
@@ -90,3 +91,20 @@ def test_devices_no_vrf_asks_for_go_l3vni_first_and_foreign_ones_stay() -> None:
         RemoveLink("vx100099"),
         RemoveLink("Vrf100099"),
     ]
+
+
+def test_phases_around_frr_replace_before_and_retire_after() -> None:
+    links = [
+        link
+        if link.name != "vx100010"
+        else Link("vx100010", "vxlan", master="br100010", vni=7, local=VTEP, up=True)
+        for link in in_sync()
+    ] + [Link("br100099", "bridge", up=True), Link("Vrf100099", "vrf", table=100099, up=True)]
+    plan = phase_plan(state(), plan_plumbing(state(), links))
+    # The wrong vxlan is made again before FRR needs it; devices no VRF asks for go after FRR.
+    assert plan.before == [
+        RemoveLink("vx100010"),
+        EnsureL3vni("Vrf100010", 100010, VTEP, "br100010", "vx100010"),
+    ]
+    assert plan.after == [RemoveLink("br100099"), RemoveLink("Vrf100099")]
+    assert phase_plan(state(), []).empty
