@@ -108,3 +108,14 @@ def test_phases_around_frr_replace_before_and_retire_after() -> None:
     ]
     assert plan.after == [RemoveLink("br100099"), RemoveLink("Vrf100099")]
     assert phase_plan(state(), []).empty
+
+
+def test_vrf_addresses_are_host_routes_and_a_difference_ensures_the_vrf() -> None:
+    doc = json.loads(EXAMPLE.read_text())
+    doc["vrfs"][1]["addresses"] = ["203.0.113.7", "2001:db8:ffff::7"]
+    with_addresses = FirewallState.model_validate(doc)
+    want = EnsureVrf("Vrf104009", 104009, frozenset({"203.0.113.7/32", "2001:db8:ffff::7/128"}))
+    assert plan_plumbing(with_addresses, in_sync()) == [want]
+    links = [link if link.name != "Vrf104009" else Link(link.name, "vrf", table=104009, up=True,
+             addresses=want.addresses) for link in in_sync()]  # fmt: skip
+    assert plan_plumbing(with_addresses, links) == []
