@@ -109,6 +109,8 @@ class Syncer:
             applied: Applied = await asyncio.to_thread(self._apply, ruleset)
         with timer.phase("count"):
             rules = self._count(ruleset)
+        # The table is in the kernel now: a later phase's failure reports these counts and conditions.
+        self.applied = Outcome(self.applied.result, rules, ruleset.elements, conditions, applied.mode)
         drift = await self._route(state, timer)
         result = SyncResult(
             applied_revision=state.revision,

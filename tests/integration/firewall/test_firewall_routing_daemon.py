@@ -188,6 +188,9 @@ def test_missing_vrf_devices_fail_the_plumbing_phase_before_frr(rig: Rig) -> Non
         assert (outcome.result.failing_phase, outcome.result.retryable) == ("netlink:vrf", False)
         assert "no VRF devices" in outcome.result.reason and "CONFIG_NET_VRF" in outcome.result.reason
         assert [p.phase for p in timer.phases] == ["compile", "nft", "count", "plumbing"]
+        # The filter went in before the failure: the status counts what the kernel holds.
+        assert outcome.elements > 0 and outcome.result.applied_revision == 0
+        assert [c.object for c in outcome.conditions] == ["Service/shop/web"]
         links = json.loads(ns.ip("-j", "link", "show").stdout)
         assert [link["ifname"] for link in links] == ["lo"]
     finally:
