@@ -41,28 +41,6 @@ def allow_group(family: Family, local: int, allows: Sequence[Allow]) -> list[tup
     ]
 
 
-def allow_buckets(family: Family, local: int, allows: Sequence[Allow]) -> dict[Bucket, list[Element]]:
-    """`by_bucket(allow_group(...))`, with the single-origin case built straight from its memoised plan."""
-    first = allows[0].origin if allows else None
-    if first is None or any(a.origin != first for a in allows):
-        return by_bucket(allow_group(family, local, allows))
-    prefix = address(family, local)
-    comment = comment_of(frozenset((first,)))
-    plan = _single_origin_plan(family, frozenset((a.protocols, a.ports, a.remote) for a in allows))
-    return {b: [(f"{prefix} . {suffix}", comment) for suffix in suffixes] for b, suffixes in plan}
-
-
-@functools.lru_cache(maxsize=65536)
-def _single_origin_plan(
-    family: Family, shape: frozenset[tuple[Range, Range, Range]]
-) -> tuple[tuple[Bucket, tuple[str, ...]], ...]:
-    """`_single_origin` grouped by bucket, buckets in order of first appearance (as `by_bucket`)."""
-    grouped: dict[Bucket, list[str]] = {}
-    for bucket, suffix in _single_origin(family, shape):
-        grouped.setdefault(bucket, []).append(suffix)
-    return tuple((b, tuple(v)) for b, v in grouped.items())
-
-
 @functools.lru_cache(maxsize=65536)
 def _single_origin(
     family: Family, shape: frozenset[tuple[Range, Range, Range]]
