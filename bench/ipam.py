@@ -208,8 +208,8 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "integration" / "api"))
     import pg
 
-    tmp = tempfile.mkdtemp(prefix="fabric-bench-")
-    asyncio.run(run_engine("SQLite (WAL, synchronous=FULL)", f"sqlite:///{tmp}/bench.db"))
+    with tempfile.TemporaryDirectory(prefix="fabric-bench-") as tmp:
+        asyncio.run(run_engine("SQLite (WAL, synchronous=FULL)", f"sqlite:///{tmp}/bench.db"))
     if pg.available() is None:
         instance = pg.start(fsync=True)
         try:
