@@ -111,7 +111,8 @@ def main() -> None:
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    server = start_server(f"sqlite:///{tempfile.mkdtemp(prefix='fabric-bench-')}/watch.db", "sqlite")
+    tmp = tempfile.TemporaryDirectory(prefix="fabric-bench-")
+    server = start_server(f"sqlite:///{tmp.name}/watch.db", "sqlite")
     try:
         total, after_commit = asyncio.run(fan_out(server.url, server.admin))
         print(f"-- {WATCHERS} watchers on one API process (two leaves, 1,000 each), SQLite")
@@ -131,6 +132,7 @@ def main() -> None:
         )
     finally:
         stop_server(server.pid)
+        tmp.cleanup()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 

@@ -146,6 +146,16 @@ class ApiClient:
         """Report a daemon's status (applied revision, errors, ports, LLDP, BGP)."""
         await self.request("POST", f"/v1/{KINDS[kind][0]}/{name}/status", status)
 
+    async def get_status(self, kind: str, name: str) -> SwitchStatus | FirewallStatus:
+        """The last status `kind` (switch or firewall) `name` reported, whole."""
+        model: type[SwitchStatus | FirewallStatus] = SwitchStatus if kind == "switch" else FirewallStatus
+        return model.model_validate(await self.request("GET", f"/v1/{KINDS[kind][0]}/{name}/status"))
+
+    async def set_port_admin(self, switch: str, port: str, admin_status: str) -> dict[str, Any]:
+        """Set a switch port administratively `down`, or back `up`."""
+        body = {"admin_status": admin_status}
+        return dict(await self.request("PATCH", f"/v1/switches/{switch}/ports/{port}", body))
+
 
 def _error(status: int, payload: Any) -> ApiError:
     if isinstance(payload, dict):

@@ -21,7 +21,7 @@ from prometheus_client import (
 
 from fabric.adapters.store.engine import Database
 from fabric.adapters.store.service import CHANNEL, Store
-from fabric.api import resources, state
+from fabric.api import declare, resources, state
 from fabric.api.auth import PRINCIPAL, Denied, bearer
 from fabric.api.context import CONTEXT, Context, Route
 from fabric.api.openapi import spec
@@ -30,7 +30,7 @@ from fabric.api.responses import Health
 from fabric.api.watch import Hub, PgListener
 
 log = logging.getLogger(__name__)
-ROUTES: list[Route] = [*resources.ROUTES, *state.ROUTES]
+ROUTES: list[Route] = [*resources.ROUTES, *state.ROUTES, *declare.ROUTES]
 Middleware = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -12,6 +12,7 @@ from fabric.adapters.store.bodies import (
     MachineCreate,
     NetworkCreate,
     PartitionCreate,
+    PortAdmin,
     ProjectCreate,
     SwitchCreate,
     TokenCreate,
@@ -148,6 +149,12 @@ def _pauser(paused: bool) -> Route:
     return Route("POST", f"/v1/switches/{{name}}/{verb}", handler, what, response=out.Paused)
 
 
+async def port_admin(request: web.Request) -> web.Response:
+    b = await body(request, PortAdmin)
+    switch, port = request.match_info["name"], request.match_info["port"]
+    return ok(await ctx(request).store.set_port_admin(who(request), switch, port, b.admin_status))
+
+
 async def create_machine(request: web.Request) -> web.Response:
     b = await body(request, MachineCreate)
     return ok({"name": await ctx(request).store.create_machine(who(request), b)}, 201)
@@ -276,6 +283,14 @@ ROUTES = [
     _shower("switches"),
     _pauser(True),
     _pauser(False),
+    Route(
+        "PATCH",
+        "/v1/switches/{name}/ports/{port}",
+        port_admin,
+        "Set a switch port administratively down or up (a new revision of the switch's document)",
+        PortAdmin,
+        out.PortAdminSet,
+    ),
     Route(
         "POST", "/v1/machines", create_machine, "Register a machine and its NICs", MachineCreate, out.Named
     ),

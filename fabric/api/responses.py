@@ -67,6 +67,7 @@ class SwitchPortInfo(Out):
     neighbour_switch: str | None
     neighbour_port: str | None
     neighbour_mac: str | None
+    admin_down: bool = Field(description="Set down by an operator (PATCH …/ports/PORT).")
 
 
 class SwitchInfo(Out):
@@ -199,3 +200,22 @@ class DiffEntry(Out):
 
 class Health(Out):
     ok: bool
+
+
+class PortAdminSet(Out):
+    switch: str
+    port: str
+    admin_status: str
+
+
+class ApplyResult(Out):
+    kind: str
+    name: str
+    action: str = Field(description="created, updated, unchanged or deleted (pruned)")
+    changed: list[str]
+
+
+class Applied(Out):
+    dry_run: bool = Field(description="True: nothing was written; this is what would have happened.")
+    results: list[ApplyResult]
+    documents: list[str] = Field(description="Desired-state documents that got (would get) a new revision.")

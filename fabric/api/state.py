@@ -21,6 +21,7 @@ from fabric.model import FirewallState, MachineState, SwitchState
 from fabric.model.status import FirewallStatus, SwitchStatus
 
 MAX_WAIT = 600.0
+MAX_AUDIT = 1000
 PLURAL = {"switch": "switches", "machine": "machines", "firewall": "firewalls"}
 
 
@@ -145,6 +146,30 @@ def _status_handler(kind: str) -> Route:
     )
 
 
+def _status_reader(kind: str) -> Route:
+    model = SwitchStatus if kind == "switch" else FirewallStatus
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        require(who(request), f"read the status of {kind} {name}", roles=(kind,), subject=name)
+        reported = await ctx(request).store.status(kind, name)
+        if reported is None:
+            return problem(404, "not found", f"{kind} {name} has reported no status", [("name", "no status")])
+        body, at = reported
+        return web.Response(
+            text=body, content_type="application/json", headers={"X-Received-At": f"{at:.3f}"}
+        )
+
+    return Route(
+        "GET",
+        f"/v1/{PLURAL[kind]}/{{name}}/status",
+        handler,
+        f"The last status the {kind} reported, whole (X-Received-At: when, Unix seconds)",
+        response=model,
+        roles=("admin", kind),
+    )
+
+
 async def fleet(request: web.Request) -> web.Response:
     """Per switch and firewall: desired vs applied revision, drift, last error, heartbeat age."""
     context = ctx(request)
@@ -186,8 +211,13 @@ async def fleet(request: web.Request) -> web.Response:
 
 
 async def audit(request: web.Request) -> web.Response:
+    text = request.query.get("limit", "100")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_AUDIT:
+        return problem(
+            422, "invalid request", f"limit is a number 1..{MAX_AUDIT}", [("limit", "not 1..1000")]
+        )
     async with ctx(request).store.db.read() as s:
-        return ok(await queries.audit(s, int(request.query.get("limit", "100")), request.query.get("target")))
+        return ok(await queries.audit(s, int(text), request.query.get("target")))
 
 
 def _diff_handler(kind: str) -> Route:
@@ -216,6 +246,7 @@ def _diff_handler(kind: str) -> Route:
 ROUTES = [
     *(_state_handler(k) for k in PLURAL),
     *(_status_handler(k) for k in ("switch", "firewall")),
+    *(_status_reader(k) for k in ("switch", "firewall")),
     *(_diff_handler(k) for k in PLURAL),
     Route(
         "GET",

@@ -132,9 +132,7 @@ def update(
     what = _resource(resource)
     body = {"name": name, **load_body(file, pairs or [])}
     path = f"/v1/{what}/{name}"
-    show(
-        call(url, token, ca, lambda api: _first(api.versioned("PUT", path, body, if_match=if_match))), output
-    )
+    _write("PUT", path, body, if_match=if_match, url=url, token=token, ca=ca, output=output)
 
 
 @app.command()
@@ -151,7 +149,7 @@ def delete(
     """Delete an object that holds nothing allocated (refused with what still holds on otherwise)."""
     what = _resource(resource)
     path = f"/v1/{what}/{name}"
-    show(call(url, token, ca, lambda api: _first(api.versioned("DELETE", path, if_match=if_match))), output)
+    _write("DELETE", path, None, if_match=if_match, url=url, token=token, ca=ca, output=output)
 
 
 async def _first(reply: Any) -> Any:
@@ -167,6 +165,7 @@ def allocate(
     network: Annotated[list[str], typer.Option("--network", "-n", help="Networks (private first).")],
     project: Annotated[str | None, typer.Option()] = None,
     ip: Annotated[list[str] | None, typer.Option("--ip", help="Given addresses.")] = None,
+    if_match: IfMatch = None,
     url: Url = DEFAULT_URL,
     token: Token = None,
     ca: Ca = None,
@@ -176,32 +175,102 @@ def allocate(
     body: dict[str, Any] = {"networks": network, "project": project}
     if kind == "machine":
         body["ips"] = ip or []
-    plural = {"machine": "machines", "firewall": "firewalls"}[kind]
-    show(call(url, token, ca, lambda api: api.request("POST", f"/v1/{plural}/{name}/allocate", body)), output)
+    path = f"/v1/{_kind(kind, ('machine', 'firewall'))}/{name}/allocate"
+    _write("POST", path, body, if_match=if_match, url=url, token=token, ca=ca, output=output)
 
 
 @app.command()
 def free(
     name: Annotated[str, typer.Argument()],
+    *,
+    if_match: IfMatch = None,
     url: Url = DEFAULT_URL,
     token: Token = None,
     ca: Ca = None,
     output: Output = "table",
 ) -> None:
     """Free a machine or firewall: releases its IPs, ASN and networks (idempotent)."""
-    show(call(url, token, ca, lambda api: api.request("POST", f"/v1/machines/{name}/free")), output)
+    _write(
+        "POST",
+        f"/v1/machines/{name}/free",
+        None,
+        if_match=if_match,
+        url=url,
+        token=token,
+        ca=ca,
+        output=output,
+    )
 
 
 @app.command()
 def release(
     address: Annotated[str, typer.Argument()],
+    *,
+    if_match: IfMatch = None,
     url: Url = DEFAULT_URL,
     token: Token = None,
     ca: Ca = None,
     output: Output = "table",
 ) -> None:
     """Release an IP."""
-    show(call(url, token, ca, lambda api: api.request("DELETE", f"/v1/ips/{address}")), output)
+    _write(
+        "DELETE", f"/v1/ips/{address}", None, if_match=if_match, url=url, token=token, ca=ca, output=output
+    )
+
+
+@app.command("port-admin")
+def port_admin(
+    switch: Annotated[str, typer.Argument()],
+    port: Annotated[str, typer.Argument()],
+    admin_status: Annotated[str, typer.Argument(help="up or down")],
+    *,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    ca: Ca = None,
+    output: Output = "table",
+) -> None:
+    """Set a switch port administratively down, or back up (the switch's document gets a new revision)."""
+    if admin_status not in ("up", "down"):
+        raise typer.BadParameter(f"{admin_status!r}: give up or down", param_hint="ADMIN_STATUS")
+    show(call(url, token, ca, lambda api: api.set_port_admin(switch, port, admin_status)), output)
+
+
+@app.command()
+def status(
+    kind: Annotated[str, typer.Argument(help="switch or firewall")],
+    name: Annotated[str, typer.Argument()],
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    ca: Ca = None,
+) -> None:
+    """Print the last status a switch or firewall daemon reported (JSON)."""
+    _kind(kind, ("switch", "firewall"))
+    reported = call(url, token, ca, lambda api: api.get_status(kind, name))
+    typer.echo(reported.model_dump_json(indent=2))
+
+
+def _kind(kind: str, allowed: tuple[str, ...]) -> str:
+    """The plural path segment of `kind`, one of `allowed`."""
+    if kind not in allowed:
+        raise typer.BadParameter(f"{kind!r}: one of {', '.join(allowed)}", param_hint="KIND")
+    return {"machine": "machines", "firewall": "firewalls", "switch": "switches"}[kind]
+
+
+def _write(
+    method: str,
+    path: str,
+    body: Any,
+    *,
+    if_match: str | None,
+    url: str,
+    token: str | None,
+    ca: str | None,
+    output: str,
+) -> None:
+    """A write that takes If-Match (a stale one is the 412 problem naming If-Match)."""
+    show(
+        call(url, token, ca, lambda api: _first(api.versioned(method, path, body, if_match=if_match))), output
+    )
 
 
 @app.command()

@@ -98,6 +98,12 @@ class SwitchCreate(Model):
     ports: list[IfName] = Field(default_factory=list)
 
 
+class PortAdmin(Model):
+    """A switch port's administrative state as an operator sets it."""
+
+    admin_status: Literal["up", "down"]
+
+
 class NicSpec(Model):
     """A NIC of a machine."""
 
@@ -147,3 +153,20 @@ class TokenCreate(Model):
         if self.role != "admin" and not self.subject:
             raise ValueError(f"a {self.role} token needs a subject (the {self.role}'s name)")
         return self
+
+
+class ApplySpec(Model):
+    """`fabric apply -f FILE`: the sections of the file, applied in one transaction.
+
+    A section that is present (even empty) puts its kind under management: with `prune`, objects of
+    that kind in the file's scope that the file does not name are deleted (see `fabric.adapters.store
+    .apply`).  `dry_run` runs everything and rolls it back, answering what would have changed.
+    """
+
+    partitions: list[PartitionCreate] | None = None
+    projects: list[ProjectCreate] | None = None
+    networks: list[NetworkCreate] | None = None
+    switches: list[SwitchCreate] | None = None
+    machines: list[MachineCreate] | None = None
+    prune: bool = False
+    dry_run: bool = False

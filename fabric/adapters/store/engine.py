@@ -8,6 +8,7 @@ lose a deadlock or a serialisation race are retried from the start, so an intent
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,9 +18,16 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from fabric.core.ipam import key, unkey
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 RETRIES = 8
+READ_ONLY = "fabric_read_only"  # execution option of the connections `Database.read` uses
 T = TypeVar("T")
+
+
+class Retry(Exception):
+    """Raised inside an intent that lost a race the database detected: `transaction` runs it again."""
 
 
 def normalise_url(url: str) -> str:
@@ -59,10 +67,26 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
+        # The SQL functions the `ips_take_span` trigger and the one-statement acquire use (migration
+        # 0003 defines the same two in PostgreSQL).
+        dbapi_conn.create_function("fabric_key_add", 2, key_add, deterministic=True)
+        dbapi_conn.create_function("fabric_address", 2, key_address, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (`Database.read`) begin deferred: in WAL they neither wait for nor block the writer.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+def key_add(text: str, n: int) -> str:
+    """`fabric_key_add(key, n)`: the pool key `n` values on (keys are fixed-width hex)."""
+    return key(unkey(text) + n)
+
+
+def key_address(text: str, family: int) -> str:
+    """`fabric_address(key, family)`: the address a pool key stands for, as the store writes it."""
+    value = unkey(text)
+    return str(ipaddress.IPv4Address(value) if family == 4 else ipaddress.IPv6Address(value))
 
 
 def migrate(sync_url: str) -> None:
@@ -99,6 +123,7 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reads only (rolled back at the end)."""
         async with self.sessions() as session:
+            await session.connection(execution_options={READ_ONLY: True})
             yield session
 
     async def transaction(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -107,8 +132,8 @@ class Database:
             try:
                 async with self.sessions() as session, session.begin():
                     return await fn(session)
-            except DBAPIError as exc:
-                if not _retryable(exc) or attempt == RETRIES - 1:
+            except (DBAPIError, Retry) as exc:
+                if (isinstance(exc, DBAPIError) and not _retryable(exc)) or attempt == RETRIES - 1:
                     raise
                 await asyncio.sleep(0.005 * (attempt + 1))
         raise AssertionError("unreachable")

@@ -12,7 +12,7 @@ from typing import TypeVar
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fabric.adapters.store import pools
+from fabric.adapters.store import nextfree, pools
 from fabric.adapters.store.bodies import IpAcquire, NetworkCreate, PartitionCreate, ProjectCreate
 from fabric.adapters.store.errors import Conflict, NotFound
 from fabric.adapters.store.schema import Ip, Network, Partition, Prefix, Project
@@ -195,7 +195,17 @@ async def _carve_one(
 
 
 async def acquire_ip(session: AsyncSession, body: IpAcquire, machine: str | None = None) -> Ip:
-    """A given address or the next free one of `body.network` (family `body.family`)."""
+    """A given address or the next free one of `body.network` (family `body.family`).
+
+    The next free address of the network's own project goes through the one-statement path
+    (`nextfree`); everything else, and whatever that path cannot do, through the general one here.
+    """
+    if body.address is None and body.project is None:
+        fast = await nextfree.acquire_next(
+            session, body.network, body.family, machine=machine, kind=body.kind, name=body.name
+        )
+        if fast is not None:
+            return fast
     # One statement reads the network and its prefixes: every round trip counts on this hot path.
     rows = (
         await session.execute(

@@ -25,6 +25,7 @@ from fabric.adapters.store.schema import (
     SwitchPort,
     Token,
 )
+from fabric.errors import ValidationError
 
 HIDDEN = {"hash", "pool_id", "key", "vni_pool", "machine_asn_pool", "switch_asn_pool", "loopback_pool"}
 TABLES: dict[str, type[Base]] = {
@@ -51,8 +52,11 @@ async def listing(session: AsyncSession, what: str, **filters: str | None) -> li
     table = TABLES[what]
     query = select(table)
     for column, value in filters.items():
-        if value is not None:
-            query = query.where(getattr(table, column) == value)
+        if value is None:
+            continue
+        if column not in inspect(table).columns:
+            raise ValidationError(f"{what} cannot be filtered by {column}", column)
+        query = query.where(getattr(table, column) == value)
     pk = inspect(table).primary_key
     rows = (await session.execute(query.order_by(*pk))).scalars().all()
     return [as_dict(r) for r in rows]

@@ -144,6 +144,7 @@ class SwitchPort(Base):
     neighbour_switch: Mapped[str | None] = mapped_column(String(NAME), nullable=True)
     neighbour_port: Mapped[str | None] = mapped_column(String(64), nullable=True)
     neighbour_mac: Mapped[str | None] = mapped_column(String(17), nullable=True, index=True)
+    admin_down: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Machine(Base):

@@ -15,8 +15,10 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fabric.adapters.store import allocation, deletes, hardware, inventory, tokens, updates, versions
+from fabric.adapters.store import allocation, hardware, inventory, tokens, versions
+from fabric.adapters.store import apply as declared
 from fabric.adapters.store.bodies import (
+    ApplySpec,
     FirewallAllocate,
     IpAcquire,
     MachineAllocate,
@@ -29,27 +31,17 @@ from fabric.adapters.store.bodies import (
 )
 from fabric.adapters.store.documents import Change, Touched, refresh
 from fabric.adapters.store.engine import Database
+from fabric.adapters.store.errors import NotFound
 from fabric.adapters.store.queries import SINGULAR
-from fabric.adapters.store.schema import Audit, Document, Machine, Status, Switch
+from fabric.adapters.store.schema import Audit, Document, Machine, Status, Switch, SwitchPort
 from fabric.adapters.store.tokens import Principal
 from fabric.model.status import FirewallStatus, SwitchStatus
 
 CHANNEL = "fabric_documents"
+AUTH_TTL = 1.0  # seconds a token found valid is trusted without reading the store again
+AUTH_CACHE_SIZE = 10_000
 Updatable = PartitionCreate | ProjectCreate | NetworkCreate | SwitchCreate | MachineCreate
-UPDATES: dict[str, Callable[[AsyncSession, Any], Awaitable[tuple[list[str], Touched]]]] = {
-    "partitions": updates.update_partition,
-    "projects": updates.update_project,
-    "networks": updates.update_network,
-    "switches": updates.update_switch,
-    "machines": updates.update_machine,
-}
-DELETES = {
-    "partitions": deletes.delete_partition,
-    "projects": deletes.delete_project,
-    "networks": deletes.delete_network,
-    "switches": deletes.delete_switch,
-    "machines": deletes.delete_machine,
-}
+UPDATES, DELETES = declared.UPDATES, declared.DELETES
 R = TypeVar("R")
 Intent = Callable[[AsyncSession], Awaitable[tuple[R, Touched]]]
 Expect = tuple[str, str, str]  # (resource, name, version) of an If-Match
@@ -58,6 +50,13 @@ Expect = tuple[str, str, str]  # (resource, name, version) of an If-Match
 def precondition(what: str, name: str, if_match: str | None) -> Expect | None:
     """The precondition of a write that carried `If-Match: if_match` (None: unconditional)."""
     return (what, name, if_match) if if_match else None
+
+
+class _DryRun(Exception):
+    """Rolls a dry run's transaction back, carrying what it would have done."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
 
 
 class Listener(Protocol):
@@ -72,6 +71,7 @@ class Store:
     def __init__(self, db: Database, listener: Listener | None = None) -> None:
         self.db = db
         self.listener = listener
+        self._valid: dict[str, tuple[float, Principal]] = {}  # token digest -> (checked at, principal)
 
     async def run(
         self,
@@ -177,6 +177,20 @@ class Store:
 
         return await self.run(who, "switch.pause" if paused else "switch.resume", name, {}, fn)
 
+    async def set_port_admin(self, who: Principal, switch: str, port: str, admin: str) -> dict[str, Any]:
+        """Set a registered port administratively `down` (or back `up`: as its role makes it); the
+        switch's document gets a new revision, which its daemon applies as CONFIG_DB `admin_status`."""
+
+        async def fn(s: AsyncSession) -> tuple[dict[str, Any], Touched]:
+            await inventory.get(s, Switch, switch, "switch")
+            row = await s.get(SwitchPort, (switch, port))
+            if row is None:
+                raise NotFound(f"port of switch {switch}", port, "port")
+            row.admin_down = admin == "down"
+            return {"switch": switch, "port": port, "admin_status": admin}, {("switch", switch)}
+
+        return await self.run(who, "switch.port-admin", f"{switch}/{port}", {"admin_status": admin}, fn)
+
     async def create_machine(self, who: Principal, body: MachineCreate) -> str:
         async def fn(s: AsyncSession) -> tuple[str, Touched]:
             return (await hardware.create_machine(s, body)).name, set()
@@ -269,18 +283,20 @@ class Store:
                 touched |= {("switch", status.name)} if machines else set()
             return None, touched
 
-        await self.db.transaction(lambda s: self._status_tx(s, who, kind, status.name, fn))
+        changes = await self.db.transaction(lambda s: self._status_tx(s, who, kind, status.name, fn))
+        # Watchers are woken after the commit: woken before, their read could still see the old revision.
+        if self.listener is not None and changes:
+            self.listener.changed(changes)
 
     async def _status_tx(
         self, s: AsyncSession, who: Principal, kind: str, name: str, fn: Intent[None]
-    ) -> None:
+    ) -> list[Change]:
         _, touched = await fn(s)
         changes = await refresh(s, touched)
         if changes:  # heartbeats that change nothing leave no audit entry
             s.add(Audit(at=time.time(), who=who.who, action=f"{kind}.cabling", target=name, detail={}))
             await self._notify(s, changes)
-        if self.listener is not None and changes:
-            self.listener.changed(changes)
+        return changes
 
     async def create_token(self, who: Principal, body: TokenCreate) -> tuple[dict[str, Any], str]:
         async def fn(s: AsyncSession) -> tuple[tuple[dict[str, Any], str], Touched]:
@@ -295,9 +311,41 @@ class Store:
     async def revoke_token(self, who: Principal, token_id: str) -> None:
         async def fn(s: AsyncSession) -> tuple[None, Touched]:
             await tokens.revoke(s, token_id)
+            self._valid.clear()
             return None, set()
 
         await self.run(who, "token.revoke", token_id, {}, fn)
+
+    async def apply(self, who: Principal, spec: ApplySpec) -> dict[str, Any]:
+        """A whole declaration in one transaction (`fabric.adapters.store.apply`); a dry run rolls it
+        back and answers what it would have done.  One audit entry per object created/updated/deleted."""
+
+        async def tx(s: AsyncSession) -> tuple[dict[str, Any], list[Change]]:
+            outcome = await declared.apply(s, spec)
+            changes = await refresh(s, outcome.touched)
+            for action, target, detail in outcome.audit:
+                await s.execute(
+                    insert(Audit).values(
+                        at=time.time(), who=who.who, action=action, target=target, detail=detail
+                    )
+                )
+            answer = {
+                "dry_run": spec.dry_run,
+                "results": outcome.results,
+                "documents": [f"{c.kind}/{c.name}" for c in changes],
+            }
+            if spec.dry_run:
+                raise _DryRun(answer)
+            await self._notify(s, changes)
+            return answer, changes
+
+        try:
+            answer, changes = await self.db.transaction(tx)
+        except _DryRun as rolled_back:
+            return rolled_back.answer
+        if self.listener is not None and changes:
+            self.listener.changed(changes)
+        return answer
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -307,8 +355,26 @@ class Store:
             return await s.get(Document, (kind, name))
 
     async def authenticate(self, secret: str) -> Principal | None:
+        """The principal of a valid token.  A token found valid is remembered for `AUTH_TTL` seconds
+        (a database read less per request); a revocation on another replica, or an expiry, takes
+        effect within that time (on this replica at once)."""
+        key, now = tokens.digest(secret), time.monotonic()
+        hit = self._valid.get(key)
+        if hit is not None and now - hit[0] < AUTH_TTL:
+            return hit[1]
         async with self.db.read() as s:
-            return await tokens.authenticate(s, secret, time.time())
+            principal = await tokens.authenticate(s, secret, time.time())
+        if principal is not None:
+            if len(self._valid) > AUTH_CACHE_SIZE:
+                self._valid.clear()
+            self._valid[key] = (now, principal)
+        return principal
+
+    async def status(self, kind: str, name: str) -> tuple[str, float] | None:
+        """The last status `kind`/`name` reported (its JSON) and when, or None."""
+        async with self.db.read() as s:
+            row = await s.get(Status, (kind, name))
+            return (row.body, row.received_at) if row is not None else None
 
     async def statuses(self) -> dict[tuple[str, str], tuple[dict[str, Any], float]]:
         async with self.db.read() as s:

@@ -124,6 +124,7 @@ async def switch_view(session: AsyncSession, name: str) -> SwitchView | None:
                 neighbour_switch=port.neighbour_switch,
                 neighbour_port=port.neighbour_port,
                 neighbour_machine=machine,
+                admin_down=port.admin_down,
             )
         )
         if machine is not None and machine not in machines:

@@ -77,6 +77,7 @@ class PortRecord:
     neighbour_switch: str | None = None
     neighbour_port: str | None = None
     neighbour_machine: str | None = None
+    admin_down: bool = False  # an operator set it down (`PATCH /v1/switches/NAME/ports/PORT`)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ def build_switch_state(view: SwitchView) -> SwitchState:
     ports, vrfs, firewalls = [], {}, []
     for record in view.ports:
         port, vrf, fw = _port(record, view)
+        if record.admin_down:  # the operator's word wins over what the port is for
+            port = port.model_copy(update={"admin": "down"})
         ports.append(port)
         if vrf is not None:
             vrfs[vrf.vni] = vrf

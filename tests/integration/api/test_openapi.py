@@ -15,6 +15,7 @@ from scenario import declare, lldp_status
 from fabric.adapters.api_client import ApiClient
 from fabric.adapters.store.engine import Database
 from fabric.api.app import PUBLIC, ROUTES, build_app
+from fabric.model.status import FirewallStatus, SyncResult
 
 
 def openapi(server: Server) -> dict[str, Any]:
@@ -65,8 +66,17 @@ async def test_live_answers_match_the_documented_models(server: Server) -> None:
             await api.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
         await api.request("POST", "/v1/machines/m1/allocate", {"project": "alpha", "networks": ["alpha-net"]})
         await api.request("POST", "/v1/ips", {"network": "internet", "project": "alpha"})
+        await api.post_status(
+            "firewall", "fw1", FirewallStatus(name="fw1", sync=SyncResult(applied_revision=0))
+        )
         examples = {
-            "name": {"partitions": "fra", "projects": "alpha", "networks": "alpha-net", "switches": "leaf01"},
+            "name": {
+                "partitions": "fra",
+                "projects": "alpha",
+                "networks": "alpha-net",
+                "switches": "leaf01",
+                "firewalls": "fw1",
+            },
             "address": {"ips": (await api.request("GET", "/v1/ips"))[0]["address"]},
         }
         checked = 0
@@ -84,4 +94,4 @@ async def test_live_answers_match_the_documented_models(server: Server) -> None:
             for item in items:
                 route.response.model_validate(item)
             checked += 1
-        assert checked == 16  # 7 lists, 6 shows, fleet, audit, healthz
+        assert checked == 18  # 7 lists, 6 shows, 2 reported statuses, fleet, audit, healthz
