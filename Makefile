@@ -8,7 +8,7 @@ DEBS := frr frr-pythontools redis-server nftables iproute2 iputils-ping lldpd li
         libyang-tools gcc python3-dev postgresql qemu-system-x86 linux-image-amd64 busybox-static
 PYTEST_ARGS ?=
 
-.PHONY: test lab deps venv lint typecheck unit bench golden-update clean
+.PHONY: test lab lab-down deps venv lint typecheck unit bench golden-update clean
 
 ## test: install everything needed, lint, type-check, then run the whole suite with durations.
 test: deps venv lint typecheck
@@ -17,6 +17,10 @@ test: deps venv lint typecheck
 ## lab: bring the demo fabric up (see README).
 lab: deps venv
 	$(VENV)/bin/fabric lab demo
+
+## lab-down: remove the demo fabric (everything `make lab` created).
+lab-down: venv
+	$(VENV)/bin/fabric lab down mini
 
 ## deps: Debian packages (skipped when all are installed already).
 deps:

@@ -17,21 +17,24 @@ from typing import Any
 
 import redis
 
-from fabric.adapters.process import Result, run
+from fabric.adapters.process import Result, run, run_checked
 from fabric.errors import FabricError
 from lab.addressing import SwitchIdentity, switch_identities
+from lab.control import start_control
+from lab.intent import HOST_ROLES, host_nics, hosts, vrf_names
 from lab.rig import Netns, Rig, list_netns, procs, veth
 from lab.rig.daemon import Daemon, start_daemon, wrap
+from lab.rig.netns import ROUTER_SYSCTLS, NetnsDir
 from lab.rig.run import Ledger
 from lab.sonic.base_config import CONFIG_DB, base_config, database_config_json, redis_keys
 from lab.state import LAB_ROOT, LabError, LabState, NodeRecord, lab_prefix
 from lab.topology import Topology, load_topology
-from lab.underlay import underlay_config
 
 ROUTERS = ("spine", "leaf", "firewall", "exit")
-# lldpd: LLDPDUs every second (the default 30 s would make cabling take half a minute to learn), port
-# IDs as interface names (what SONiC's lldpd announces too).
-LLDPD_CONF = "configure lldp tx-interval 1\nconfigure lldp portidsubtype ifname\n"
+# lldpd: LLDPDUs every second (the default 30 s would make cabling take half a minute to learn).  Port
+# IDs: interface names on switches (what SONiC's lldpd announces), the NIC's MAC on servers (what a
+# server's lldpd announces by default, and what the API matches against the machine's declared NICs).
+LLDPD_CONF = "configure lldp tx-interval 1\nconfigure lldp portidsubtype {subtype}\n"
 KEYSPACE_EVENTS = "KA"  # the stand-in consumes CONFIG_DB through keyspace notifications
 
 
@@ -83,15 +86,27 @@ def _build(rig: Rig, topology: Topology, state: LabState) -> None:
         role = node.labels.role
         namespaces[node_name] = rig.netns(node_name, router=role in ROUTERS)
         state.nodes[node_name] = NodeRecord(node_name, role, namespaces[node_name].name)
+    # Servers' NICs get the MACs the lab's intent declares (the API matches LLDP on them), set before
+    # the link goes up: the IPv6 link-local address (and FRR's RFC 5549 neighbour entry) derive from it.
+    macs = {(host, nic): mac for host in hosts(topology) for nic, mac in host_nics(topology, host)}
     for link in topology.links:
-        veth(namespaces[link.a.node], link.a.port, namespaces[link.b.node], link.b.port)
+        ends = ((link.a.node, link.a.port), (link.b.node, link.b.port))
+        veth(namespaces[ends[0][0]], ends[0][1], namespaces[ends[1][0]], ends[1][1], up=False)
+        for node_name, port in ends:
+            if (node_name, port) in macs:
+                namespaces[node_name].ip("link", "set", "dev", port, "address", macs[node_name, port])
+            namespaces[node_name].ip("link", "set", "dev", port, "up")
     conf_dir = rig.tempdir("conf")
     for node_name, identity in identities.items():
         _switch(rig, topology, identity, namespaces[node_name], state.nodes[node_name])
+    for node_name, node in topology.nodes.items():
+        if node.labels.role == "machine":
+            _machine_frr(rig, namespaces[node_name], state.nodes[node_name])
     for node_name, record in state.nodes.items():
         _lldpd(rig, namespaces[node_name], record, conf_dir, switch=node_name in identities)
     for node_name in identities:
         _standin(rig, state.nodes[node_name], conf_dir)
+    start_control(rig, topology, identities, state)
 
 
 def _switch(rig: Rig, topology: Topology, me: SwitchIdentity, ns: Netns, record: NodeRecord) -> None:
@@ -103,12 +118,41 @@ def _switch(rig: Rig, topology: Topology, me: SwitchIdentity, ns: Netns, record:
     dbconf = db.dir / "database_config.json"
     dbconf.write_text(database_config_json(str(db.socket_path)))
     record.database_config = str(dbconf)
+    # The base config's LOOPBACK_INTERFACE, realised as SONiC's intfmgrd does at boot.
+    ns.ip("addr", "add", f"{me.loopback}/32", "dev", "lo")
+    # FRR starts empty (hostname only): the switch daemon renders and applies all of its config.
     if me.role == "leaf":
         vrf_dir = rig.netns_dir(me.name)
         record.vrf_dir = str(vrf_dir.path)
-        frr = rig.frr(ns, config=underlay_config(topology, me), netns_vrf=True, netns_dir=vrf_dir)
+        _vrf_namespaces(vrf_dir)
+        frr = rig.frr(ns, netns_vrf=True, netns_dir=vrf_dir)
     else:
-        frr = rig.frr(ns, config=underlay_config(topology, me))
+        frr = rig.frr(ns)
+    record.frr_dir = str(frr.dir)
+    for daemon_name, daemon in frr.daemons.items():
+        _record_daemon(record, daemon_name, daemon)
+
+
+def _vrf_namespaces(vrf_dir: NetnsDir) -> None:
+    """One VRF namespace per VNI of the lab's range, made before the leaf's FRR starts.
+
+    zebra's netns VRF backend (FRR 8.4) does not survive namespaces created and deleted at runtime: it
+    loses parts of a new namespace's netlink dump, and aborts with heap corruption soon after one is
+    freed and another made.  So every namespace a tenant VRF can need exists from the start, empty, and
+    the SONiC stand-in only moves devices in and out (ARCHITECTURE §8).
+    """
+    for vrf in vrf_names():
+        vrf_dir.add(vrf)
+        run_checked(
+            ["nsenter", f"--net={vrf_dir.path / vrf}", "sysctl", "-q", "-w", *ROUTER_SYSCTLS],
+            phase=f"lab:vrf-netns {vrf}",
+            timeout=10,
+        )
+
+
+def _machine_frr(rig: Rig, ns: Netns, record: NodeRecord) -> None:
+    """FRR on a machine, empty until the machine agent applies its `MachineState`."""
+    frr = rig.frr(ns)
     record.frr_dir = str(frr.dir)
     for daemon_name, daemon in frr.daemons.items():
         _record_daemon(record, daemon_name, daemon)
@@ -123,7 +167,8 @@ def _seed(client: redis.Redis, keys: dict[str, dict[str, str]]) -> None:
 
 def _lldpd(rig: Rig, ns: Netns, record: NodeRecord, conf_dir: Path, *, switch: bool) -> None:
     conf = conf_dir / f"lldpd-{record.name}.conf"
-    conf.write_text(LLDPD_CONF)
+    subtype = "macaddress" if record.role in HOST_ROLES else "ifname"
+    conf.write_text(LLDPD_CONF.format(subtype=subtype))
     socket = conf_dir / f"lldpd-{record.name}.socket"
     argv = ["lldpd", "-d", "-u", str(socket), "-O", str(conf)]
     if switch:
@@ -180,7 +225,21 @@ def status(name: str) -> dict[str, Any]:
         if record.frr_dir and exists:
             entry["bgp"] = _bgp_sessions(record)
         nodes.append(entry)
-    return {"name": state.name, "prefix": state.prefix, "topology": state.topology_file, "nodes": nodes}
+    control = {
+        "api_url": state.api_url,
+        "api_dir": state.api_dir,
+        "daemons": {
+            daemon: {"pid": pid, "alive": procs.alive(pid, start)}
+            for daemon, (pid, start) in state.daemons.items()
+        },
+    }
+    return {
+        "name": state.name,
+        "prefix": state.prefix,
+        "topology": state.topology_file,
+        "control": control,
+        "nodes": nodes,
+    }
 
 
 def _addresses(netns: str) -> dict[str, list[str]]:

@@ -46,6 +46,7 @@ class NodeRecord:
     database_config: str | None = None
     vrf_dir: str | None = None
     lldp_socket: str | None = None
+    switch_config: str | None = None  # the switch daemon's configuration file
     # daemon name (zebra, bgpd, redis, lldpd, sonic, ...) -> (pid, start time)
     daemons: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 
@@ -58,6 +59,10 @@ class LabState:
     topology_file: str
     prefix: str
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
+    api_url: str | None = None  # the lab's `fabric api`
+    api_dir: str | None = None  # its SQLite database, admin token, intent and daemon configs
+    # lab-wide daemons (the API) -> (pid, start time)
+    daemons: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 
     @property
     def directory(self) -> Path:
@@ -88,4 +93,5 @@ class LabState:
         for node_name, raw in data.pop("nodes").items():
             raw["daemons"] = {d: (int(p), s) for d, (p, s) in raw.get("daemons", {}).items()}
             nodes[node_name] = NodeRecord(**raw)
+        data["daemons"] = {d: (int(p), s) for d, (p, s) in data.get("daemons", {}).items()}
         return cls(**data, nodes=nodes)

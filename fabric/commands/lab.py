@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,17 +18,74 @@ app = typer.Typer(help="The namespace lab: containerlab topologies with real FRR
 
 
 @app.command()
-def demo() -> None:
-    """Bring up the demo fabric (topologies/mini.clab.yml) and apply a demo intent."""
-    typer.echo(
-        "fabric lab demo is not built yet. Once the lab lands it will: bring topologies/mini.clab.yml\n"
-        "up in network namespaces (2 spines, 2 leaves, 2 machines, a firewall, an exit router) with real\n"
-        "FRR and one Redis per leaf as CONFIG_DB, start fabric api and one fabric switch daemon per\n"
-        "switch, allocate two tenants' machines and a firewall, and end with a status table of applied\n"
-        "revisions, BGP sessions and a ping matrix.",
-        err=True,
+def demo(
+    file: Annotated[
+        Path | None, typer.Option(help="Topology (default: the repository's mini.clab.yml).")
+    ] = None,
+) -> None:
+    """Bring the demo fabric up (topologies/mini.clab.yml), apply two tenants, a firewall, and show
+    the converged fabric: applied revisions, BGP sessions, a ping matrix."""
+    from rich.console import Console
+
+    from fabric.errors import FabricError
+    from lab import fabric_lab
+    from lab.demo import run_demo
+    from lab.state import LabState
+
+    console = Console()
+    path = file or Path(fabric_lab.__file__).resolve().parents[1] / "topologies" / "mini.clab.yml"
+    try:
+        with console.status("bringing the lab up (namespaces, FRR, Redis, lldpd, fabric api, daemons)") as st:
+            state = fabric_lab.up(path)
+            console.log(f"lab {state.name} up: {len(state.nodes)} nodes, fabric api at {state.api_url}")
+
+            def step(text: str) -> None:
+                console.log(text)
+                st.update(text)
+
+            report = run_demo(LabState.load(state.name), Path(state.api_dir or "."), step)
+    except (FabricError, AssertionError) as exc:
+        _fail(exc)
+        return
+    _print_demo(console, state.name, report)
+
+
+def _print_demo(console: Any, name: str, report: Any) -> None:
+    from rich.table import Table
+
+    switches = Table(title="switches (desired state from fabric api, applied by fabric switch)")
+    for column in ("switch", "desired rev", "applied rev", "drift", "BGP established"):
+        switches.add_column(column)
+    for row in (r for r in report.fleet if r["kind"] == "switch"):
+        sessions = report.bgp.get(row["name"], {})
+        up = sum(1 for s in sessions.values() if s == "Established")
+        switches.add_row(
+            row["name"],
+            str(row["desired_revision"]),
+            str(row["applied_revision"]),
+            "yes" if row["drift"] else "no",
+            f"{up}/{len(sessions)}",
+        )
+    console.print(switches)
+    names = sorted(report.ips)
+    matrix = Table(title="ping matrix (real ICMP between machines' own addresses)")
+    matrix.add_column("from \\ to")
+    for b in names:
+        matrix.add_column(f"{b} ({report.tenants[b]}) {report.ips[b]}")
+    for a in names:
+        cells = [
+            "-" if a == b else ("[green]reaches[/]" if report.matrix[a, b] else "[red]isolated[/]")
+            for b in names
+        ]
+        matrix.add_row(f"{a} ({report.tenants[a]})", *cells)
+    console.print(matrix)
+    for note in report.notes:
+        console.print(f"[yellow]not in this lab:[/] {note}")
+    console.print(
+        f"explore:   fabric lab exec {name} leaf01 -- vtysh -c 'show bgp vrf all summary'\n"
+        f"           fabric lab status {name}\n"
+        f"tear down: fabric lab down {name}   (or make lab-down)"
     )
-    sys.exit(1)
 
 
 def _fail(exc: Exception) -> None:

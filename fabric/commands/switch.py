@@ -36,7 +36,7 @@ def _config(path: Path | None) -> Any:
 def _planner(cfg: Any) -> Any:
     from fabric.switch.planner import load_planner
 
-    return load_planner(cfg.frr.vrf_backend)
+    return load_planner(cfg.frr.vrf_backend, cfg.frr.netns_vrfs_always)
 
 
 @app.command()

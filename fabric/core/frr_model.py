@@ -147,9 +147,12 @@ class FrrOptions:
     """Renderer options: the FRR release (capability table) and the VRF backend.
 
     `frr_version` is the release running on the device (the switch daemon reads it); without it the
-    release that the document's `sonic_version` ships is assumed.
+    release that the document's `sonic_version` ships is assumed.  `netns_vrfs_always` (netns backend
+    only) names VRF namespaces that exist whether or not a tenant uses them: zebra -n shows a `vrf X` /
+    `netns DIR/X` block for each, so the rendering keeps one (bare when no tenant VRF uses it).
     """
 
     frr_version: str | None = None
     netns_vrfs: bool = False
     netns_dir: str = "/run/netns"
+    netns_vrfs_always: tuple[str, ...] = ()

@@ -7,11 +7,14 @@ EVPN peers, each with an outbound route-map passing only its VNIs and an inbound
 its underlay addresses.  Per tenant VRF (leaf): `vrf VrfN` / `vni N` and `router bgp ASN vrf VrfN` with
 the machine ports as interface peers in peer group `MACHINE`, each with its own inbound route-maps and
 `maximum-prefix` per family, and `advertise ipv4 unicast` / `ipv6 unicast` into EVPN.  Unprovisioned
-and unused ports get no BGP.
+and unused ports get no BGP.  Under FRR's netns VRF backend (the lab) each `vrf` block names its
+namespace, and every namespace of `FrrOptions.netns_vrfs_always` keeps a bare `vrf X` / `netns DIR/X`
+block while no tenant VRF uses it (zebra -n shows one for each namespace it sees).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network
 
 from fabric.core.capabilities import capabilities, for_sonic
@@ -39,7 +42,7 @@ from fabric.core.frr_model import (
 )
 from fabric.model.names import natural_key
 from fabric.model.prefixes import AllowedPrefix
-from fabric.model.switch import Port, SwitchState, Vrf
+from fabric.model.switch import Port, SwitchState
 
 TIMERS = (2, 8)
 FABRIC, FIREWALL, MACHINE = "FABRIC", "FIREWALL", "MACHINE"
@@ -47,21 +50,36 @@ CONNECTED = "RM-CONNECTED"
 GROUPS = frozenset({FABRIC, FIREWALL, MACHINE})
 
 
-def build_switch_frr(state: SwitchState, options: FrrOptions) -> FrrConfig:
-    """The whole frr.conf of a switch as data (no text)."""
+def build_switch_frr(state: SwitchState, options: FrrOptions, leaving: Sequence[str] = ()) -> FrrConfig:
+    """The whole frr.conf of a switch as data (no text).
+
+    `leaving` names VRFs on their way out (the withdraw config, `fabric.core.withdraw.leaving_vrfs`):
+    each keeps a `vrf` block without its VNI and its `router bgp ... vrf` instance without peers.
+    """
     lists: list[PrefixList] = []
     maps: list[RouteMap] = []
     _connected(state, lists, maps)
-    vrfs = tuple(_vrf_block(v, options) for v in sorted(state.vrfs, key=lambda v: v.name))
+    vrfs = _vrf_blocks(state, options, leaving)
     bgp = [_default_bgp(state, lists, maps)]
-    bgp.extend(_vrf_bgp(state, vrf, lists, maps) for vrf in state.vrfs)
+    tenant = [v.name for v in state.vrfs]
+    bgp.extend(_vrf_bgp(state, name, lists, maps) for name in [*tenant, *sorted(set(leaving) - set(tenant))])
     caps = capabilities(options.frr_version) if options.frr_version else for_sonic(state.switch.sonic_version)
     return FrrConfig(state.switch.name, vrfs, tuple(bgp), tuple(lists), tuple(maps), caps.fpm_address)
 
 
-def _vrf_block(vrf: Vrf, options: FrrOptions) -> VrfBlock:
-    netns = f"{options.netns_dir}/{vrf.name}" if options.netns_vrfs else None
-    return VrfBlock(vrf.name, vrf.vni, netns)
+def _vrf_blocks(state: SwitchState, options: FrrOptions, leaving: Sequence[str]) -> tuple[VrfBlock, ...]:
+    """The tenant VRFs, a bare block per leaving VRF and, under the netns backend, per always-present
+    VRF namespace no tenant uses; by name, the order FRR prints them in."""
+    blocks = {v.name: _vrf_block(v.name, v.vni, options) for v in state.vrfs}
+    bare = [*leaving, *(options.netns_vrfs_always if options.netns_vrfs else ())]
+    for name in bare:
+        blocks.setdefault(name, _vrf_block(name, None, options))
+    return tuple(blocks[name] for name in sorted(blocks))
+
+
+def _vrf_block(name: str, vni: int | None, options: FrrOptions) -> VrfBlock:
+    netns = f"{options.netns_dir}/{name}" if options.netns_vrfs else None
+    return VrfBlock(name, vni, netns)
 
 
 def _connected(state: SwitchState, lists: list[PrefixList], maps: list[RouteMap]) -> None:
@@ -119,8 +137,8 @@ def _default_bgp(state: SwitchState, lists: list[PrefixList], maps: list[RouteMa
     )
 
 
-def _vrf_bgp(state: SwitchState, vrf: Vrf, lists: list[PrefixList], maps: list[RouteMap]) -> Bgp:
-    ports = [p for p in state.ports_with_role("machine") if p.vrf == vrf.name]
+def _vrf_bgp(state: SwitchState, vrf: str, lists: list[PrefixList], maps: list[RouteMap]) -> Bgp:
+    ports = [p for p in state.ports_with_role("machine") if p.vrf == vrf]
     groups = (PeerGroup(MACHINE, TIMERS),) if ports else ()
     v4, v6 = [PeerAf(MACHINE)], [PeerAf(MACHINE, activate=True)]
     for port in ports:
@@ -134,7 +152,7 @@ def _vrf_bgp(state: SwitchState, vrf: Vrf, lists: list[PrefixList], maps: list[R
         ]
     afs.append(AddressFamily("l2vpn evpn", advertise=("ipv4 unicast", "ipv6 unicast")))
     neighbors = _neighbors([Neighbor(p.name, MACHINE) for p in ports])
-    return Bgp(state.switch.asn, str(state.switch.router_id), vrf.name, groups, neighbors, tuple(afs))
+    return Bgp(state.switch.asn, str(state.switch.router_id), vrf, groups, neighbors, tuple(afs))
 
 
 def _machine_af(port: Port, family: int, lists: list[PrefixList], maps: list[RouteMap]) -> PeerAf:

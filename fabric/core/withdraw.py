@@ -4,6 +4,12 @@ Before the daemon deletes a port's `INTERFACE` key or a VRF, FRR must stop using
 interface first crashed bgpd in the anchor).  The withdraw state is the desired `SwitchState` cut down
 to what is already in place on the switch and stays: VRFs whose `VRF` key exists as desired, ports whose
 `INTERFACE` key already matches.  Everything else is absent from FRR until the final frr.conf.
+
+A VRF on its way out (`leaving_vrfs`) stays in the withdraw config as a `vrf` block without its VNI and
+its `router bgp ... vrf` instance without peers, and goes in the final one: bgpd refuses
+`no router bgp ASN vrf X` while X's L3VNI is bound (`% Please unconfigure l3vni N`, FRR 8.4), and
+frr-reload.py deletes whole instances before lines inside blocks, so one reload cannot remove both.
+This two-step removal is used with FRR's netns VRF backend (the lab), where it is proven.
 """
 
 from __future__ import annotations
@@ -32,3 +38,9 @@ def _port(port: Port, desired: ConfigDb, observed: Observed, vrfs: set[str]) -> 
     if settled and (port.vrf is None or port.vrf in vrfs):
         return port
     return port.model_copy(update={"role": "unused", "vrf": None, "allow": []})
+
+
+def leaving_vrfs(desired: ConfigDb, observed: Observed) -> tuple[str, ...]:
+    """VRFs the switch holds (an owned `VRF` key) that `desired` no longer has, by name."""
+    want = desired.get("VRF", {})
+    return tuple(sorted(name for name in observed.configdb.get("VRF", {}) if name not in want))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fabric.core.frr_firewall import build_firewall_frr
 from fabric.core.frr_machine import build_machine_frr
 from fabric.core.frr_model import FrrConfig, FrrOptions
@@ -19,9 +21,11 @@ def render_config(config: FrrConfig) -> str:
     return render("frr/frr.j2", config=config)
 
 
-def render_switch_frr(state: SwitchState, options: FrrOptions = DEFAULT_OPTIONS) -> str:
-    """frr.conf of a leaf or spine."""
-    return render_config(build_switch_frr(state, options))
+def render_switch_frr(
+    state: SwitchState, options: FrrOptions = DEFAULT_OPTIONS, leaving: Sequence[str] = ()
+) -> str:
+    """frr.conf of a leaf or spine (`leaving`: VRFs on their way out, see `build_switch_frr`)."""
+    return render_config(build_switch_frr(state, options, leaving))
 
 
 def render_machine_frr(state: MachineState, options: FrrOptions = DEFAULT_OPTIONS) -> str:

@@ -50,11 +50,22 @@ class FrrConfig(Model):
     pathspace: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,64}$")
     vty_socket_dir: str = Field(default="", description="vtysh --vty_socket (instead of a pathspace).")
     vrf_backend: Literal["kernel", "netns"] = "kernel"
+    netns_vrfs_always: list[Name] = Field(
+        default_factory=list,
+        description="netns backend only: VRF namespaces that always exist (made before FRR starts); "
+        "each keeps its `vrf X` / `netns` block in the rendering while no tenant VRF uses it.",
+    )
     rundir: str = Field(default="", description="frr-reload.py --rundir (its temp files); default its own.")
     bindir: str = Field(default="", description="frr-reload.py --bindir (where vtysh is); default its own.")
     reload_script: str = "/usr/lib/frr/frr-reload.py"
     python: str = "python3"
     timeout: float = Field(default=60.0, gt=0, description="Upper bound of one vtysh/frr-reload call.")
+
+    @model_validator(mode="after")
+    def _always_needs_netns(self) -> FrrConfig:
+        if self.netns_vrfs_always and self.vrf_backend != "netns":
+            raise ValueError("netns_vrfs_always needs vrf_backend: netns")
+        return self
 
 
 class GuardConfig(Model):

@@ -66,6 +66,11 @@ def base_config(topology: Topology, me: SwitchIdentity) -> Tables:
         "PORT": {},
         "LOOPBACK_INTERFACE": {"Loopback0": dict(NULL), f"Loopback0|{me.loopback}/32": dict(NULL)},
     }
+    # A spine's ports that lead to no other switch boot admin down (what the switch daemon keeps them
+    # at: the spine's document calls them unused); a leaf's boot up (unprovisioned: the PXE VLAN).
+    switch_facing = {
+        own.port for own, far in topology.links_of(me.name) if topology.nodes[far.node].is_switch
+    }
     for i, port in enumerate(front_ports()):
         lanes = ",".join(str(LANES_PER_PORT * i + lane) for lane in range(1, LANES_PER_PORT + 1))
         tables["PORT"][port] = {
@@ -74,7 +79,7 @@ def base_config(topology: Topology, me: SwitchIdentity) -> Tables:
             "index": str(i + 1),
             "speed": PORT_SPEED,
             "mtu": PORT_MTU,
-            "admin_status": "up",
+            "admin_status": "up" if me.role == "leaf" or port in switch_facing else "down",
         }
     if me.role == "leaf":
         tables["VXLAN_TUNNEL"] = {TUNNEL: {"src_ip": me.vtep}}

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from fabric.adapters.process import Result, run, run_checked
-from lab.rig.netns import ROUTER_SYSCTLS, NetnsDir
+from lab.rig.netns import NetnsDir
 
 VXLAN_PORT = "4789"
 
@@ -53,18 +53,6 @@ class Kernel:
     def vrf_exists(self, vrf: str) -> bool:
         """True when VRF namespace `vrf` exists in the directory."""
         return self.vrf_dir is not None and vrf in self.vrf_dir.names()
-
-    def add_vrf(self, vrf: str) -> None:
-        """Create VRF namespace `vrf` (lo up, forwarding on, no DAD) in the switch's directory."""
-        assert self.vrf_dir is not None, "this switch has no VRF namespace directory (a spine?)"
-        if not self.vrf_exists(vrf):
-            self.vrf_dir.add(vrf)
-        run_checked([*self._prefix(vrf), "sysctl", "-q", "-w", *ROUTER_SYSCTLS], phase="sonic:vrf")
-
-    def delete_vrf(self, vrf: str) -> None:
-        """Remove VRF namespace `vrf` (its devices die with it once FRR lets go)."""
-        if self.vrf_dir is not None:
-            self.vrf_dir.delete(vrf)
 
     # ---- devices ---------------------------------------------------------------------------------------
 

@@ -5,10 +5,20 @@ for network namespaces (ARCHITECTURE §8) and, like them, asynchronously: CONFIG
 keyspace notifications, a burst is drained before it is processed (so pending operations coalesce per
 key: a key set and deleted before processing is simply absent, a delete followed by a re-add is lost),
 then CONFIG_DB is read and the devices are converged on it.  STATE_DB entries are written only once the
-devices exist and deleted when they are torn down.  The netns-backend dance is done here too: once zebra
-shows a new L3VNI up, `vrf X / no vni N` and a poll later `vni N` re-bind it in bgpd (VRFs created at
-runtime otherwise often stay unbound, or get routes without router MACs).  Lab code only: the switch
-daemon never sees any of this except through the DBs.
+devices exist and deleted when they are torn down.
+
+VRF namespaces are never created or deleted here: `fabric lab up` makes one per VNI of the lab's range
+in each leaf's namespace directory before that leaf's FRR starts, because FRR 8.4's netns VRF backend
+does not survive namespace churn (zebra loses parts of a new namespace's netlink dump, and aborts with
+heap corruption after one is freed and another made).  `VRF|VrfN` realises devices in the existing
+namespace (the L3VNI's VXLAN and bridge, the moved ports) and writes STATE_DB; its delete tears them
+down, moves the ports back and leaves the namespace, empty, in place.  This is where the lab differs
+from SONiC, whose vrfmgrd deletes the kernel VRF device: what SONiC shows (STATE_DB `VRF_TABLE`, FRR's
+`router bgp ... vrf`, the ports) is the same.  A VRF outside the range is logged and never realised.
+The rest of the netns-backend dance is done here too: a VRF is filled only once zebra lists it
+(`_await_zebra`), and once zebra shows a new L3VNI up, `vrf X / no vni N` and a poll later `vni N`
+re-bind it in bgpd (L3VNIs bound at runtime otherwise often stay unbound, or get routes without router
+MACs).  Lab code only: the switch daemon never sees any of this except through the DBs.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +45,10 @@ from lab.sonic.lldp import lldp_entries
 log = logging.getLogger("lab.sonic")
 BURST_S = 0.05  # how long a burst of notifications is drained before processing
 POLL_S = 1.0  # LLDP and port oper state
+# Lab-only STATE_DB hash (no SONiC table): VRF -> "pending" while its L3VNI re-bind is under way, so
+# tests can wait for the stand-in's FRR toggling to be over.
+REBIND_KEY = "LAB_STANDIN_TABLE|l3vni_rebind"
+ZEBRA_VRF_WAIT_S = 5.0  # zebra picks a new VRF namespace up within a second; some it never lists (below)
 
 
 @dataclass(frozen=True)
@@ -127,10 +142,11 @@ class StandIn:
             if spec is None or _placement(spec) != have:
                 self._unplace(port, have)
         for vrf in sorted(want.vrfs - self.vrfs):
-            if self.kernel.vrf_dir is None:
-                log.error("VRF %s: this switch has no VRF namespace directory", vrf)
+            if not self.kernel.vrf_exists(vrf):
+                # The lab makes the namespaces of its VNI range before FRR starts; there is no other.
+                log.error("VRF %s: no such VRF namespace (outside the lab's VNI range?)", vrf)
                 continue
-            self.kernel.add_vrf(vrf)
+            self._await_zebra(vrf)
             self.vrfs.add(vrf)
             self.state.hset(f"VRF_TABLE|{vrf}", mapping={"state": "ok"})
         for vlan, have_vlan in list(self.vlans.items()):
@@ -145,10 +161,9 @@ class StandIn:
             if in_use:  # like vrfmgrd: a VRF goes only once nothing references it
                 log.info("VRF %s deleted but still used by %s: deferred", vrf, ", ".join(in_use))
                 continue
-            self.kernel.delete_vrf(vrf)
+            # The namespace stays, empty (its devices are gone, its ports moved back): see module doc.
             self.vrfs.discard(vrf)
-            self.rebinds.pop(vrf, None)
-            self.unbound.discard(vrf)
+            self._rebind_over(vrf)
             self.state.delete(f"VRF_TABLE|{vrf}")
         devices = self.kernel.links(None)
         for port, spec in sorted(want.ports.items()):
@@ -157,6 +172,28 @@ class StandIn:
             if port in self.placed:
                 self._link_settings(port, spec)
 
+    def _await_zebra(self, vrf: str) -> None:
+        """Wait until zebra watches VRF namespace `vrf` before anything is put in it.
+
+        zebra finds a new namespace by inotify and reads what is already in it with one netlink dump;
+        FRR 8.4 sometimes loses part of that dump (zebra logs ``netlink-cmd (NS n) error: data remnant
+        size ...``) and never hears of those addresses again: a port moved and brought up before it had
+        no IPv6 link-local in zebra, so no router advertisements, so the unnumbered BGP session stayed
+        Idle ("Waiting for Peer IPv6 LLA"); a VXLAN device lost its bridge.  Once zebra lists the VRF
+        with its namespace, every later move, address and device reaches it as a live event.  The lab's
+        VRF namespaces exist (empty) before zebra starts, so zebra normally lists them already and this
+        returns at once; it stays as a guard, capped at `ZEBRA_VRF_WAIT_S` (then filled with a warning).
+        """
+        if self.frr_dir is None:
+            return
+        shown = re.compile(rf"^vrf {re.escape(vrf)} id \d+ netns ", re.MULTILINE)
+        deadline = time.monotonic() + ZEBRA_VRF_WAIT_S
+        while not shown.search(self.vtysh("show vrf")):
+            if time.monotonic() >= deadline:
+                log.warning("zebra has not picked up VRF namespace %s after %.0f s", vrf, ZEBRA_VRF_WAIT_S)
+                return
+            time.sleep(0.05)
+
     def _build_vlan(self, vlan: str, spec: VlanSpec, want: Desired) -> None:
         self.kernel.add_bridge(spec.vrf, vlan, want.mac)
         if spec.vni is not None and want.tunnel:
@@ -164,6 +201,7 @@ class StandIn:
             self.kernel.add_vxlan(device, spec.vni, want.tunnel[1], spec.vrf, vlan)
             if spec.vrf is not None:
                 self.rebinds[spec.vrf] = (spec.vni, device)
+                self.state.hset(REBIND_KEY, spec.vrf, "pending")
         self.vlans[vlan] = spec
         self.state.hset(f"VLAN_TABLE|{vlan}", mapping={"state": "ok"})
         if spec.vrf is not None:
@@ -177,8 +215,7 @@ class StandIn:
             self.kernel.delete_link(spec.vrf, vxlan_name(want.tunnel[0], vlan))
         self.kernel.delete_link(spec.vrf, vlan)
         if spec.vrf is not None and self.rebinds.get(spec.vrf, (None,))[0] == spec.vni:
-            del self.rebinds[spec.vrf]
-            self.unbound.discard(spec.vrf)
+            self._rebind_over(spec.vrf)
         del self.vlans[vlan]
         self.state.delete(f"VLAN_TABLE|{vlan}", f"INTERFACE_TABLE|{vlan}")
 
@@ -251,8 +288,7 @@ class StandIn:
                 # withdraw and re-import coalesce in zebra, which then never installs the router MACs.
                 self.vtysh("configure terminal", f"vrf {vrf}", f"vni {vni}")
                 log.info("re-bound L3VNI %d of %s in FRR", vni, vrf)
-                self.unbound.discard(vrf)
-                del self.rebinds[vrf]
+                self._rebind_over(vrf)
                 continue
             state = states.get((vrf, vni))
             if state == "Up":
@@ -264,6 +300,12 @@ class StandIn:
                 self.kernel.run(vrf, "ip", "link", "set", device, "down")
                 self.kernel.run(vrf, "ip", "link", "set", device, "up")
                 log.info("L3VNI %d of %s is %s in zebra: flapped %s", vni, vrf, state, device)
+
+    def _rebind_over(self, vrf: str) -> None:
+        """Forget VRF `vrf`'s re-bind (done, or its L3VNI gone) and say so in STATE_DB."""
+        self.rebinds.pop(vrf, None)
+        self.unbound.discard(vrf)
+        self.state.hdel(REBIND_KEY, vrf)
 
     def _lldp(self) -> None:
         if self.lldp_socket is None:

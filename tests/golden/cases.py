@@ -44,7 +44,10 @@ def base_config() -> dict[str, dict[str, dict[str, str]]]:
 def options_of(case: str) -> FrrOptions:
     """Renderer options of `case` (`options.json`), or the defaults."""
     path = ROOT / case / "options.json"
-    return FrrOptions(**json.loads(path.read_text())) if path.exists() else FrrOptions()
+    if not path.exists():
+        return FrrOptions()
+    data = json.loads(path.read_text())
+    return FrrOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 def observed_of(case: str) -> Observed:

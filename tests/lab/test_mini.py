@@ -1,11 +1,14 @@
-"""The whole lab on mini.clab.yml (2 spines, 2 leaves, 2 machines, a firewall, an exit router),
-brought up once for the module: underlay, LLDP into APPL_DB, the SONiC stand-in realising a tenant VRF
-(and two machines pinging each other over VXLAN EVPN type-5), coalescing, status/exec from another
-process, refusal of a second `up`, and a `down` that leaves nothing.  Tests run in file order; the last
-one takes the lab down."""
+"""The whole lab on mini.clab.yml (2 spines, 2 leaves, 3 machines, a firewall, an exit router) with its
+control plane (fabric api, a switch daemon per switch, machine agents), brought up once for the module:
+the underlay and EVPN rendered and applied by the daemons, LLDP into APPL_DB and cabling learned into the
+API, the demo's allocations (the `fabric lab demo` code path) putting ports into tenant VRFs with pings
+over VXLAN and tenant isolation, prefix filtering, freeing, the API going away and coming back, a switch
+daemon restart that changes nothing, status/exec from another process, refusal of a second `up`, and a
+`down` that leaves nothing.  Tests run in file order; the last one takes the lab down."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import subprocess
 import sys
@@ -17,19 +20,42 @@ import redis
 
 from fabric.errors import ApplyError
 from lab import fabric_lab
+from lab.control import Api, restart_api, restart_switch_daemon, stop
+from lab.demo import (
+    ALLOCATIONS,
+    ALPHA,
+    BETA,
+    DemoReport,
+    allocate,
+    call,
+    free,
+    lab_api,
+    pings,
+    run_demo,
+    switches_converged,
+)
+from lab.intent import nic_mac
 from lab.rig import list_netns, procs, run_and_expect, wait_until
 from lab.sonic.base_config import APPL_DB, CONFIG_DB, STATE_DB
+from lab.sonic.standin import REBIND_KEY
 from lab.state import LAB_ROOT, LabError, LabState
+from lab.topology import load_topology
 
 pytestmark = pytest.mark.needs("netns", "frr", "redis", "lldp", "ping")
 
 UP = 30.0  # BGP ~5 s and LLDP ~2 s from nothing; generous for a loaded 2-core VM
 FABRIC = Path(sys.executable).parent / "fabric"
-LEAF_PORTS = {  # leaf port -> (LLDP system name, its port) from mini.clab.yml
-    "leaf01": {"Ethernet0": ("m1", "lan0"), "Ethernet4": ("m2", "lan0"), "Ethernet8": ("fw01", "lan0"),
-               "Ethernet120": ("spine01", "Ethernet0"), "Ethernet124": ("spine02", "Ethernet0")},
-    "leaf02": {"Ethernet0": ("m1", "lan1"), "Ethernet4": ("m2", "lan1"), "Ethernet8": ("fw01", "lan1"),
-               "Ethernet120": ("spine01", "Ethernet4"), "Ethernet124": ("spine02", "Ethernet4")},
+MINI_TOPOLOGY = load_topology(Path(__file__).resolve().parents[2] / "topologies" / "mini.clab.yml")
+# leaf port -> (LLDP system name, its port ID, port ID subtype) from mini.clab.yml: servers announce their
+# NIC's MAC (what the API matches), switches their port name.
+LEAF_PORTS = {
+    leaf: {
+        **{f"Ethernet{4 * i}": (host, nic_mac(MINI_TOPOLOGY, host, nic), "3")
+           for i, host in enumerate(("m1", "m2", "fw01", "m3"))},
+        "Ethernet120": ("spine01", f"Ethernet{4 * nic}", "5"),
+        "Ethernet124": ("spine02", f"Ethernet{4 * nic}", "5"),
+    }
+    for nic, leaf in enumerate(("leaf01", "leaf02"))
 }  # fmt: skip
 
 
@@ -95,8 +121,8 @@ def test_leaf_loopbacks_reach_each_other(lab: LabState) -> None:
 def test_lldp_neighbours_appear_in_appl_db(lab: LabState, leaf: str) -> None:
     appl = db(lab, leaf, APPL_DB)
     expected = {
-        port: {"lldp_rem_sys_name": name, "lldp_rem_port_id": remote, "lldp_rem_port_id_subtype": "5"}
-        for port, (name, remote) in LEAF_PORTS[leaf].items()
+        port: {"lldp_rem_sys_name": name, "lldp_rem_port_id": remote, "lldp_rem_port_id_subtype": subtype}
+        for port, (name, remote, subtype) in LEAF_PORTS[leaf].items()
     }
     run_and_expect(
         lambda: {port: appl.hgetall(f"LLDP_ENTRY_TABLE:{port}") for port in expected},
@@ -143,11 +169,13 @@ def test_status_and_exec_from_another_process(lab: LabState) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     nodes = {node["name"]: node for node in report["nodes"]}
-    assert set(nodes) == {"spine01", "spine02", "leaf01", "leaf02", "m1", "m2", "fw01", "exit01"}
+    assert set(nodes) == {"spine01", "spine02", "leaf01", "leaf02", "m1", "m2", "m3", "fw01", "exit01"}
     leaf = nodes["leaf01"]
     assert leaf["netns"] == f"lab.{lab.name}-leaf01" and leaf["netns_exists"]
     assert "10.255.1.1/32" in leaf["addresses"]["lo"]
-    assert set(leaf["daemons"]) == {"redis", "zebra", "bgpd", "staticd", "lldpd", "sonic"}
+    assert set(leaf["daemons"]) == {"redis", "zebra", "bgpd", "staticd", "lldpd", "sonic", "fabric-switch"}
+    assert set(nodes["m1"]["daemons"]) == {"zebra", "bgpd", "staticd", "lldpd", "agent"}
+    assert report["control"]["daemons"]["api"]["alive"] and report["control"]["api_url"].startswith("http")
     assert all(d["alive"] for node in nodes.values() for d in node["daemons"].values())
     assert leaf["bgp"] == {"Ethernet120": "Established", "Ethernet124": "Established"}
 
@@ -165,149 +193,260 @@ def test_up_refuses_when_the_lab_exists(lab: LabState) -> None:
     assert refused.returncode == 1 and f"fabric lab down {lab.name}" in refused.stderr
 
 
-# ---- a tenant VRF through CONFIG_DB ------------------------------------------------------------------
-# What the switch daemon will write (ARCHITECTURE §4), written here by hand on both leaves: VRF Vrf100
-# (VNI 100) with local VLAN 1000 as its L3VNI, and each leaf's port to a machine routed in it.
-VRF, VNI, VLAN = "Vrf100", 100, "Vlan1000"
-TENANT = {  # leaf -> (machine port, leaf address, machine, machine NIC, machine address)
-    "leaf01": ("Ethernet0", "10.100.1.1/24", "m1", "lan0", "10.100.1.10/24"),
-    "leaf02": ("Ethernet4", "10.100.2.1/24", "m2", "lan1", "10.100.2.10/24"),
-}
-ADD = [  # in the order the daemon adds (VRF → VLAN → VLAN_INTERFACE → VXLAN_TUNNEL_MAP → INTERFACE)
-    ("VRF|Vrf100", {"vni": "100"}),
-    ("VLAN|Vlan1000", {"vlanid": "1000"}),
-    ("VLAN_INTERFACE|Vlan1000", {"vrf_name": VRF}),
-    ("VXLAN_TUNNEL_MAP|vtep|map_100_Vlan1000", {"vni": "100", "vlan": VLAN}),
-]
+# ---- the control plane: fabric api, switch daemons, machine agents ------------------------------------
 
 
-def tenant_state(lab: LabState, leaf: str) -> dict[str, dict[str, str]]:
-    state, port = db(lab, leaf, STATE_DB), TENANT[leaf][0]
-    keys = ["VRF_TABLE|Vrf100", "VLAN_TABLE|Vlan1000", "INTERFACE_TABLE|Vlan1000", f"INTERFACE_TABLE|{port}"]
-    return {key: state.hgetall(key) for key in keys}
+def api(lab: LabState) -> Api:
+    return lab_api(LabState.load(lab.name))
 
 
-def test_the_standin_realises_a_tenant_vrf_and_machines_ping_over_vxlan(lab: LabState) -> None:
-    for leaf, (port, *_) in TENANT.items():
-        config = db(lab, leaf, CONFIG_DB)
-        for key, fields in ADD:
-            config.hset(key, mapping=fields)
-        config.delete(f"VLAN_MEMBER|Vlan4000|{port}")  # out of the PXE VLAN first, as the daemon does
-        config.hset(f"INTERFACE|{port}", mapping={"vrf_name": VRF})
-    for leaf, (port, *_) in TENANT.items():
-        run_and_expect(
-            lambda leaf=leaf: tenant_state(lab, leaf),
-            {
-                "VRF_TABLE|Vrf100": {"state": "ok"},
-                "VLAN_TABLE|Vlan1000": {"state": "ok"},
-                "INTERFACE_TABLE|Vlan1000": {"vrf": VRF, "state": "ok"},
-                f"INTERFACE_TABLE|{port}": {"vrf": VRF, "state": "ok"},
-            },
-            timeout=10,
-            what=f"STATE_DB of {leaf}",
-        )
-        links = json.loads(in_vrf(lab, leaf, VRF, "ip", "-j", "-d", "link", "show").stdout)
-        by_name = {link["ifname"]: link for link in links}
-        assert by_name["vtep-1000"]["linkinfo"]["info_data"]["id"] == VNI
-        assert by_name["vtep-1000"]["master"] == VLAN
-        assert by_name[VLAN]["linkinfo"]["info_kind"] == "bridge"
-        assert port in by_name
-
-    # TEST-ONLY FRR and machine config, by hand: the renderer and the switch daemon (issues 4/5) will
-    # write the leaves' FRR, and machines will run FRR from their MachineState.
-    for leaf, (port, leaf_addr, machine, nic, machine_addr) in TENANT.items():
-        asn = lab.nodes[leaf].asn
-        vtysh(lab, leaf, "configure terminal", f"vrf {VRF}", f"vni {VNI}", "exit-vrf",
-              f"interface {port} vrf {VRF}", f"ip address {leaf_addr}", "exit",
-              f"router bgp {asn} vrf {VRF}", "address-family ipv4 unicast", "redistribute connected",
-              "exit-address-family", "address-family l2vpn evpn", "advertise ipv4 unicast")  # fmt: skip
-        gateway = leaf_addr.split("/")[0]
-        for argv in (
-            ["ip", "addr", "add", machine_addr, "dev", nic],
-            ["ip", "route", "add", "default", "via", gateway],
-        ):
-            assert fabric_lab.exec_in(lab.name, machine, argv).ok
-    ping = ["ping", "-c1", "-W1", "10.100.2.10"]
-    wait_until(lambda: fabric_lab.exec_in(lab.name, "m1", ping).ok, timeout=UP, what="m1 -> m2 over VXLAN")
-    # The route to m2's subnet is an EVPN type-5 route installed in leaf01's VRF towards leaf02's VTEP.
+def test_switches_run_the_rendered_config_and_report_it_applied(lab: LabState) -> None:
+    wait_until(lambda: switches_converged(api(lab)), timeout=UP, what="every switch applied")
+    text = fabric_lab.exec_in(lab.name, "leaf01", ["vtysh", "-c", "show running-config"]).stdout
+    assert " neighbor FABRIC peer-group\n" in text and "route-map RM-CONNECTED permit 20" in text
+    evpn = {"Ethernet120": {"state": "Established"}, "Ethernet124": {"state": "Established"}}
     run_and_expect(
-        lambda: vtysh_json(lab, "leaf01", f"show ip route vrf {VRF} 10.100.2.0/24 json"),
-        {
-            "10.100.2.0/24": [
-                {
-                    "protocol": "bgp",
-                    "installed": True,
-                    "nexthops": [{"ip": "10.255.1.2", "interfaceName": VLAN, "active": True}],
-                }
-            ]
-        },
-        timeout=10,
+        lambda: vtysh_json(lab, "leaf02", "show bgp l2vpn evpn summary json"),
+        {"peers": evpn},
+        timeout=UP,
         retry_on=(ApplyError, ValueError),
-        what="type-5 route on leaf01",
+        what="EVPN sessions of leaf02",
     )
 
 
-def test_removing_the_keys_tears_the_vrf_down_and_clears_state_db(lab: LabState) -> None:
-    for leaf, (port, leaf_addr, *_) in TENANT.items():
-        asn = lab.nodes[leaf].asn
-        # TEST-ONLY: withdraw the hand-written FRR config first (FRR wants the L3VNI unconfigured
-        # before its BGP instance goes), then the CONFIG_DB keys.
-        vtysh(lab, leaf, "configure terminal", f"vrf {VRF}", f"no vni {VNI}", "exit-vrf")
-        # bgpd lets go of the L3VNI asynchronously (under load it refuses with "Please unconfigure
-        # l3vni" for a moment): retry the instance removal until FRR accepts it.
-        wait_until(
-            lambda leaf=leaf, asn=asn: vtysh_ok(
-                lab, leaf, "configure terminal", f"no router bgp {asn} vrf {VRF}"
-            ),
-            timeout=10,
-            what=f"BGP instance of {VRF} removed on {leaf}",
+def test_cabling_is_learned_from_lldp_into_the_api(lab: LabState) -> None:
+    expected = {
+        "Ethernet0": {"neighbour_mac": nic_mac(MINI_TOPOLOGY, "m1", 0), "neighbour_switch": None},
+        "Ethernet12": {"neighbour_mac": nic_mac(MINI_TOPOLOGY, "m3", 0)},
+        "Ethernet120": {"neighbour_switch": "spine01", "neighbour_port": "Ethernet0"},
+    }
+    run_and_expect(
+        lambda: {p["name"]: p for p in call(api(lab), "GET", "/v1/switches/leaf01")["ports"]},
+        expected,
+        timeout=UP,
+        what="leaf01's cabling in the API",
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(lab: LabState, tmp_path_factory: pytest.TempPathFactory) -> DemoReport:
+    """The demo intent applied through the same code path as `fabric lab demo`."""
+    return run_demo(LabState.load(lab.name), tmp_path_factory.mktemp("demo"), lambda _text: None)
+
+
+def tenant_vrfs(lab: LabState, leaf: str) -> dict[str, str]:
+    config = db(lab, leaf, CONFIG_DB)
+    return {
+        p: config.hget(f"INTERFACE|{p}", "vrf_name") or "" for p in ("Ethernet0", "Ethernet4", "Ethernet12")
+    }
+
+
+def test_demo_puts_ports_in_tenant_vrfs_on_both_leaves_and_isolates_tenants(
+    lab: LabState, demo: DemoReport
+) -> None:
+    alpha, beta = (f"Vrf{call(api(lab), 'GET', f'/v1/networks/{n}')['vni']}" for n in (ALPHA, BETA))
+    for leaf in ("leaf01", "leaf02"):
+        assert tenant_vrfs(lab, leaf) == {"Ethernet0": alpha, "Ethernet4": alpha, "Ethernet12": beta}
+        assert db(lab, leaf, STATE_DB).hgetall(f"VRF_TABLE|{alpha}") == {"state": "ok"}
+    run_and_expect(  # the machine's BGP to both leaves (the second may still be coming up)
+        lambda: vtysh_json(lab, "m1", "show bgp summary json"),
+        {"ipv4Unicast": {"peers": {"lan0": {"state": "Established"}, "lan1": {"state": "Established"}}}},
+        timeout=UP,
+        retry_on=(ApplyError, ValueError),
+        what="m1's BGP sessions",
+    )
+    assert demo.matrix[("m1", "m2")] and demo.matrix[("m2", "m1")]
+    assert not any(demo.matrix[pair] for pair in demo.matrix if "m3" in pair)
+    rows = {r["name"]: r for r in demo.fleet if r["kind"] == "switch"}
+    assert all(r["applied_revision"] == r["desired_revision"] and not r["drift"] for r in rows.values())
+
+
+def set_link(lab: LabState, node: str, nic: str, state: str) -> None:
+    assert fabric_lab.exec_in(lab.name, node, ["ip", "link", "set", nic, state]).ok
+
+
+def test_machines_on_different_leaves_ping_over_vxlan(lab: LabState, demo: DemoReport) -> None:
+    # m1 only on leaf01, m2 only on leaf02: their traffic must cross the fabric as EVPN type-5 / VXLAN.
+    set_link(lab, "m1", "lan1", "down")
+    set_link(lab, "m2", "lan0", "down")
+    try:
+        m2 = demo.ips["m2"]
+        vrf = f"Vrf{call(api(lab), 'GET', f'/v1/networks/{ALPHA}')['vni']}"
+        run_and_expect(
+            lambda: vtysh_json(lab, "leaf01", f"show ip route vrf {vrf} {m2}/32 json"),
+            {f"{m2}/32": [{"protocol": "bgp", "installed": True, "nexthops": [{"ip": "10.255.1.2"}]}]},
+            timeout=UP,
+            retry_on=(ApplyError, ValueError),
+            what="m2's route on leaf01 via leaf02's VTEP",
         )
-        vtysh(lab, leaf, "configure terminal", f"interface {port} vrf {VRF}", f"no ip address {leaf_addr}")
+        wait_until(lambda: pings(lab, "m1", demo.ips["m1"], m2), timeout=UP, what="m1 -> m2 over VXLAN")
+    finally:
+        set_link(lab, "m1", "lan1", "up")
+        set_link(lab, "m2", "lan0", "up")
+
+
+def test_a_prefix_the_machine_does_not_own_is_filtered_by_the_leaf(lab: LabState, demo: DemoReport) -> None:
+    # TEST-ONLY: m1 turns rogue by hand (its own outbound filter removed, a foreign prefix announced).
+    rogue = (
+        "configure terminal",
+        f"router bgp {demo.allocations['m1']['asn']}",
+        "address-family ipv4 unicast",
+    )
+    # (A blackhole route backs the network statement: FRR announces only networks its RIB holds.)
+    vtysh(lab, "m1", "configure terminal", "ip route 10.99.0.0/24 Null0")
+    vtysh(lab, "m1", *rogue, "network 10.99.0.0/24", "no neighbor TOR route-map RM-ANNOUNCE-V4 out")
+    try:
+        run_and_expect(
+            lambda: vtysh_json(lab, "m1", "show bgp ipv4 neighbors lan0 advertised-routes json"),
+            {"advertisedRoutes": {"10.99.0.0/24": {}}},
+            timeout=UP,
+            retry_on=(ApplyError, ValueError),
+            what="m1 announcing 10.99.0.0/24",
+        )
+        vrf = f"Vrf{call(api(lab), 'GET', f'/v1/networks/{ALPHA}')['vni']}"
+        for leaf in ("leaf01", "leaf02"):
+            routes = vtysh_json(lab, leaf, f"show bgp vrf {vrf} ipv4 unicast json")["routes"]
+            assert "10.99.0.0/24" not in routes and f"{demo.ips['m1']}/32" in routes
+        assert "10.99.0.0/24" not in vtysh_json(lab, "m2", "show bgp ipv4 unicast json")["routes"]
+    finally:
+        vtysh(lab, "m1", *rogue, "no network 10.99.0.0/24", "neighbor TOR route-map RM-ANNOUNCE-V4 out")
+        vtysh(lab, "m1", "configure terminal", "no ip route 10.99.0.0/24 Null0")
+
+
+def vrf_links(lab: LabState, leaf: str, vrf: str) -> list[str]:
+    """The devices in VRF namespace `vrf` of `leaf`."""
+    return [link["ifname"] for link in json.loads(in_vrf(lab, leaf, vrf, "ip", "-j", "link").stdout or "[]")]
+
+
+def test_freeing_returns_ports_to_pxe_and_removes_the_vrf(lab: LabState, demo: DemoReport) -> None:
+    beta = f"Vrf{call(api(lab), 'GET', f'/v1/networks/{BETA}')['vni']}"
+    free(api(lab), "machine", "m3")
+    for leaf in ("leaf01", "leaf02"):
         config = db(lab, leaf, CONFIG_DB)
-        config.delete(f"INTERFACE|{port}")  # reverse order (ARCHITECTURE §4)
-        config.hset(f"VLAN_MEMBER|Vlan4000|{port}", mapping={"tagging_mode": "untagged"})
-        for key, _ in reversed(ADD):
-            config.delete(key)
-    for leaf, (port, *_) in TENANT.items():
-        run_and_expect(
-            lambda leaf=leaf: tenant_state(lab, leaf),
-            {key: {} for key in tenant_state(lab, leaf)},
-            timeout=10,
-            what=f"STATE_DB of {leaf} cleared",
+        wait_until(lambda c=config: not c.exists(f"VRF|{beta}"), timeout=UP, what=f"{beta} gone on {leaf}")
+        state = db(lab, leaf, STATE_DB)
+        wait_until(lambda s=state: not s.exists(f"VRF_TABLE|{beta}"), timeout=UP, what=f"{beta} state gone")
+        wait_until(
+            lambda leaf=leaf: (
+                f" vrf {beta}\n"
+                not in fabric_lab.exec_in(lab.name, leaf, ["vtysh", "-c", "show running-config"]).stdout
+            ),
+            timeout=UP,
+            what=f"router bgp vrf {beta} gone on {leaf}",
         )
-        vrf_dir = Path(lab.nodes[leaf].vrf_dir or "")
-        wait_until(lambda vrf_dir=vrf_dir: not (vrf_dir / VRF).exists(), timeout=10, what="VRF netns gone")
-        # The port is back in the leaf and in the PXE VLAN's bridge.
+        # The lab keeps the (pre-made) namespace, empty: nothing but its loopback is left in it.
+        wait_until(lambda leaf=leaf: vrf_links(lab, leaf, beta) == ["lo"], timeout=UP, what=f"{beta} empty")
+        run_and_expect(  # the add-port phase comes after the VRF's removal
+            lambda c=config: c.hgetall("VLAN_MEMBER|Vlan4000|Ethernet12"),
+            {"tagging_mode": "untagged"},
+            timeout=UP,
+            what=f"Ethernet12 in Vlan4000 in {leaf}'s CONFIG_DB",
+        )
         run_and_expect(
-            lambda leaf=leaf, port=port: json.loads(
-                fabric_lab.exec_in(lab.name, leaf, ["ip", "-j", "link", "show", port]).stdout or "[{}]"
+            lambda leaf=leaf: json.loads(
+                fabric_lab.exec_in(lab.name, leaf, ["ip", "-j", "link", "show", "Ethernet12"]).stdout
+                or "[{}]"
             )[0],
-            {"ifname": port, "master": "Vlan4000", "operstate": "UP"},
-            timeout=10,
-            what=f"{port} back in Vlan4000 on {leaf}",
+            {"ifname": "Ethernet12", "master": "Vlan4000"},
+            timeout=UP,
+            what=f"Ethernet12 back in the PXE VLAN on {leaf}",
         )
+    wait_until(lambda: switches_converged(api(lab)), timeout=UP, what="switches applied the free")
+    assert pings(lab, "m1", demo.ips["m1"], demo.ips["m2"])
+
+
+def test_api_down_keeps_the_data_plane_and_daemons_converge_when_it_returns(
+    lab: LabState, demo: DemoReport
+) -> None:
+    state = LabState.load(lab.name)
+    stop(state, state.daemons, "api")
+    try:
+        assert not _api_up(state)
+        for _ in range(3):  # the data plane does not depend on the API
+            assert pings(lab, "m1", demo.ips["m1"], demo.ips["m2"])
+    finally:
+        restart_api(state, stopped=True)
+    allocate(lab_api(state), ALLOCATIONS[2])  # m3 into beta again, through the restarted API
+    wait_until(lambda: switches_converged(lab_api(state)), timeout=UP, what="switches applied after restart")
+    beta = f"Vrf{call(lab_api(state), 'GET', f'/v1/networks/{BETA}')['vni']}"
+    for leaf in ("leaf01", "leaf02"):
+        assert tenant_vrfs(lab, leaf)["Ethernet12"] == beta
+
+
+def _api_up(state: LabState) -> bool:
+    try:
+        call(lab_api(state), "GET", "/v1/status")
+    except OSError:
+        return False
+    return True
+
+
+def owned_config(lab: LabState, leaf: str) -> dict[str, dict[str, str]]:
+    config = db(lab, leaf, CONFIG_DB)
+    tables = ("VRF", "VLAN", "VLAN_INTERFACE", "VXLAN_TUNNEL_MAP", "INTERFACE", "VLAN_MEMBER", "PORT")
+    keys = [k for t in tables for k in config.keys(f"{t}|*")]
+    return {k: config.hgetall(k) for k in sorted(keys)}
+
+
+def vnis_bound(lab: LabState, leaf: str) -> bool:
+    """The stand-in's `no vni`/`vni` re-bind of every new L3VNI on `leaf` is over (its lab-only STATE_DB
+    hash is empty) and FRR holds `vni N` in every tenant VRF of CONFIG_DB."""
+    config, state = db(lab, leaf, CONFIG_DB), db(lab, leaf, STATE_DB)
+    if state.hlen(REBIND_KEY):
+        return False
+    running = fabric_lab.exec_in(lab.name, leaf, ["vtysh", "-c", "show running-config"]).stdout
+    vrfs = [k.split("|", 1)[1] for k in config.keys("VRF|*")]
+    return all(f"vrf {v}\n vni {v.removeprefix('Vrf')}\n" in running for v in vrfs)
+
+
+def test_restarting_a_switch_daemon_changes_nothing(lab: LabState, demo: DemoReport) -> None:
+    state = LabState.load(lab.name)
+    wait_until(lambda: switches_converged(lab_api(state)), timeout=UP, what="converged before")
+    wait_until(lambda: vnis_bound(lab, "leaf01"), timeout=UP, what="the stand-in's VNI re-bind done")
+    before = owned_config(lab, "leaf01")
+    frr_before = fabric_lab.exec_in(lab.name, "leaf01", ["vtysh", "-c", "show running-config"]).stdout
+    log = Path(state.nodes["leaf01"].switch_config or "").with_suffix(".log")
+    syncs_before = log.read_text().count('"sync done"')
+    restart_switch_daemon(state, "leaf01")
+    # The new daemon's first sync is done (planned against the switch, found nothing to write).
+    wait_until(lambda: log.read_text().count('"sync done"') > syncs_before, timeout=UP, what="first sync")
+    assert owned_config(lab, "leaf01") == before
+    frr_after = fabric_lab.exec_in(lab.name, "leaf01", ["vtysh", "-c", "show running-config"]).stdout
+    changed = difflib.unified_diff(frr_before.splitlines(), frr_after.splitlines(), lineterm="", n=1)
+    assert frr_after == frr_before, "\n".join(changed)
+    # Its status report follows the sync (heartbeat): the API shows it applied shortly after.
+    wait_until(lambda: switches_converged(lab_api(state)), timeout=UP, what="converged after the restart")
+    assert pings(lab, "m1", demo.ips["m1"], demo.ips["m2"])
+
+
+# ---- the stand-in on its own -----------------------------------------------------------------------------
 
 
 def test_set_and_delete_in_one_burst_leave_nothing(lab: LabState) -> None:
+    # VLANs outside the partition's range (the switch daemon leaves them alone), bridges in the switch.
     config, state = db(lab, "leaf01", CONFIG_DB), db(lab, "leaf01", STATE_DB)
     burst = config.pipeline(transaction=True)
-    burst.hset("VRF|Vrf900", mapping={"vni": "900"})
-    burst.delete("VRF|Vrf900")
+    burst.hset("VLAN|Vlan900", mapping={"vlanid": "900"})
+    burst.delete("VLAN|Vlan900")
     burst.execute()
-    config.hset("VRF|Vrf901", mapping={"vni": "901"})  # a later change: processed after the burst
-    wait_until(lambda: state.exists("VRF_TABLE|Vrf901"), timeout=10, what="Vrf901 realised")
-    assert not state.exists("VRF_TABLE|Vrf900")
-    assert not (Path(lab.nodes["leaf01"].vrf_dir or "") / "Vrf900").exists()
-    config.delete("VRF|Vrf901")
-    wait_until(lambda: not state.exists("VRF_TABLE|Vrf901"), timeout=10, what="Vrf901 removed")
+    config.hset("VLAN|Vlan901", mapping={"vlanid": "901"})  # a later change: processed after the burst
+    wait_until(lambda: state.exists("VLAN_TABLE|Vlan901"), timeout=10, what="Vlan901 realised")
+    assert not state.exists("VLAN_TABLE|Vlan900")
+    assert not fabric_lab.exec_in(lab.name, "leaf01", ["ip", "link", "show", "Vlan900"]).ok
+    config.delete("VLAN|Vlan901")
+    wait_until(lambda: not state.exists("VLAN_TABLE|Vlan901"), timeout=10, what="Vlan901 removed")
 
 
 # ---- last: down ------------------------------------------------------------------------------------------
 
 
 def test_down_removes_everything_the_lab_created(lab: LabState) -> None:
-    pids = [(pid, start) for node in lab.nodes.values() for pid, start in node.daemons.values()]
-    assert pids and all(procs.alive(pid, start) for pid, start in pids)
+    now = LabState.load(lab.name)  # daemons restarted by earlier tests have new PIDs
+    named = {f"{node}/{d}": ps for node, rec in now.nodes.items() for d, ps in rec.daemons.items()}
+    named.update(now.daemons)
+    pids = list(named.values())
+    assert pids
+    assert not [name for name, (pid, start) in named.items() if not procs.alive(pid, start)], "daemons died"
     result = cli("down", lab.name)
     assert result.returncode == 0, result.stderr
     assert not [pid for pid, start in pids if procs.alive(pid, start)]

@@ -1,5 +1,6 @@
-"""The lab's pure parts: addressing, the underlay FRR config, the base CONFIG_DB (checked against
-SONiC's YANG models), lldpctl's JSON as LLDP_ENTRY_TABLE, CONFIG_DB read as the stand-in's desired state."""
+"""The lab's pure parts: addressing, the lab's intent and switch daemon configs, the base CONFIG_DB
+(checked against SONiC's YANG models), lldpctl's JSON as LLDP_ENTRY_TABLE, CONFIG_DB read as the
+stand-in's desired state."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from fabric.switch.config import SwitchConfig
 from lab.addressing import switch_identities
+from lab.intent import lab_intent, nic_mac, switch_config, vrf_names
 from lab.sonic.base_config import base_config, database_config, host_ports, redis_keys
 from lab.sonic.desired import PortSpec, VlanSpec, desired, vxlan_name
 from lab.sonic.lldp import lldp_entries
 from lab.state import lab_prefix
 from lab.topology import load_topology
-from lab.underlay import fabric_ports, underlay_config
 
 REPO = Path(__file__).resolve().parents[2]
 MINI = load_topology(REPO / "topologies" / "mini.clab.yml")
@@ -47,15 +49,42 @@ def test_lab_prefix_carries_the_topology_name() -> None:
     assert lab_prefix("mini") != lab_prefix("rack")
 
 
-def test_underlay_config_peers_on_fabric_ports_only() -> None:
-    leaf = switch_identities(MINI)["leaf01"]
-    assert fabric_ports(MINI, "leaf01") == ["Ethernet120", "Ethernet124"]
-    text = underlay_config(MINI, leaf)
-    assert " neighbor Ethernet120 interface peer-group fabric\n" in text
-    assert "Ethernet0" not in text  # machine ports are no BGP peers of the underlay
-    assert "interface Ethernet124\n ipv6 nd ra-interval 1\n no ipv6 nd suppress-ra\nexit\n" in text
-    assert "  network 10.255.1.1/32\n" in text and "  advertise-all-vni\n" in text
-    assert "advertise-all-vni" not in underlay_config(MINI, switch_identities(MINI)["spine01"])
+def test_lab_intent_declares_partition_switches_and_machines_but_no_cabling() -> None:
+    ids = switch_identities(MINI)
+    intent = lab_intent(MINI, ids)
+    assert [p["name"] for p in intent["partitions"]] == ["mini"]
+    leaf = next(s for s in intent["switches"] if s["name"] == "leaf01")
+    assert (leaf["asn"], leaf["loopback"], leaf["rack"], leaf["role"]) == (
+        4_200_000_101,
+        "10.255.1.1",
+        "rack01",
+        "leaf",
+    )
+    m1 = next(m for m in intent["machines"] if m["name"] == "m1")
+    assert m1["nics"] == [
+        {"name": "lan0", "mac": nic_mac(MINI, "m1", 0)},
+        {"name": "lan1", "mac": nic_mac(MINI, "m1", 1)},
+    ]
+    macs = [nic["mac"] for m in intent["machines"] for nic in m["nics"]]
+    assert len(set(macs)) == len(macs) == 8  # 3 machines and a firewall, two NICs each
+    assert {n["kind"] for n in intent["networks"]} == {"super", "underlay", "external"}
+    assert "ports" not in leaf  # cabling is learned from LLDP, never declared
+
+
+def test_switch_config_reaches_frr_through_the_namespace_and_renders_netns_vrfs_on_leaves() -> None:
+    ids = switch_identities(MINI)
+    args = {"netns": "lab.mini-leaf01", "frr_dir": "/tmp/f", "database_config": "/tmp/db.json",
+            "url": "http://127.0.0.1:1", "token_file": "/tmp/t"}  # fmt: skip
+    leaf = SwitchConfig.model_validate(switch_config(ids["leaf01"], **args))
+    assert leaf.frr.vrf_backend == "netns" and leaf.frr.vty_socket_dir == "/tmp/f"
+    assert leaf.frr.exec_prefix[:4] == ["ip", "netns", "exec", "lab.mini-leaf01"]
+    assert "leaf01" in leaf.frr.exec_prefix  # vtysh runs under the switch's hostname
+    spine = SwitchConfig.model_validate(switch_config(ids["spine01"], **args))
+    assert spine.frr.vrf_backend == "kernel" and spine.frr.netns_vrfs_always == []
+    # Every VNI of the partition's range has its VRF namespace made up front, named in the leaf's config.
+    vnis = lab_intent(MINI, ids)["partitions"][0]["vni_range"]
+    want = [f"Vrf{vni}" for vni in range(vnis["first"], vnis["last"] + 1)]
+    assert leaf.frr.netns_vrfs_always == vrf_names() == want
 
 
 def test_base_config_has_what_a_sonic_leaf_boots_with() -> None:
@@ -63,8 +92,8 @@ def test_base_config_has_what_a_sonic_leaf_boots_with() -> None:
     assert leaf["DEVICE_METADATA"]["localhost"]["docker_routing_config_mode"] == "split"
     assert leaf["VXLAN_EVPN_NVO"] == {"nvo": {"source_vtep": "vtep"}}
     assert len(leaf["PORT"]) == 32 and leaf["PORT"]["Ethernet124"]["lanes"] == "125,126,127,128"
-    assert host_ports(MINI, "leaf01") == ["Ethernet0", "Ethernet4", "Ethernet8"]
-    assert set(leaf["VLAN_MEMBER"]) == {f"Vlan4000|Ethernet{n}" for n in (0, 4, 8)}
+    assert host_ports(MINI, "leaf01") == ["Ethernet0", "Ethernet4", "Ethernet8", "Ethernet12"]
+    assert set(leaf["VLAN_MEMBER"]) == {f"Vlan4000|Ethernet{n}" for n in (0, 4, 8, 12)}
     assert redis_keys(leaf)["LOOPBACK_INTERFACE|Loopback0|10.255.1.1/32"] == {"NULL": "NULL"}
     spine = base_config(MINI, switch_identities(MINI)["spine01"])
     assert "VXLAN_TUNNEL" not in spine and spine["DEVICE_METADATA"]["localhost"]["type"] == "SpineRouter"

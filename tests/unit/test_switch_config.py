@@ -96,3 +96,13 @@ def test_layout_on_socket_uses_sonic_separators() -> None:
         (0, ":"),
         (6, "|"),
     ]
+
+
+def test_netns_vrfs_always_needs_the_netns_backend(tmp_path: Path) -> None:
+    path = tmp_path / "switch.yaml"
+    path.write_text("name: leaf01\nfrr: {netns_vrfs_always: [Vrf100000]}\n")
+    with pytest.raises(ValidationError) as err:
+        load_config(path, env={})
+    assert any("frr" in p and "netns_vrfs_always" in why for p, why in err.value.problems)
+    path.write_text("name: leaf01\nfrr: {vrf_backend: netns, netns_vrfs_always: [Vrf100000, Vrf100001]}\n")
+    assert load_config(path, env={}).frr.netns_vrfs_always == ["Vrf100000", "Vrf100001"]

@@ -33,7 +33,7 @@ def test_mini_topology() -> None:
     assert topo.name == "mini"
     assert topo.with_role("spine") == ["spine01", "spine02"]
     assert topo.with_role("leaf") == ["leaf01", "leaf02"]
-    assert topo.with_role("machine") == ["m1", "m2"]
+    assert topo.with_role("machine") == ["m1", "m2", "m3"]
     assert (topo.with_role("firewall"), topo.with_role("exit")) == (["fw01"], ["exit01"])
     assert topo.nodes["leaf01"].image == "docker-sonic-vs:202405"  # from topology.kinds
     ports = {(own.port, far.node, far.port) for own, far in topo.links_of("leaf01")}
@@ -60,9 +60,9 @@ def _mini() -> dict[str, Any]:
 
 CASES = [
     ("unknown node in link", _link("m9:lan0", "leaf01:eth9"),
-     "topology.links[12].endpoints[0]", "node 'm9' is not defined"),
+     "topology.links[14].endpoints[0]", "node 'm9' is not defined"),
     ("sonic mgmt port as data", _link("m1:lan7", "leaf01:eth0"),
-     "topology.links[12].endpoints[1]", "not a data port"),
+     "topology.links[14].endpoints[1]", "not a data port"),
     ("endpoint used twice", _link("m2:lan7", "leaf01:eth1"),
      "topology.links", "leaf01:eth1 is used by 2 links"),
     ("unknown kind", lambda d: d["topology"]["nodes"]["m1"].update(kind="ceos"),
@@ -70,7 +70,7 @@ CASES = [
     ("missing role", lambda d: d["topology"]["nodes"]["m1"].update(labels={}),
      "topology.nodes.m1.labels.role", "Field required"),
     ("machine singly attached", lambda d: d["topology"]["links"].pop(),
-     "topology.nodes.fw01", "two leaves of rack rack01"),
+     "topology.nodes.m3", "two leaves of rack rack01"),
     ("leaf without rack", lambda d: d["topology"]["nodes"]["leaf02"].update(labels={"role": "leaf"}),
      "topology.nodes.leaf02.labels.rack", "needs a rack"),
     ("bad lab name", lambda d: d.update(name="my lab"), "name", "must be 1-16 characters"),

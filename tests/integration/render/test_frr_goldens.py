@@ -71,15 +71,22 @@ def _assert_canonical(frr: FrrInstance, path: Path) -> None:
     assert delta.empty, f"frr-reload.py --test after load: {delta}"
 
 
-@pytest.mark.parametrize("case", NETNS_CASES)
-def test_netns_golden_loads_into_a_netns_backend_frr(case: str, rig: Rig) -> None:
-    """The lab's rendering: zebra -n, one namespace per VRF (created before FRR starts, as the lab
-    does), ` netns /run/netns/<vrf>` in each vrf block; accepted, canonical, empty reload delta."""
-    path = ROOT / case / "frr.conf"
+@pytest.mark.parametrize(
+    "path",
+    [p for case in NETNS_CASES for p in sorted((ROOT / case).glob("frr*.conf"))],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_netns_golden_loads_into_a_netns_backend_frr(path: Path, rig: Rig) -> None:
+    """The lab's rendering: zebra -n, one namespace per VRF and per always-present VRF namespace
+    (created before FRR starts, as the lab does), ` netns /run/netns/<vrf>` in each vrf block (bare for
+    a namespace no tenant uses); accepted, canonical, empty reload delta."""
+    case = path.parent.name
     assert check_syntax(path).ok
-    vrfs = rig.netns_dir(case)
-    for vrf in load_file(SwitchState, ROOT / case / "switch.json").vrfs:
-        vrfs.add(vrf.name)
-    frr = rig.frr(rig.netns(case), hostname_of(path), netns_vrf=True, netns_dir=vrfs, start=False)
+    vrfs = rig.netns_dir(f"{case}-{path.stem.replace('.', '-')}")
+    tenant = {vrf.name for vrf in load_file(SwitchState, ROOT / case / "switch.json").vrfs}
+    for name in sorted(tenant | set(options_of(case).netns_vrfs_always)):
+        vrfs.add(name)
+    node = rig.netns(f"{case}-{path.stem.replace('.', '-')}")
+    frr = rig.frr(node, hostname_of(path), netns_vrf=True, netns_dir=vrfs, start=False)
     frr.start(path.read_text())
     _assert_canonical(frr, path)

@@ -1,0 +1,154 @@
+"""The lab's machine agent (`python -m lab.machine CONFIG.json`): a machine runs FRR from its
+`MachineState`.  Lab code: what a provisioned server's own tooling would do (metal-stack's
+metal-networker, run once at install) done continuously for the namespace lab.
+
+It watches ``GET /v1/machines/NAME/state``, renders the document with `render_machine_frr`, applies it
+through the same FRR adapter the switch daemon uses (``vtysh -C``, ``frr-reload.py``, empty delta after)
+and puts the machine's own host addresses (the /32 and /128 of `announce`) on ``lo``.  A machine that is
+not allocated (the API answers 404) gets the bare config (hostname only) and no addresses.  The API has
+no long-poll for a document that does not exist, so an unallocated machine is polled every
+`ABSENT_POLL_S`; an allocated one is long-polled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from fabric.adapters.api_client import ApiClient, ApiError
+from fabric.adapters.frr import FrrAdapter
+from fabric.adapters.process import run
+from fabric.errors import ApplyError
+from fabric.model.machine import MachineState
+from fabric.render.frr import render_machine_frr
+from fabric.switch.config import FrrConfig
+from lab.rig.daemon import wrap
+
+log = logging.getLogger("lab.machine")
+ABSENT_POLL_S = 0.25
+WATCH_WAIT_S = 30.0
+RETRY_S = 1.0
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """One machine: its name, namespace, FRR directory, and the API."""
+
+    name: str
+    netns: str
+    frr_dir: str
+    url: str
+    token_file: str
+
+
+def bare_config(name: str) -> str:
+    """frr.conf of a machine that is not allocated: no routing at all."""
+    return f"frr defaults traditional\nhostname {name}\nservice integrated-vtysh-config\n!\nend\n"
+
+
+def host_addresses(state: MachineState | None) -> set[str]:
+    """The machine's own addresses (host prefixes of `announce`) that belong on ``lo``."""
+    if state is None:
+        return set()
+    out = set()
+    for prefix in state.announce:
+        net = ipaddress.ip_network(str(prefix).split()[0])
+        if net.prefixlen == net.max_prefixlen:
+            out.add(str(net))
+    return out
+
+
+class Agent:
+    """Keeps one machine's FRR and ``lo`` addresses equal to its document."""
+
+    def __init__(self, cfg: AgentConfig) -> None:
+        self.cfg = cfg
+        self.frr = FrrAdapter(
+            FrrConfig(
+                exec_prefix=wrap([], netns=cfg.netns, hostname=cfg.name),
+                config_dir=cfg.frr_dir,
+                vty_socket_dir=cfg.frr_dir,
+                rundir=cfg.frr_dir,
+            )
+        )
+        self.applied: str | None = None
+
+    def converge(self, state: MachineState | None) -> None:
+        """Apply the FRR config and addresses of `state` (None: not allocated)."""
+        text = render_machine_frr(state) if state is not None else bare_config(self.cfg.name)
+        self._addresses(host_addresses(state))
+        if text != self.applied:
+            drift = self.frr.apply(text)
+            if not drift.empty:
+                log.warning("frr drift after reload: %s", drift.lines())
+            self.applied = text
+        log.info("applied revision %s", state.revision if state else "none (not allocated)")
+
+    def _addresses(self, want: set[str]) -> None:
+        have = self._lo_addresses()
+        for addr in sorted(want - have):
+            run(["ip", "-n", self.cfg.netns, "addr", "replace", addr, "dev", "lo"], timeout=10)
+        for addr in sorted(have - want):
+            run(["ip", "-n", self.cfg.netns, "addr", "del", addr, "dev", "lo"], timeout=10)
+
+    def _lo_addresses(self) -> set[str]:
+        result = run(["ip", "-n", self.cfg.netns, "-j", "addr", "show", "dev", "lo"], timeout=10)
+        out = set()
+        for link in json.loads(result.stdout or "[]") if result.ok else []:
+            for a in link.get("addr_info", []):
+                if a.get("scope") == "global":
+                    out.add(str(ipaddress.ip_network(f"{a['local']}/{a['prefixlen']}", strict=False)))
+        return out
+
+    async def run(self) -> None:
+        """Watch the document forever; errors are logged and retried after `RETRY_S`."""
+        token = Path(self.cfg.token_file).read_text().strip()
+        async with ApiClient(self.cfg.url, token) as api:
+            since: int | None = None
+            while True:
+                try:
+                    since = await self._step(api, since)
+                except (ApiError, ApplyError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    log.warning("retrying: %s", exc)
+                    await asyncio.sleep(RETRY_S)
+
+    async def _step(self, api: ApiClient, since: int | None) -> int | None:
+        try:
+            if since is None:
+                fetched = await api.get_state("machine", self.cfg.name)
+            else:
+                fetched = await api.watch_state("machine", self.cfg.name, since, WATCH_WAIT_S)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            if self.applied != bare_config(self.cfg.name):
+                await asyncio.to_thread(self.converge, None)
+            await asyncio.sleep(ABSENT_POLL_S)
+            return None
+        if fetched.document is None:  # 304: unchanged
+            return since
+        assert isinstance(fetched.document, MachineState)
+        await asyncio.to_thread(self.converge, fetched.document)
+        return fetched.document.revision
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: `python -m lab.machine CONFIG.json`."""
+    args = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    cfg = AgentConfig(**json.loads(Path(args[0]).read_text()))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(Agent(cfg).run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
