@@ -8,6 +8,11 @@ Apply (`FrrAdapter.apply`): write the candidate, ``vtysh -C -f`` it (syntax), ``
 then ``frr-reload.py --test`` must show an empty delta.  A failed reload restores the last good file
 (written only after a successful apply) and raises a retryable `ApplyError`; a non-empty delta after a
 successful reload is returned as drift (reported, not retried: reloading again would not change it).
+
+Observing whether FRR still runs what was applied (`identity`, `verify`): FRR can restart on its own
+(SONiC's bgp container restarts) and come back with other config.  `identity` is cheap (the daemons' PIDs
+from their pid files) and changes on every restart; `verify` is the real comparison (``--test`` of the
+last good file against the running config).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from fabric.switch.config import FrrConfig
 
 CANDIDATE = "fabric-candidate.conf"
 LAST_GOOD = "fabric-last-good.conf"
+# The daemons whose PIDs identify a running FRR (a restart of the bgp container changes both).
+IDENTITY_DAEMONS = ("zebra", "bgpd")
 # What marks a running config as holding something beyond FRR's boilerplate (for adoption).
 _SUBSTANCE = re.compile(r"^(router |vrf |route-map |ip prefix-list |ipv6 prefix-list |interface )")
 
@@ -167,6 +174,25 @@ class FrrAdapter:
             return parse_bgp_summary(json.loads(result.stdout)) if result.ok else []
         except json.JSONDecodeError:
             return []
+
+    def identity(self) -> str | None:
+        """The PIDs of zebra and bgpd (pid files in the run dir); None when FRR is down or unreadable.
+
+        A different value means FRR restarted since it was last seen, whatever config it came back with.
+        """
+        base = (self.cfg.rundir or "/var/run/frr").rstrip("/")
+        rundir = f"{base}/{self.cfg.pathspace}" if self.cfg.pathspace else base
+        files = [f"{rundir}/{d}.pid" for d in IDENTITY_DAEMONS]
+        result = self._run([*self.cfg.exec_prefix, "cat", *files])
+        pids = result.stdout.split()
+        return " ".join(pids) if result.ok and len(pids) == len(files) else None
+
+    def verify(self, name: str = LAST_GOOD, *, timeout: float | None = None) -> Delta:
+        """What frr-reload.py would change to make FRR run the file `name` of the config dir."""
+        result = self._run(self.reload_argv("--test", self._path(name)), timeout=timeout)
+        if not result.ok:
+            raise ApplyError(result.describe(), retryable=True, phase="frr:verify")
+        return parse_delta(result.stdout)
 
     def delta(self, text: str, *, timeout: float | None = None) -> Delta:
         """What frr-reload.py would change to reach `text` (``--test``), applying nothing."""
