@@ -162,6 +162,35 @@ def timed_observe(observe: Any, clock: Clock) -> Any:
     return run
 
 
+def step_of(argv: list[str]) -> str:
+    """Which FRR step a subprocess is, from its argv (for the breakdown)."""
+    for marker, name in (
+        ("--reload", "frr-reload.py --reload"),
+        ("--test", "frr-reload.py --test"),
+        ("-C", "vtysh -C -f (syntax)"),
+        ("tee", "write a file (tee)"),
+        ("cat", "read a file / pid files (cat)"),
+        ("show version", "vtysh show version"),
+    ):
+        if marker in argv:
+            return name
+    return "other vtysh (status)"
+
+
+def time_frr_steps(frr: Any, steps: dict[str, list[float]]) -> None:
+    """Wrap the FRR adapter's one subprocess entry point to time each step by kind."""
+    inner = frr._run
+
+    def run(argv: Any, **kw: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return inner(argv, **kw)
+        finally:
+            steps.setdefault(step_of(list(argv)), []).append(time.perf_counter() - start)
+
+    frr._run = run
+
+
 @dataclass
 class Sample:
     total: float
@@ -200,7 +229,9 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
 
 
-async def measure(server: Any, rig: Any, period: float | None, pause: tuple[float, float]) -> list[Sample]:
+async def measure(
+    server: Any, rig: Any, period: float | None, pause: tuple[float, float], steps: dict[str, list[float]]
+) -> list[Sample]:
     """Run a daemon (long-poll, or polling every `period` s) on the leaf; time `COMMITS` changes."""
     from switch_helpers import frr_config, state_filler
 
@@ -230,6 +261,7 @@ async def measure(server: Any, rig: Any, period: float | None, pause: tuple[floa
         source = TimedSource(ApiSource(switch_api, LEAF), clock, period)
         loop, db = build_loop(cfg, source, TimedSink(ApiSink(switch_api), clock), load_planner("kernel"))
         loop.observe = timed_observe(loop.observe, clock)
+        time_frr_steps(loop.syncer.frr, steps)
         async with state_filler(redis_server):
             task = asyncio.get_running_loop().create_task(loop.run())
             try:
@@ -322,11 +354,20 @@ def main() -> None:
                 f"-- a {VRFS}-VRF leaf end to end: real fabric api (SQLite), Redis, FRR 8.4; "
                 "STATE_DB filled by the tests' stand-in for SONiC's managers"
             )
-            ours = asyncio.run(measure(server, (redis_server, frr, token), None, (0.0, 0.2)))
+            steps: dict[str, list[float]] = {}
+            ours = asyncio.run(measure(server, (redis_server, frr, token), None, (0.0, 0.2), steps))
             breakdown(ours)
+            print("   FRR subprocesses during these changes (count, median, sum per change):")
+            for name, values in sorted(steps.items(), key=lambda kv: -sum(kv[1])):
+                print(
+                    f"     {name:<32} {len(values):4d}  {statistics.median(values) * 1000:7.1f} ms  "
+                    f"{sum(values) / COMMITS * 1000:7.1f} ms"
+                )
             ours_p = show("long-poll watch (ours)", ours)
             # Same leaf, back where it started (the 64th machine free after an even number of changes).
-            polled = asyncio.run(measure(server, (redis_server, frr, token), POLL_PERIOD, (0.0, POLL_PERIOD)))
+            polled = asyncio.run(
+                measure(server, (redis_server, frr, token), POLL_PERIOD, (0.0, POLL_PERIOD), {})
+            )
             polled_p = show(f"polling every {POLL_PERIOD:.0f} s (anchor)", polled)
             print(
                 f"   ratio anchor/ours: p50 {polled_p[0] / ours_p[0]:.1f}x, "

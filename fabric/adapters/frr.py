@@ -107,6 +107,7 @@ class FrrAdapter:
 
     def __init__(self, cfg: FrrConfig) -> None:
         self.cfg = cfg
+        self._last_good: str | None = None  # what this process last wrote as LAST_GOOD (saves a read)
 
     # -- argv --------------------------------------------------------------------------------------
     def _path(self, name: str) -> str:
@@ -148,6 +149,12 @@ class FrrAdapter:
         if not result.ok:
             raise ApplyError(result.describe(), retryable=True, phase="frr:write")
         return path
+
+    def last_good(self) -> str | None:
+        """The last good config (written by `apply`); read from FRR's config dir once per process."""
+        if self._last_good is None:
+            self._last_good = self.read_file(LAST_GOOD)
+        return self._last_good
 
     def read_file(self, name: str) -> str | None:
         """Contents of `name` in FRR's config dir, or None when it does not exist."""
@@ -204,7 +211,7 @@ class FrrAdapter:
 
     def needs_adoption(self) -> bool:
         """True when FRR holds routing config but the daemon never applied a file here."""
-        return self.read_file(LAST_GOOD) is None and has_substance(self.running_config())
+        return self.last_good() is None and has_substance(self.running_config())
 
     # -- applying ----------------------------------------------------------------------------------
     def apply(self, text: str, *, timeout: float | None = None) -> Delta:
@@ -226,11 +233,12 @@ class FrrAdapter:
                 phase="frr:reload",
             )
         self.write_file(LAST_GOOD, text, timeout=timeout)
-        return self.delta(text, timeout=timeout)
+        self._last_good = text
+        return self.verify(CANDIDATE, timeout=timeout)  # the candidate file holds `text` already
 
     def _restore(self, timeout: float | None) -> str:
         """Reload the last good config; says how that went (for the error message)."""
-        if self.read_file(LAST_GOOD) is None:
+        if self.last_good() is None:
             return "not available (nothing applied yet)"
         result = self._run(self.reload_argv("--reload", self._path(LAST_GOOD)), timeout=timeout)
         return "restored" if result.ok else f"could not be restored either ({result.describe()[:200]})"

@@ -69,6 +69,7 @@ class Syncer:
         self.frr_seen: str | None = None  # FRR's identity when it last ran what was applied
         self.frr_drift: list[str] = []  # the delta a successful reload left (drift, not re-applied)
         self._frr_now: str | None = None  # FRR's identity read by the sync in progress
+        self._version: tuple[str | None, str | None] = (None, None)  # (identity, FRR version)
 
     async def prepare(self, state: SwitchState, *, verify_frr: bool = False) -> tuple[Plan, Tables]:
         """Observe and plan, running every safety check; raises `ApplyError` on a refusal.
@@ -76,13 +77,14 @@ class Syncer:
         `verify_frr` compares FRR's running config with the last good file even when FRR has not
         restarted (the periodic resync does, catching edits made with vtysh).
         """
-        tables = await self.db.read_tables()
-        version = await asyncio.to_thread(self.frr.version)
+        tables, self._frr_now = await asyncio.gather(
+            self.db.read_tables(), asyncio.to_thread(self.frr.identity)
+        )
+        version = await self._frr_version()
         missing = missing_preconditions(state, tables, version)
         if missing:
             raise ApplyError("; ".join(missing), retryable=True, phase="preconditions")
-        last_frr = await asyncio.to_thread(self.frr.read_file, LAST_GOOD)
-        self._frr_now = await asyncio.to_thread(self.frr.identity)
+        last_frr = await asyncio.to_thread(self.frr.last_good)
         if last_frr is not None and not await self._frr_runs_last_good(verify_frr):
             last_frr = None  # the planner then reloads the whole desired FRR config
         plan = self.planner(state, tables, last_frr, version)
@@ -94,6 +96,12 @@ class Syncer:
                 phase="plan",
             )
         return plan, tables
+
+    async def _frr_version(self) -> str | None:
+        """FRR's version, asked again only when FRR's identity changed (a restart may upgrade it)."""
+        if self._frr_now is None or self._version[0] != self._frr_now:
+            self._version = (self._frr_now, await asyncio.to_thread(self.frr.version))
+        return self._version[1]
 
     async def _frr_runs_last_good(self, verify: bool) -> bool:
         """Whether FRR runs the last good file (up to known drift); asks FRR only when needed."""
