@@ -12,12 +12,14 @@ daemon starts.  One change = allocating the 64th machine (a 64th VRF) or freeing
 
 1. one such change, where the time goes (commit, watch delivery, each sync phase, the status report);
 2. API commit → applied over `COMMITS` changes, p50/p99, for the daemon with its long-poll watch and for
-   the same daemon driven by a 10-second polling source (the anchor's design, metal-core), side by side.
+   the same daemon driven by a 10-second polling source (the anchor's design, metal-core), side by side
+   (``BENCH_SWITCH_POLLING=0`` skips the polling run, which takes a few minutes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -364,6 +366,8 @@ def main() -> None:
                     f"{sum(values) / COMMITS * 1000:7.1f} ms"
                 )
             ours_p = show("long-poll watch (ours)", ours)
+            if os.environ.get("BENCH_SWITCH_POLLING", "1") == "0":
+                return
             # Same leaf, back where it started (the 64th machine free after an even number of changes).
             polled = asyncio.run(
                 measure(server, (redis_server, frr, token), POLL_PERIOD, (0.0, POLL_PERIOD), {})

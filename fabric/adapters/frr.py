@@ -214,11 +214,12 @@ class FrrAdapter:
         return self.last_good() is None and has_substance(self.running_config())
 
     # -- applying ----------------------------------------------------------------------------------
-    def apply(self, text: str, *, timeout: float | None = None) -> Delta:
+    def apply(self, text: str, *, timeout: float | None = None, verify: bool = True) -> Delta:
         """Check, reload and verify `text`; returns the drift left after the reload (empty when clean).
 
         A syntax error is not retryable (a rendering bug); a failed reload restores the last good file
-        and is retryable.
+        and is retryable.  `verify=False` skips the ``--test`` (for an intermediate config that a later
+        reload of the same sync replaces and verifies) and returns an empty delta.
         """
         path = self.write_file(CANDIDATE, text, timeout=timeout)
         check = self._run(self.vtysh_argv("-C", "-f", path), timeout=timeout)
@@ -234,6 +235,8 @@ class FrrAdapter:
             )
         self.write_file(LAST_GOOD, text, timeout=timeout)
         self._last_good = text
+        if not verify:
+            return Delta()
         return self.verify(CANDIDATE, timeout=timeout)  # the candidate file holds `text` already
 
     def _restore(self, timeout: float | None) -> str:
