@@ -36,7 +36,7 @@ scenario (3 FRR instances, BGP unnumbered, pings) 42 s; its test module 49 s wal
 
 from lab.vm.kernel import GuestKernel, find_kernel
 from lab.vm.result import emit, parse_result
-from lab.vm.vm import KernelVm, VmError, VmResult, vmlinux_for
+from lab.vm.vm import KernelVm, VmError, VmResult, run_spec_scenario, vmlinux_for
 
 __all__ = [
     "GuestKernel",
@@ -46,5 +46,6 @@ __all__ = [
     "emit",
     "find_kernel",
     "parse_result",
+    "run_spec_scenario",
     "vmlinux_for",
 ]

@@ -7,6 +7,7 @@ crashed run is cleaned).  See the package docstring for the guest's layout.
 
 from __future__ import annotations
 
+import json
 import lzma
 import os
 import re
@@ -260,3 +261,21 @@ class KernelVm:
             job_dir=job,
             console=console_text,
         )
+
+
+def run_spec_scenario(
+    rig: Rig, script: Path, spec: Mapping[str, Any], files: Mapping[str, str], *, label: str
+) -> VmResult:
+    """Run a scenario that reads /job/spec.json in one fresh VM; print its timings; return it checked.
+
+    The VM tests' module fixtures all do this once per module; the printed line is what `--durations`
+    cannot show (boot vs scenario time under emulation).
+    """
+    with KernelVm(rig) as vm:
+        result = vm.run_scenario(script, files={"spec.json": json.dumps(spec), **files}, timeout=240)
+    steps = result.data and result.data["seconds"]
+    print(
+        f"{label}: wall {result.seconds:.1f}s, boot {result.boot_seconds:.1f}s, "
+        f"scenario {result.scenario_seconds:.1f}s, steps {steps}"
+    )
+    return result.check()

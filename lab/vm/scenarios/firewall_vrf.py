@@ -51,8 +51,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fabric.adapters.process import run
-from lab.rig import FrrInstance, Netns, Rig, veth, wait_until
+from lab.rig import FrrInstance, Netns, Rig, veth
 from lab.vm.result import emit
+from lab.vm.scenarios import settle
 
 if TYPE_CHECKING:
     from fabric.model import FirewallState
@@ -336,16 +337,7 @@ def main() -> None:
         start_servers(nodes, spec["servers"], stop)
         frr = frr_future.result(timeout=FRR_START_TIMEOUT + 30)
         times["frr_started"] = time.monotonic() - begin
-        try:
-            wait_until(
-                lambda: installed(frr, spec["expect"]),
-                timeout=float(spec.get("timeout", 60)),
-                interval=0.5,
-                what="expected routes installed",
-            )
-            converged = True
-        except AssertionError:
-            converged = False
+        converged = settle(lambda: installed(frr, spec["expect"]), spec)
         times["converged"] = time.monotonic() - begin
         probes = run_probes(nodes, spec["probes"]) if converged else []
         times["probed"] = time.monotonic() - begin

@@ -28,8 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from lab.rig import FrrInstance, Netns, Rig, veth, wait_until
+from lab.rig import FrrInstance, Netns, Rig, veth
 from lab.vm.result import emit
+from lab.vm.scenarios import settle
 
 DAEMONS = ("zebra", "bgpd")
 FRR_START_TIMEOUT = 60.0  # daemons under software emulation start several times slower
@@ -107,16 +108,9 @@ def main() -> None:
             frrs = list(pool.map(lambda job: start_frr(rig, nodes[job[0]], job[1], job[2]), jobs))
         leaf_frr = frrs[0]
         times["frr_started"] = time.monotonic() - begin
-        try:
-            wait_until(
-                lambda: all(installed(leaf_frr, vrf, p) for vrf, p in spec["expect"].items()),
-                timeout=float(spec.get("timeout", 60)),
-                interval=0.5,
-                what="expected routes installed",
-            )
-            converged = True
-        except AssertionError:
-            converged = False
+        converged = settle(
+            lambda: all(installed(leaf_frr, vrf, p) for vrf, p in spec["expect"].items()), spec
+        )
         times["converged"] = time.monotonic() - begin
         observed = {
             "converged": converged,

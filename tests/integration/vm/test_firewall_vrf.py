@@ -27,7 +27,7 @@ from fabric.core.frr_model import FrrOptions
 from fabric.model import FirewallState, load
 from fabric.render.frr import render_firewall_frr
 from lab.rig import Rig
-from lab.vm import KernelVm, VmResult
+from lab.vm import VmResult, run_spec_scenario
 from lab.vm.scenarios import firewall_vrf
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs("netns", "frr", "nft", "qemu")]
@@ -167,15 +167,7 @@ def _job() -> tuple[dict[str, Any], dict[str, str | Path]]:
 def run(rig: Rig) -> Iterator[VmResult]:
     """The scenario, run once for the module's tests."""
     spec, files = _job()
-    with KernelVm(rig) as vm:
-        result = vm.run_scenario(
-            Path(firewall_vrf.__file__), files={"spec.json": json.dumps(spec), **files}, timeout=240
-        )
-    print(
-        f"firewall VRF VM: wall {result.seconds:.1f}s, boot {result.boot_seconds:.1f}s, "
-        f"scenario {result.scenario_seconds:.1f}s, steps {result.data and result.data['seconds']}"
-    )
-    yield result.check()
+    yield run_spec_scenario(rig, Path(firewall_vrf.__file__), spec, files, label="firewall VRF VM")
 
 
 def _probes_by_name(run: VmResult) -> dict[str, dict[str, Any]]:

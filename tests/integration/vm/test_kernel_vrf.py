@@ -23,7 +23,7 @@ from fabric.model.machine import MachineState
 from fabric.model.switch import SwitchState
 from fabric.render.frr import render_machine_frr, render_switch_frr
 from lab.rig import Rig
-from lab.vm import KernelVm, VmResult
+from lab.vm import VmResult, run_spec_scenario
 from lab.vm.scenarios import kernel_vrf_leaf
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs("netns", "frr", "ping", "qemu")]
@@ -90,15 +90,7 @@ def _job() -> tuple[dict[str, Any], dict[str, str]]:
 def run(rig: Rig) -> Iterator[VmResult]:
     """The scenario, run once for the module's tests."""
     spec, files = _job()
-    with KernelVm(rig) as vm:
-        result = vm.run_scenario(
-            Path(kernel_vrf_leaf.__file__), files={"spec.json": json.dumps(spec), **files}, timeout=240
-        )
-    print(
-        f"kernel VRF VM: wall {result.seconds:.1f}s, boot {result.boot_seconds:.1f}s, "
-        f"scenario {result.scenario_seconds:.1f}s, steps {result.data and result.data['seconds']}"
-    )
-    yield result.check()
+    yield run_spec_scenario(rig, Path(kernel_vrf_leaf.__file__), spec, files, label="kernel VRF VM")
 
 
 def _kernel_prefixes(routes: list[dict[str, Any]]) -> set[str]:
