@@ -69,7 +69,6 @@ class Syncer:
         self.frr_seen: str | None = None  # FRR's identity when it last ran what was applied
         self.frr_drift: list[str] = []  # the delta a successful reload left (drift, not re-applied)
         self._frr_now: str | None = None  # FRR's identity read by the sync in progress
-        self._version: tuple[str | None, str | None] = (None, None)  # (identity, FRR version)
 
     async def prepare(self, state: SwitchState, *, verify_frr: bool = False) -> tuple[Plan, Tables]:
         """Observe and plan, running every safety check; raises `ApplyError` on a refusal.
@@ -80,7 +79,9 @@ class Syncer:
         tables, self._frr_now = await asyncio.gather(
             self.db.read_tables(), asyncio.to_thread(self.frr.identity)
         )
-        version = await self._frr_version()
+        # Asked on every sync: `show version` is also the probe that FRR answers at all (pid files
+        # outlive a crashed FRR, so the identity alone cannot tell).
+        version = await asyncio.to_thread(self.frr.version)
         missing = missing_preconditions(state, tables, version)
         if missing:
             raise ApplyError("; ".join(missing), retryable=True, phase="preconditions")
@@ -96,12 +97,6 @@ class Syncer:
                 phase="plan",
             )
         return plan, tables
-
-    async def _frr_version(self) -> str | None:
-        """FRR's version, asked again only when FRR's identity changed (a restart may upgrade it)."""
-        if self._frr_now is None or self._version[0] != self._frr_now:
-            self._version = (self._frr_now, await asyncio.to_thread(self.frr.version))
-        return self._version[1]
 
     async def _frr_runs_last_good(self, verify: bool) -> bool:
         """Whether FRR runs the last good file (up to known drift); asks FRR only when needed."""
