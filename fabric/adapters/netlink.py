@@ -20,6 +20,7 @@ from fabric.core.plumbing import VXLAN_PORT, Action, EnsureL3vni, EnsureVrf, Lin
 from fabric.errors import ApplyError
 
 IFF_UP = 0x1
+SCOPE_LINK = 253
 # Errors no retry can fix: a missing kernel feature, no permission, an argument the kernel refuses.
 _FINAL = frozenset({errno.EOPNOTSUPP, errno.EPERM, errno.EINVAL, errno.EAFNOSUPPORT})
 
@@ -55,7 +56,8 @@ class Netlink:
         """Every device of the namespace as `Link` (kind, master, VRF table, VXLAN id and local)."""
         raw = list(self._ipr.get_links())
         names = {msg["index"]: msg.get("IFLA_IFNAME") for msg in raw}
-        return [_link(msg, names) for msg in raw]
+        addresses = self._addresses_by_index()
+        return [_link(msg, names, frozenset(addresses.get(msg["index"], ()))) for msg in raw]
 
     def link(self, name: str) -> Link | None:
         """The device called `name`, or None."""
@@ -63,9 +65,9 @@ class Netlink:
 
     # ---- verbs -----------------------------------------------------------------------------------
 
-    def ensure_vrf(self, name: str, table: int) -> None:
-        """VRF device `name` with routing table `table`, up.  A device of another kind or table under
-        that name is an error (the plan removes it first)."""
+    def ensure_vrf(self, name: str, table: int, addresses: frozenset[str] = frozenset()) -> None:
+        """VRF device `name` with routing table `table`, up, with exactly `addresses` ("a/len") on it.
+        A device of another kind or table under that name is an error (the plan removes it first)."""
         have = self.link(name)
         if have is None:
             self._add(name, "vrf", phase="netlink:vrf", vrf_table=table)
@@ -75,6 +77,7 @@ class Netlink:
                 f"{name} exists but is not VRF table {table}: {have}", retryable=False, phase="netlink:vrf"
             )
         self._up(name, "netlink:vrf")
+        self.ensure_addresses(name, addresses)
 
     def ensure_bridge(self, name: str) -> None:
         """Bridge `name` (an L3VNI's SVI)."""
@@ -155,13 +158,38 @@ class Netlink:
         """Execute a plan of `fabric.core.plumbing.plan_plumbing`, in order."""
         for action in actions:
             if isinstance(action, EnsureVrf):
-                self.ensure_vrf(action.name, action.table)
+                self.ensure_vrf(action.name, action.table, action.addresses)
             elif isinstance(action, EnsureL3vni):
                 self.ensure_l3vni(action.vrf, action.vni, action.vtep_ip, action.bridge, action.vxlan)
             elif isinstance(action, RemoveLink):
                 self.remove_link(action.name)
 
     # ---- helpers ---------------------------------------------------------------------------------
+
+    def ensure_addresses(self, name: str, addresses: frozenset[str]) -> None:
+        """Exactly `addresses` ("a/len") on device `name`: the missing added, the extra deleted (link-local
+        addresses, the kernel's own, are left alone)."""
+        have = self.link(name)
+        if have is None:
+            raise ApplyError(f"device {name} does not exist", retryable=True, phase="netlink:address")
+        index = self._index(name, "netlink:address")
+        for verb, items in (("add", addresses - have.addresses), ("del", have.addresses - addresses)):
+            for item in sorted(items):
+                address, length = item.split("/")
+                try:
+                    self._ipr.addr(verb, index=index, address=address, prefixlen=int(length))
+                except NetlinkError as exc:
+                    if exc.code not in (errno.EEXIST, errno.EADDRNOTAVAIL):  # done meanwhile
+                        raise _apply_error(
+                            exc, f"address {verb} {item} on {name}", "netlink:address"
+                        ) from None
+
+    def _addresses_by_index(self) -> dict[int, set[str]]:
+        out: dict[int, set[str]] = {}
+        for msg in self._ipr.get_addr():
+            if msg["scope"] != SCOPE_LINK:
+                out.setdefault(msg["index"], set()).add(f"{msg.get_attr('IFA_ADDRESS')}/{msg['prefixlen']}")
+        return out
 
     def _ensure_kind(self, name: str, kind: str, phase: str, **attrs: Any) -> None:
         have = self.link(name)
@@ -211,9 +239,14 @@ def _apply_error(exc: NetlinkError, what: str, phase: str) -> ApplyError:
     return ApplyError(f"{what}: {name}", retryable=exc.code not in _FINAL, phase=phase)
 
 
-def _link(msg: Any, names: dict[int, str | None]) -> Link:
+def _kind(msg: Any) -> str | None:
     info = msg.get("IFLA_LINKINFO")
-    kind = info.get("IFLA_INFO_KIND") if info else None
+    return info.get("IFLA_INFO_KIND") if info else None
+
+
+def _link(msg: Any, names: dict[int, str | None], addresses: frozenset[str]) -> Link:
+    info = msg.get("IFLA_LINKINFO")
+    kind = _kind(msg)
     data = info.get("IFLA_INFO_DATA") if info else None
     master = msg.get("IFLA_MASTER")
     return Link(
@@ -224,4 +257,5 @@ def _link(msg: Any, names: dict[int, str | None]) -> Link:
         vni=data.get("IFLA_VXLAN_ID") if data is not None and kind == "vxlan" else None,
         local=data.get("IFLA_VXLAN_LOCAL") if data is not None and kind == "vxlan" else None,
         up=bool(msg["flags"] & IFF_UP),
+        addresses=addresses,
     )

@@ -17,7 +17,10 @@ other VRFs (route leaking), per address family:
 prefix-list `PL-<vrf>-IMPORT-<from>-V4|V6` of the import's prefixes); an import with `no_export` also
 sets `community no-export additive`, so private prefixes leaked into an external VRF never leave the
 firewall's neighbours.  What the route-map does not permit is not leaked (a route-map's implicit deny).
-A family without any import prefix gets no `import vrf` lines at all.
+A family without any import prefix gets no `import vrf` lines at all.  The firewall's own addresses in
+an external VRF (`addresses`, the `to` of its SNAT) are `network A/32|128` statements of that family,
+so the leaves learn them as EVPN type-5 routes and return traffic reaches the firewall; the plumbing
+puts them on the VRF device, which gives BGP the connected route its import check wants.
 
 Prefix-list semantics of an import: from a *private* VRF (its machines' /32, /128 and pod routes) a
 prefix matches itself and every more-specific (`le 32` / `le 128`); from an *external* VRF (what the
@@ -165,13 +168,20 @@ def _default_bgp(state: FirewallState, lists: list[PrefixList], maps: list[Route
 def _vrf_bgp(state: FirewallState, vrf: FirewallVrf, lists: list[PrefixList], maps: list[RouteMap]) -> Bgp:
     afs = []
     for family in (4, 6):
+        own = tuple(f"{a}/{a.max_prefixlen}" for a in vrf.addresses if a.version == family)
         leak = _import_filter(state, vrf, family)
         if leak is None:
+            if own:
+                afs.append(AddressFamily(AF_NAMES[family], networks=own))
             continue
         plists, route_map, sources = leak
         lists.extend(plists)
         maps.append(route_map)
-        afs.append(AddressFamily(AF_NAMES[family], import_vrfs=sources, import_route_map=route_map.name))
+        afs.append(
+            AddressFamily(
+                AF_NAMES[family], networks=own, import_vrfs=sources, import_route_map=route_map.name
+            )
+        )
     afs.append(AddressFamily("l2vpn evpn", advertise=EVPN_ADVERTISE))
     return Bgp(state.firewall.asn, str(state.firewall.router_id), vrf.name, (), (), tuple(afs))
 

@@ -3,7 +3,8 @@
 Per VRF of a `FirewallState` the kernel needs (FRR's L3VNI, symmetric EVPN routing):
 
 - a VRF device named like the VRF (`Vrf100010`; `VrfName` is at most 15 characters, Linux's IFNAMSIZ)
-  with routing table `table_id(vni)`;
+  with routing table `table_id(vni)`, carrying the firewall's own `addresses` in that VRF (host
+  routes: /32, /128) and nothing else;
 - a bridge `br<vni>`, enslaved to the VRF: the L3VNI's SVI;
 - a vxlan device `vx<vni>` (`id <vni> local <vtep> dstport 4789 nolearning`), a port of that bridge
   with `neigh_suppress on` and `learning off`.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
 
 from fabric.errors import ValidationError
 from fabric.model.firewall import FirewallState
@@ -52,6 +54,11 @@ def table_id(vni: int, vrf: str = "") -> int:
     return vni
 
 
+def host_addresses(addresses: Iterable[IPv4Address | IPv6Address]) -> frozenset[str]:
+    """Addresses as host routes on a device: `a/32`, `b/128`."""
+    return frozenset(f"{a}/{a.max_prefixlen}" for a in addresses)
+
+
 @dataclass(frozen=True)
 class Link:
     """One observed network device: what the plan compares (no ifindex: it is never desired)."""
@@ -63,14 +70,16 @@ class Link:
     vni: int | None = None
     local: str | None = None
     up: bool = False
+    addresses: frozenset[str] = frozenset()  # "address/prefixlen", link-local ones left out
 
 
 @dataclass(frozen=True)
 class EnsureVrf:
-    """Make VRF device `name` with table `table` exist and be up."""
+    """Make VRF device `name` with table `table` exist and be up, with exactly `addresses` on it."""
 
     name: str
     table: int
+    addresses: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -103,7 +112,7 @@ def owned(link: Link) -> bool:
 def desired_devices(state: FirewallState) -> tuple[list[EnsureVrf], list[EnsureL3vni]]:
     """What every VRF of `state` needs in the kernel."""
     vtep = str(state.firewall.vtep)
-    vrfs = [EnsureVrf(v.name, table_id(v.vni, v.name)) for v in state.vrfs]
+    vrfs = [EnsureVrf(v.name, table_id(v.vni, v.name), host_addresses(v.addresses)) for v in state.vrfs]
     l3vnis = [EnsureL3vni(v.name, v.vni, vtep, bridge_name(v.vni), vxlan_name(v.vni)) for v in state.vrfs]
     return vrfs, l3vnis
 
@@ -124,7 +133,7 @@ def plan_plumbing(state: FirewallState, observed_links: Iterable[Link]) -> list[
         if have is not None and (have.kind != "vrf" or have.table != want.table):
             remove_vrf.append(RemoveLink(want.name))
             have = None
-        if have is None or not have.up:
+        if have is None or not have.up or have.addresses != want.addresses:
             add.append(want)
     for l3 in l3vnis:
         stale = _stale_l3vni(l3, links)
@@ -136,6 +145,39 @@ def plan_plumbing(state: FirewallState, observed_links: Iterable[Link]) -> list[
         if owned(link) and link.name not in wanted:
             (remove_vrf if link.kind == "vrf" else remove_l3).append(RemoveLink(link.name))
     return [*remove_l3, *remove_vrf, *_vrfs_first(add)]
+
+
+@dataclass(frozen=True)
+class PhasedPlan:
+    """A plumbing plan split around FRR's reload.
+
+    `before` runs before FRR is given the new config: devices that must exist for it (FRR binds a
+    `vrf`/`vni` to the kernel device of that name), preceded by the removal of devices that are to be
+    made again under the same name (wrong kind, table, VNI or VTEP).  `after` runs once FRR no longer
+    names them: the removal of devices no VRF asks for any more, so FRR never loses a device it still
+    routes through.
+    """
+
+    before: list[Action]
+    after: list[RemoveLink]
+
+    @property
+    def empty(self) -> bool:
+        return not self.before and not self.after
+
+
+def phase_plan(state: FirewallState, actions: Sequence[Action]) -> PhasedPlan:
+    """`plan_plumbing`'s actions in two phases around FRR (order within each phase kept)."""
+    vrfs, l3vnis = desired_devices(state)
+    wanted = {w.name for w in vrfs} | {n for l3 in l3vnis for n in (l3.bridge, l3.vxlan)}
+    before: list[Action] = []
+    after: list[RemoveLink] = []
+    for action in actions:
+        if isinstance(action, RemoveLink) and action.name not in wanted:
+            after.append(action)
+        else:
+            before.append(action)
+    return PhasedPlan(before, after)
 
 
 def _stale_l3vni(want: EnsureL3vni, links: dict[str, Link]) -> list[str]:

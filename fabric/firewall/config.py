@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from fabric.model.base import Model
 from fabric.model.names import Name
 from fabric.runtime import config as runtime_config
+from fabric.switch.config import FrrConfig
 
 ENV_PREFIX = "FABRIC_FIREWALL_"
 
@@ -47,6 +48,14 @@ class NftConfig(Model):
     nft: str = "nft"
 
 
+class PlumbingConfig(Model):
+    """Where the VRF, bridge and vxlan devices of the firewall's VRFs are made (netlink)."""
+
+    netns: str | None = Field(
+        default=None, description="A named network namespace (`ip netns`); none = the daemon's own."
+    )
+
+
 class FirewallConfig(Model):
     """The whole daemon configuration."""
 
@@ -54,6 +63,14 @@ class FirewallConfig(Model):
     api: ApiConfig
     kube: KubeConfig = KubeConfig()
     nft: NftConfig = NftConfig()
+    frr: FrrConfig | None = Field(
+        default_factory=FrrConfig,
+        description="How to reach FRR (the switch daemon's settings); null: FRR is not managed.",
+    )
+    plumbing: PlumbingConfig | None = Field(
+        default_factory=PlumbingConfig,
+        description="Kernel devices of the VRFs; null: not managed (e.g. FRR's netns VRF backend).",
+    )
     isolation: Literal["boundary", "kubernetes"] = "boundary"
     debounce: float = Field(default=0.2, ge=0, description="Quiet time that ends a burst of events.")
     debounce_max: float = Field(default=2.0, ge=0, description="A burst never delays a sync longer.")

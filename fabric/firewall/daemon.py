@@ -1,7 +1,7 @@
 """Composition root of `fabric firewall run`: adapters from the configuration, wired into the loop.
 
-FRR for the firewall (`fabric render firewall`) is not applied by the daemon yet: the FRR adapter
-(vtysh, frr-reload.py) arrives with the switch daemon; until then the daemon owns the nftables table.
+The daemon owns `table inet fabric` (nft), the kernel devices of the firewall's VRFs (netlink) and FRR
+(the switch daemon's `FrrAdapter`: vtysh -C, frr-reload.py --reload, an empty --test).
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import signal
 
 from fabric.adapters import sdnotify
 from fabric.adapters.api_client import ApiClient
+from fabric.adapters.frr import FrrAdapter
 from fabric.adapters.kube import ClusterCache, connect
 from fabric.adapters.nft import NftTable
 from fabric.firewall.config import FirewallConfig
 from fabric.firewall.loop import Loop, StateClient, Timing
 from fabric.firewall.metrics import FirewallMetrics
+from fabric.firewall.routing import Routing
 from fabric.firewall.sync import Syncer
 
 log = logging.getLogger(__name__)
@@ -45,12 +47,25 @@ def api_client(cfg: FirewallConfig) -> ApiClient:
     return ApiClient(cfg.api.url, token, ca=ca, timeout=cfg.api.timeout)
 
 
+def routing(cfg: FirewallConfig) -> Routing | None:
+    """FRR and plumbing as configured; None when the daemon manages neither."""
+    if cfg.frr is None and cfg.plumbing is None:
+        return None
+    return Routing(
+        FrrAdapter(cfg.frr) if cfg.frr is not None else None,
+        vrf_backend=cfg.frr.vrf_backend if cfg.frr is not None else "kernel",
+        plumbing=cfg.plumbing is not None,
+        netns=cfg.plumbing.netns if cfg.plumbing is not None else None,
+        refresh=cfg.resync_period,
+    )
+
+
 def build_loop(
     cfg: FirewallConfig, api: StateClient, cache: ClusterCache, metrics: FirewallMetrics | None = None
 ) -> Loop:
     """The daemon's loop over `api` and `cache` (both opened by the caller)."""
     table = NftTable(prefix=cfg.nft.exec_prefix, nft=cfg.nft.nft)
-    syncer = Syncer(table, cfg.isolation)
+    syncer = Syncer(table, cfg.isolation, routing(cfg))
     return Loop(cfg.name, api, cache, syncer, timing=timing(cfg), metrics=metrics, notify=sdnotify.notify)
 
 

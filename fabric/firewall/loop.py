@@ -9,7 +9,8 @@ The shape of the switch daemon's loop.  Tasks share one one-slot "sync needed" f
 - the worker, on dirty, first lets a burst settle (`debounce` of quiet, at most `debounce_max`), then
   runs one sync of the *latest* state and objects under one deadline, reports status on change, and on
   a retryable error marks dirty again after an exponential backoff;
-- the heartbeat pings the systemd watchdog, reads the drop counters and reports status periodically.
+- the heartbeat pings the systemd watchdog, reads the drop counters and BGP sessions and reports
+  status periodically.
 Until the state and every kind have arrived nothing is applied.  A failed sync, an unreachable API or
 cluster never touch the table: the kernel keeps the last applied ruleset.
 """
@@ -29,7 +30,7 @@ from fabric.errors import ApplyError, FabricError
 from fabric.firewall.metrics import FirewallMetrics
 from fabric.firewall.sync import Outcome, Syncer, Timer
 from fabric.model import FirewallState
-from fabric.model.status import FirewallStatus, SyncResult
+from fabric.model.status import BgpSession, FirewallStatus, SyncResult
 from fabric.runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class Loop:
         self.last = Outcome(SyncResult(applied_revision=0))
         self.unreported = False
         self.syncs = 0
+        self.bgp: list[BgpSession] = []
         self.synced = asyncio.Event()  # set after every sync attempt
 
     async def run(self, *, watchdog: float | None = None) -> None:
@@ -181,6 +183,7 @@ class Loop:
             if time.monotonic() - last >= self.timing.heartbeat:
                 last = time.monotonic()
                 await self.read_drops()
+                await self.read_bgp()
                 await self.report()
 
     # -- one sync ------------------------------------------------------------------------------------
@@ -230,7 +233,12 @@ class Loop:
         """The status of the last sync attempt."""
         o = self.last
         return FirewallStatus(
-            name=self.name, sync=o.result, rules=o.rules, elements=o.elements, conditions=o.conditions
+            name=self.name,
+            sync=o.result,
+            rules=o.rules,
+            elements=o.elements,
+            conditions=o.conditions,
+            bgp=self.bgp,
         )
 
     async def report(self) -> None:
@@ -250,6 +258,11 @@ class Loop:
             self.metrics.drops.packets = await asyncio.to_thread(self.syncer.table.counters)
         except FabricError as exc:
             log.debug("drop counters unavailable: %s", exc)
+
+    async def read_bgp(self) -> None:
+        """Refresh the BGP sessions FRR reports (empty when FRR is not managed or does not answer)."""
+        if self.syncer.routing is not None:
+            self.bgp = await asyncio.to_thread(self.syncer.routing.bgp_sessions)
 
 
 def _comparable(outcome: Outcome) -> tuple[object, ...]:

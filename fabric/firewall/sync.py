@@ -1,5 +1,9 @@
-"""One sync of the firewall daemon: FirewallState + cluster objects → compile → nft apply → status.
+"""One sync of the firewall daemon: FirewallState + cluster objects → compile → nft → plumbing → FRR.
 
+Phases, in order (the first failure ends the sync; its phase and reason go to the status):
+`compile`, `nft` (the filter first: routes that appear later already meet it), `plumbing` (VRF, bridge
+and vxlan devices FRR needs, before FRR names them), `frr` (render, `vtysh -C`, reload, empty
+`--test`), `plumbing:remove` (devices FRR no longer names, after it stopped naming them).
 Blocking work (parsing, compiling, `nft`) runs in a worker thread so the event loop keeps watching;
 the loop owns the deadline, retries and backoff.  Compiling is incremental (`PolicyCompiler`): a sync
 after one changed Service re-parses and recompiles that Service and re-formats only its own set
@@ -11,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fabric.adapters.nft import Applied, NftTable
 from fabric.core.policy.incremental import PolicyCompiler
@@ -23,11 +27,14 @@ from fabric.core.policy.kube import Network
 from fabric.core.policy.ruleset import Ruleset
 from fabric.errors import ApplyError, FabricError
 from fabric.firewall.pipeline import paused_gc
+from fabric.firewall.routing import Routing
 from fabric.model import FirewallState
 from fabric.model.status import ObjectCondition, PhaseTiming, SyncResult
 from fabric.render.nft import render_ruleset
 
 Raw = dict[str, Any]
+_A = TypeVar("_A")
+_T = TypeVar("_T")
 REASON_MAX = 4096
 
 
@@ -84,8 +91,8 @@ def conditions_of(compiled: CompiledPolicy) -> list[ObjectCondition]:
 class Syncer:
     """Compiles and applies; keeps what was last applied (the kernel keeps it too when a sync fails)."""
 
-    def __init__(self, table: NftTable, isolation: Isolation) -> None:
-        self.table, self.isolation = table, isolation
+    def __init__(self, table: NftTable, isolation: Isolation, routing: Routing | None = None) -> None:
+        self.table, self.isolation, self.routing = table, isolation, routing
         self.compiler: PolicyCompiler | None = None
         self._prefixes: tuple[Network, ...] = ()
         self.applied = Outcome(SyncResult(applied_revision=0))
@@ -102,14 +109,35 @@ class Syncer:
             applied: Applied = await asyncio.to_thread(self._apply, ruleset)
         with timer.phase("count"):
             rules = self._count(ruleset)
+        # The table is in the kernel now: a later phase's failure reports these counts and conditions.
+        self.applied = Outcome(self.applied.result, rules, ruleset.elements, conditions, applied.mode)
+        drift = await self._route(state, timer)
         result = SyncResult(
             applied_revision=state.revision,
             applied_hash=state.hash,
             attempted_revision=state.revision,
+            drift=drift,
             phases=list(timer.phases),
         )
         self.applied = Outcome(result, rules, ruleset.elements, conditions, applied.mode)
         return self.applied
+
+    async def _route(self, state: FirewallState, timer: Timer) -> list[str]:
+        """Plumbing and FRR; returns FRR's drift (the last one when FRR was not reloaded this time)."""
+        routing = self.routing
+        if routing is None:
+            return []
+        with timer.phase("plumbing"):
+            removals = await asyncio.to_thread(self._locked, routing.plumb, state)
+        with timer.phase("frr"):
+            drift = await asyncio.to_thread(self._locked, routing.configure, state)
+        with timer.phase("plumbing:remove"):
+            await asyncio.to_thread(self._locked, routing.unplumb, removals)
+        return self.applied.result.drift if drift is None else drift
+
+    def _locked(self, fn: Callable[[_A], _T], arg: _A) -> _T:
+        with self._lock:  # never two kernel or FRR writers, even after a sync abandoned at its deadline
+            return fn(arg)
 
     def failure(self, state: FirewallState, error: FabricError, timer: Timer) -> Outcome:
         """The status after a failed attempt: the last applied counts stay, the error is reported."""

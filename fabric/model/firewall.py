@@ -43,8 +43,20 @@ class FirewallVrf(Model):
         default_factory=list, description="What is reachable through it (external), e.g. 0.0.0.0/0."
     )
     imports: list[VrfImport] = Field(default_factory=list)
+    addresses: list[IPAddress] = Field(
+        default_factory=list,
+        description=(
+            "The firewall's own addresses in this external VRF (inside its `prefixes`): announced from "
+            "the VRF as host routes and the only addresses an `snat` rule of the VRF may translate `to`."
+        ),
+    )
 
     _sort_prefixes = field_validator("prefixes", "destination_prefixes")(normalise_networks)
+
+    @field_validator("addresses")
+    @classmethod
+    def _sort_addresses(cls, v: list[IPAddress]) -> list[IPAddress]:
+        return sorted(set(v), key=address_key)
 
     @field_validator("imports")
     @classmethod
@@ -123,10 +135,27 @@ def _firewall_problems(state: FirewallState) -> list[tuple[str, str]]:
                 )
         if vrf.kind == "private" and vrf.destination_prefixes:
             problems.append((f"vrfs[{vrf.name}].destination_prefixes", "only external VRFs have them"))
+        problems.extend(_address_problems(vrf))
     for i, rule in enumerate(state.snat):
         target = state.vrf(rule.vrf)
         if target is None:
             problems.append((f"snat[{i}].vrf", f"VRF {rule.vrf} is not in vrfs"))
         elif target.kind != "external":
             problems.append((f"snat[{i}].vrf", f"VRF {rule.vrf} is {target.kind}; SNAT leaves via external"))
+        elif isinstance(rule.to, list):
+            problems.extend(
+                (f"snat[{i}].to", f"{a} is not an address of the firewall in {rule.vrf} (vrfs[].addresses)")
+                for a in rule.to
+                if a not in target.addresses
+            )
     return problems
+
+
+def _address_problems(vrf: FirewallVrf) -> list[tuple[str, str]]:
+    if vrf.addresses and vrf.kind != "external":
+        return [(f"vrfs[{vrf.name}].addresses", "only external VRFs have the firewall's own addresses")]
+    return [
+        (f"vrfs[{vrf.name}].addresses", f"{a} is outside the VRF's prefixes")
+        for a in vrf.addresses
+        if not any(a.version == p.version and a in p for p in vrf.prefixes)
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from fabric.core.state import (
@@ -108,3 +110,18 @@ def test_diff_names_list_items_by_key() -> None:
         ("revision", 1, 2),
         ("vrfs[Vrf1]", None, {"name": "Vrf1"}),
     ]
+
+
+def test_firewall_address_in_an_external_network_is_its_snat_source() -> None:
+    # The store attaches IPs to a machine by its `ips`; one inside the external network's prefixes is
+    # the firewall's own address there (today only allocation attaches IPs: the underlay's).
+    fw = MachineRecord(
+        "fw-alpha", "firewall", 4210000100, ("10.1.255.1", "203.0.113.7"), (TENANT, INTERNET, UNDERLAY),
+        (), ("lan0", "lan1"),
+    )  # fmt: skip
+    state = build_firewall_state(fw)
+    private, external = state.vrfs
+    assert [str(a) for a in external.addresses] == ["203.0.113.7"] and private.addresses == []
+    assert state.snat[0].to == [ipaddress.ip_address("203.0.113.7")]
+    assert build_firewall_state(FIREWALL).snat[0].to == "masquerade"
+    assert build_firewall_state(FIREWALL).vrfs[1].addresses == []

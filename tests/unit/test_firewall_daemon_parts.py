@@ -109,3 +109,18 @@ async def test_settle_ends_a_burst_after_quiet() -> None:
     await loop._settle()
     assert len(sent) == 20  # the settle outlasted the whole burst: one sync for twenty events
     await sender
+
+
+def test_frr_and_plumbing_settings_are_the_switch_daemons_and_can_be_turned_off() -> None:
+    from fabric.firewall.daemon import routing
+    from fabric.switch.config import FrrConfig
+
+    cfg = load_config(EXAMPLE, {"FABRIC_FIREWALL_FRR__VRF_BACKEND": "netns"})
+    assert isinstance(cfg.frr, FrrConfig) and cfg.frr.config_dir == "/etc/frr"
+    assert cfg.plumbing is not None and cfg.plumbing.netns is None
+    built = routing(cfg)
+    assert built is not None and built.vrf_backend == "netns" and built.plumbing
+    off = load_config(EXAMPLE, {"FABRIC_FIREWALL_FRR": "null", "FABRIC_FIREWALL_PLUMBING": "null"})
+    assert off.frr is None and off.plumbing is None and routing(off) is None
+    with pytest.raises(ValidationError, match="vrf_backend"):
+        load_config(EXAMPLE, {"FABRIC_FIREWALL_FRR__VRF_BACKEND": "vrf-lite"})

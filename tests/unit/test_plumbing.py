@@ -13,6 +13,7 @@ from fabric.core.plumbing import (
     Link,
     RemoveLink,
     bridge_name,
+    phase_plan,
     plan_plumbing,
     table_id,
     vxlan_name,
@@ -90,3 +91,31 @@ def test_devices_no_vrf_asks_for_go_l3vni_first_and_foreign_ones_stay() -> None:
         RemoveLink("vx100099"),
         RemoveLink("Vrf100099"),
     ]
+
+
+def test_phases_around_frr_replace_before_and_retire_after() -> None:
+    links = [
+        link
+        if link.name != "vx100010"
+        else Link("vx100010", "vxlan", master="br100010", vni=7, local=VTEP, up=True)
+        for link in in_sync()
+    ] + [Link("br100099", "bridge", up=True), Link("Vrf100099", "vrf", table=100099, up=True)]
+    plan = phase_plan(state(), plan_plumbing(state(), links))
+    # The wrong vxlan is made again before FRR needs it; devices no VRF asks for go after FRR.
+    assert plan.before == [
+        RemoveLink("vx100010"),
+        EnsureL3vni("Vrf100010", 100010, VTEP, "br100010", "vx100010"),
+    ]
+    assert plan.after == [RemoveLink("br100099"), RemoveLink("Vrf100099")]
+    assert phase_plan(state(), []).empty
+
+
+def test_vrf_addresses_are_host_routes_and_a_difference_ensures_the_vrf() -> None:
+    doc = json.loads(EXAMPLE.read_text())
+    doc["vrfs"][1]["addresses"] = ["203.0.113.7", "2001:db8:ffff::7"]
+    with_addresses = FirewallState.model_validate(doc)
+    want = EnsureVrf("Vrf104009", 104009, frozenset({"203.0.113.7/32", "2001:db8:ffff::7/128"}))
+    assert plan_plumbing(with_addresses, in_sync()) == [want]
+    links = [link if link.name != "Vrf104009" else Link(link.name, "vrf", table=104009, up=True,
+             addresses=want.addresses) for link in in_sync()]  # fmt: skip
+    assert plan_plumbing(with_addresses, links) == []

@@ -140,8 +140,9 @@ class PolicyCompiler:
 
     def _forget(self, ident: str, namespaces: set[str]) -> None:
         old = self._raw.pop(ident, None)
-        if old is not None:
-            self._held.pop(id(old), None)
+        if old is None:
+            return  # never held: nothing else is either (every other table is filled after `_raw`)
+        self._held.pop(id(old), None)
         self._rejected.pop(ident, None)
         self._services.pop(ident, None)
         self._policies.pop(ident, None)

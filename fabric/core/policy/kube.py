@@ -212,6 +212,8 @@ class Service(KubeModel):
 def lb_addresses(ingress: list[Address], load_balancer_ip: Address | None) -> list[Address]:
     """Status ingress IPs, else `spec.loadBalancerIP`; sorted by family and value, unique."""
     ips = ingress if ingress or load_balancer_ip is None else [load_balancer_ip]
+    if len(ips) < 2:
+        return list(ips)  # the usual single address: nothing to sort (and no hashing of it)
     return sorted(set(ips), key=lambda a: (a.version, int(a)))
 
 

@@ -66,7 +66,7 @@ def fast_service(raw: dict[str, Any]) -> ServiceView | None:
     if type(meta) is not dict or type(spec) is not dict or type(status) is not dict:
         return None
     name, namespace = meta.get("name"), meta.get("namespace", "default")
-    if not (_is_name(name, _NAME, 253) and _is_name(namespace, _NAMESPACE, 63) and _labels_ok(meta)):
+    if not (_is_name(name, _NAME, 253) and _namespace_ok(namespace) and _labels_ok(meta)):
         return None
     if "load_balancer_ip" in spec or "load_balancer_source_ranges" in spec or "load_balancer" in status:
         return None  # populate_by_name: the model reads these too; let it
@@ -90,6 +90,16 @@ def fast_service(raw: dict[str, Any]) -> ServiceView | None:
 
 def _is_name(value: object, pattern: re.Pattern[str], longest: int) -> bool:
     return type(value) is str and 0 < len(value) <= longest and pattern.fullmatch(value) is not None
+
+
+def _namespace_ok(value: object) -> bool:
+    """`_is_name` of a namespace, memoised for strings: a few namespaces hold thousands of Services."""
+    return type(value) is str and _namespace_name(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _namespace_name(value: str) -> bool:
+    return _is_name(value, _NAMESPACE, 63)
 
 
 def _labels_ok(meta: dict[str, Any]) -> bool:

@@ -157,6 +157,10 @@ def daemon(
         },
         "kube": {"kubeconfig": str(standin.kubeconfig(home / "kubeconfig")), "watch_timeout": 30},
         "nft": {"exec_prefix": ["ip", "netns", "exec", trio.fw.name]},
+        # This module is about nftables; FRR and plumbing run in test_firewall_routing_daemon.py (this
+        # fw1 leaks routes between its VRFs, which needs kernel VRF devices this machine lacks).
+        "frr": None,
+        "plumbing": None,
         "heartbeat": 0.5,
         "backoff_initial": 0.2,
         "backoff_max": 1.0,

@@ -16,7 +16,7 @@ from fabric.adapters.netlink import Netlink
 from fabric.core.plumbing import EnsureL3vni, EnsureVrf, RemoveLink, plan_plumbing
 from fabric.errors import ApplyError
 from fabric.model import FirewallState
-from lab.rig import Netns, Rig
+from lab.rig import Netns, Rig, wait_until
 
 pytestmark = pytest.mark.needs("netns")
 
@@ -133,3 +133,18 @@ def test_plan_against_observed_links_repairs_and_removes(nl: Netlink) -> None:
         assert exc.phase == "netlink:vrf" and not exc.retryable
     else:
         assert plan_plumbing(state, nl.links()) == []
+
+
+def test_addresses_are_made_exact_and_link_local_ones_are_left_alone(nl: Netlink, ns: Netns) -> None:
+    """What `ensure_vrf` does to a VRF device's addresses (tried on a bridge: no VRFs here)."""
+    nl.ensure_bridge("br100030")
+    nl.ensure_addresses("br100030", frozenset({"203.0.113.7/32", "2001:db8:ffff::7/128"}))
+    nl.ensure_addresses("br100030", frozenset({"203.0.113.8/32", "2001:db8:ffff::7/128"}))
+    link = nl.link("br100030")
+    assert link is not None and link.addresses == {"203.0.113.8/32", "2001:db8:ffff::7/128"}
+    ns.ip("link", "set", "br100030", "up")  # an up device gets a link-local address from the kernel
+    wait_until(lambda: "fe80:" in ns.ip("-6", "addr", "show", "br100030").stdout, timeout=5, what="fe80")
+    nl.ensure_addresses("br100030", frozenset())
+    link = nl.link("br100030")
+    assert link is not None and link.addresses == frozenset()
+    assert "fe80:" in ns.ip("-6", "addr", "show", "br100030").stdout  # never ours to remove
