@@ -8,20 +8,26 @@ Conventions of SONiC kept here and nowhere else:
 - a list field is stored as ``name@`` = ``a,b,c``; it is read and written under its raw name ``name@``
   (`list_field` builds one), so what the planner compares is exactly what Redis holds.
 
-Every Redis failure becomes a retryable `ApplyError`.  A phase is one MULTI/EXEC transaction: if the
-connection dies before EXEC, Redis discards everything queued, so no key of the phase is half-written.
+Every Redis failure becomes a retryable `ApplyError`.  A phase is one server-side script (`EVALSHA`
+of `APPLY_SCRIPT`, every key and field an argument): Redis runs a script atomically, and a command that
+did not arrive whole is never run, so no key of the phase is half-written.  One command per phase
+instead of one per key (or a MULTI/EXEC of one per key) keeps the client's per-command cost out of the
+apply: the command is encoded here (RESP, `encode_command`) and sent with one write, because
+redis-py's own argument packing cost more than Redis's work.  HSET/HDEL/DEL inside a script fire the
+same keyspace notifications SONiC's managers subscribe to.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from fabric.adapters.sonicdb import Database, DbLayout
 from fabric.core.configdb import TABLE_ORDER
@@ -38,6 +44,58 @@ T = TypeVar("T")
 # Tables the plan may write, plus those it reads for context (the tunnel's name, loopback, mode).
 OWNED_TABLES = TABLE_ORDER
 CONTEXT_TABLES = ("VXLAN_TUNNEL", "VXLAN_EVPN_NVO", "LOOPBACK_INTERFACE", "DEVICE_METADATA")
+
+
+# ARGV per key, in KEYS order: "D" (delete), or "S", n, n field/value pairs, m, m fields to drop.
+APPLY_SCRIPT = """
+local i = 1
+for k = 1, #KEYS do
+  local kind = ARGV[i]
+  i = i + 1
+  if kind == 'D' then
+    redis.call('DEL', KEYS[k])
+  else
+    local n = tonumber(ARGV[i])
+    i = i + 1
+    if n > 0 then redis.call('HSET', KEYS[k], unpack(ARGV, i, i + 2 * n - 1)) end
+    i = i + 2 * n
+    local m = tonumber(ARGV[i])
+    i = i + 1
+    if m > 0 then redis.call('HDEL', KEYS[k], unpack(ARGV, i, i + m - 1)) end
+    i = i + m
+  end
+end
+return #KEYS
+"""
+
+
+def script_args(ops: Iterable[SetKey | DelKey], sep: str) -> tuple[list[str], list[str]]:
+    """KEYS and ARGV of `APPLY_SCRIPT` for `ops` (SONiC's conventions applied here)."""
+    keys: list[str] = []
+    argv: list[str] = []
+    for op in ops:
+        keys.append(f"{op.table}{sep}{op.key}")
+        if isinstance(op, DelKey):
+            argv.append("D")
+            continue
+        fields = dict(op.fields) or {NULL: NULL}  # Redis has no empty hash: the placeholder
+        drop = [f for f in op.drop if f not in fields]
+        if op.fields:
+            drop.append(NULL)  # a key that gains fields loses its placeholder
+        argv += ["S", str(len(fields))]
+        for name, value in fields.items():
+            argv += [name, value]
+        argv += [str(len(drop)), *drop]
+    return keys, argv
+
+
+def encode_command(args: Iterable[str]) -> bytes:
+    """One Redis command in RESP (an array of bulk strings), ready for a single socket write."""
+    parts = []
+    for arg in args:
+        data = arg.encode()
+        parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"*%d\r\n%b" % (len(parts), b"".join(parts))
 
 
 def list_field(name: str, values: Sequence[str]) -> tuple[str, str]:
@@ -72,13 +130,14 @@ def _client(db: Database) -> aioredis.Redis:
 class SonicDb:
     """CONFIG_DB (read/write), STATE_DB (wait) and APPL_DB (observe) of one switch."""
 
-    def __init__(self, layout: DbLayout, *, poll_interval: float = 0.02, op_timeout: float = 10.0) -> None:
+    def __init__(self, layout: DbLayout, *, poll_interval: float = 0.01, op_timeout: float = 10.0) -> None:
         self.layout = layout
         self.config = _client(layout.config)
         self.state = _client(layout.state)
         self.appl = _client(layout.appl)
         self.poll_interval = poll_interval
         self.op_timeout = op_timeout
+        self.apply_sha = hashlib.sha1(APPLY_SCRIPT.encode()).hexdigest()
 
     async def close(self) -> None:
         """Close the connection pools."""
@@ -141,23 +200,43 @@ class SonicDb:
 
     # -- writing -------------------------------------------------------------------------------
     async def apply_ops(self, phase: Phase) -> None:
-        """Write `phase.ops` as one MULTI/EXEC transaction (all of it or nothing)."""
+        """Write `phase.ops` as one atomic script call (all of it or nothing)."""
         if not phase.ops:
             return
-        sep = self.layout.config.separator
+        keys, argv = script_args(phase.ops, self.layout.config.separator)
+        command = encode_command(["EVALSHA", self.apply_sha, str(len(keys)), *keys, *argv])
 
         async def write() -> None:
-            async with self.config.pipeline(transaction=True) as pipe:
-                for op in phase.ops:
-                    _queue(pipe, op, sep)
-                await pipe.execute()
+            try:
+                await self._send(command)
+            except NoScriptError:  # a restarted (or flushed) Redis: load the script, send once more
+                await self.config.script_load(APPLY_SCRIPT)
+                await self._send(command)
 
         await self._call(f"configdb:{phase.name}", write)
+
+    async def _send(self, command: bytes) -> Any:
+        """Send one encoded command on a pooled CONFIG_DB connection and read its reply."""
+        pool = self.config.connection_pool
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            await conn.send_packed_command(command, check_health=False)
+            return await conn.read_response()
+        except ResponseError:
+            raise  # Redis answered: the connection is in step
+        except BaseException:
+            # Failed or cancelled (the deadline) before the reply was read: it may still arrive, so the
+            # connection must never carry another command.
+            await conn.disconnect()
+            raise
+        finally:
+            await pool.release(conn)
 
     async def wait_state(self, waits: Sequence[StateWait], *, phase: str = "") -> None:
         """Poll STATE_DB until every wait holds; the caller's deadline (asyncio.timeout) bounds it.
 
-        Polls with one pipelined EXISTS per round, starting at `poll_interval` and growing to 0.2 s.
+        Polls with one pipelined EXISTS per round, starting at `poll_interval` and growing by half each
+        round to 0.1 s (a round is one cheap round trip; SONiC's managers usually answer within tens of ms).
         """
         if not waits:
             return
@@ -176,7 +255,7 @@ class SonicDb:
             if all(bool(n) == w.present for n, w in zip(found, waits, strict=True)):
                 return
             await asyncio.sleep(interval)
-            interval = min(interval * 2, 0.2)
+            interval = min(interval * 1.5, 0.1)
 
     async def pending_waits(self, waits: Sequence[StateWait]) -> list[StateWait]:
         """The waits that do not hold right now (for the error message after a deadline)."""
@@ -190,20 +269,6 @@ class SonicDb:
 
         found = await self._call("state-wait", probe)
         return [w for n, w in zip(found, waits, strict=True) if bool(n) != w.present]
-
-
-def _queue(pipe: Any, op: SetKey | DelKey, sep: str) -> None:
-    key = f"{op.table}{sep}{op.key}"
-    if isinstance(op, DelKey):
-        pipe.delete(key)
-        return
-    fields = dict(op.fields) or {NULL: NULL}
-    pipe.hset(key, mapping=fields)
-    drop = [f for f in op.drop if f not in fields]
-    if op.fields:
-        drop.append(NULL)  # a key that gains fields loses its placeholder
-    if drop:
-        pipe.hdel(key, *drop)
 
 
 async def _read(client: aioredis.Redis, db: Database, tables: Iterable[str]) -> Tables:

@@ -8,6 +8,11 @@ Apply (`FrrAdapter.apply`): write the candidate, ``vtysh -C -f`` it (syntax), ``
 then ``frr-reload.py --test`` must show an empty delta.  A failed reload restores the last good file
 (written only after a successful apply) and raises a retryable `ApplyError`; a non-empty delta after a
 successful reload is returned as drift (reported, not retried: reloading again would not change it).
+
+Observing whether FRR still runs what was applied (`identity`, `verify`): FRR can restart on its own
+(SONiC's bgp container restarts) and come back with other config.  `identity` is cheap (the daemons' PIDs
+from their pid files) and changes on every restart; `verify` is the real comparison (``--test`` of the
+last good file against the running config).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from fabric.switch.config import FrrConfig
 
 CANDIDATE = "fabric-candidate.conf"
 LAST_GOOD = "fabric-last-good.conf"
+# The daemons whose PIDs identify a running FRR (a restart of the bgp container changes both).
+IDENTITY_DAEMONS = ("zebra", "bgpd")
 # What marks a running config as holding something beyond FRR's boilerplate (for adoption).
 _SUBSTANCE = re.compile(r"^(router |vrf |route-map |ip prefix-list |ipv6 prefix-list |interface )")
 
@@ -100,6 +107,7 @@ class FrrAdapter:
 
     def __init__(self, cfg: FrrConfig) -> None:
         self.cfg = cfg
+        self._last_good: str | None = None  # what this process last wrote as LAST_GOOD (saves a read)
 
     # -- argv --------------------------------------------------------------------------------------
     def _path(self, name: str) -> str:
@@ -142,6 +150,12 @@ class FrrAdapter:
             raise ApplyError(result.describe(), retryable=True, phase="frr:write")
         return path
 
+    def last_good(self) -> str | None:
+        """The last good config (written by `apply`); read from FRR's config dir once per process."""
+        if self._last_good is None:
+            self._last_good = self.read_file(LAST_GOOD)
+        return self._last_good
+
     def read_file(self, name: str) -> str | None:
         """Contents of `name` in FRR's config dir, or None when it does not exist."""
         result = self._run([*self.cfg.exec_prefix, "cat", self._path(name)])
@@ -168,6 +182,25 @@ class FrrAdapter:
         except json.JSONDecodeError:
             return []
 
+    def identity(self) -> str | None:
+        """The PIDs of zebra and bgpd (pid files in the run dir); None when FRR is down or unreadable.
+
+        A different value means FRR restarted since it was last seen, whatever config it came back with.
+        """
+        base = (self.cfg.rundir or "/var/run/frr").rstrip("/")
+        rundir = f"{base}/{self.cfg.pathspace}" if self.cfg.pathspace else base
+        files = [f"{rundir}/{d}.pid" for d in IDENTITY_DAEMONS]
+        result = self._run([*self.cfg.exec_prefix, "cat", *files])
+        pids = result.stdout.split()
+        return " ".join(pids) if result.ok and len(pids) == len(files) else None
+
+    def verify(self, name: str = LAST_GOOD, *, timeout: float | None = None) -> Delta:
+        """What frr-reload.py would change to make FRR run the file `name` of the config dir."""
+        result = self._run(self.reload_argv("--test", self._path(name)), timeout=timeout)
+        if not result.ok:
+            raise ApplyError(result.describe(), retryable=True, phase="frr:verify")
+        return parse_delta(result.stdout)
+
     def delta(self, text: str, *, timeout: float | None = None) -> Delta:
         """What frr-reload.py would change to reach `text` (``--test``), applying nothing."""
         path = self.write_file(CANDIDATE, text, timeout=timeout)
@@ -178,14 +211,15 @@ class FrrAdapter:
 
     def needs_adoption(self) -> bool:
         """True when FRR holds routing config but the daemon never applied a file here."""
-        return self.read_file(LAST_GOOD) is None and has_substance(self.running_config())
+        return self.last_good() is None and has_substance(self.running_config())
 
     # -- applying ----------------------------------------------------------------------------------
-    def apply(self, text: str, *, timeout: float | None = None) -> Delta:
+    def apply(self, text: str, *, timeout: float | None = None, verify: bool = True) -> Delta:
         """Check, reload and verify `text`; returns the drift left after the reload (empty when clean).
 
         A syntax error is not retryable (a rendering bug); a failed reload restores the last good file
-        and is retryable.
+        and is retryable.  `verify=False` skips the ``--test`` (for an intermediate config that a later
+        reload of the same sync replaces and verifies) and returns an empty delta.
         """
         path = self.write_file(CANDIDATE, text, timeout=timeout)
         check = self._run(self.vtysh_argv("-C", "-f", path), timeout=timeout)
@@ -200,11 +234,14 @@ class FrrAdapter:
                 phase="frr:reload",
             )
         self.write_file(LAST_GOOD, text, timeout=timeout)
-        return self.delta(text, timeout=timeout)
+        self._last_good = text
+        if not verify:
+            return Delta()
+        return self.verify(CANDIDATE, timeout=timeout)  # the candidate file holds `text` already
 
     def _restore(self, timeout: float | None) -> str:
         """Reload the last good config; says how that went (for the error message)."""
-        if self.read_file(LAST_GOOD) is None:
+        if self.last_good() is None:
             return "not available (nothing applied yet)"
         result = self._run(self.reload_argv("--reload", self._path(LAST_GOOD)), timeout=timeout)
         return "restored" if result.ok else f"could not be restored either ({result.describe()[:200]})"

@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -17,7 +17,8 @@ ConfigOpt = Annotated[
     typer.Option("--config", "-c", envvar="FABRIC_SWITCH_CONFIG", help="YAML configuration file."),
 ]
 StateOpt = Annotated[
-    Path | None, typer.Option("--state", help="Read the SwitchState from this file instead of the API.")
+    Path | None,
+    typer.Option("--state", help="Read the SwitchState from this file instead of the API (config's api)."),
 ]
 
 
@@ -87,10 +88,37 @@ async def _serve(
         await db.close()
 
 
+async def _desired(cfg: Any, state_path: Path | None) -> Any:
+    """The switch's desired `SwitchState`: from `state_path`, else from `fabric api` (``cfg.api``)."""
+    from fabric.model import load_file
+
+    if state_path is not None:
+        from fabric.model.switch import SwitchState
+
+        return load_file(SwitchState, state_path)
+    from fabric.adapters.api_client import ApiClient
+    from fabric.switch.sources import ApiSource
+
+    token = cfg.api.token_file.read_text().strip() if cfg.api.token_file else None
+    async with ApiClient(cfg.api.url, token, ca=str(cfg.api.ca) if cfg.api.ca else None) as client:
+        return (await ApiSource(client, cfg.name).get()).state
+
+
+def _fail(command: str, exc: Exception) -> NoReturn:
+    """Print a fabric or API error for the user and exit 1; anything else is a bug and propagates."""
+    from fabric.adapters.api_client import ApiError
+    from fabric.errors import FabricError
+
+    if not isinstance(exc, FabricError | ApiError | OSError):
+        raise exc
+    typer.echo(f"fabric switch {command}: {exc}", err=True)
+    raise typer.Exit(1) from None
+
+
 @app.command()
 def plan(
     config: ConfigOpt = None,
-    state: Annotated[Path, typer.Option("--state", help="The SwitchState to plan for.")] = Path(),
+    state: StateOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Show what a sync would change on this switch (CONFIG_DB phases, FRR delta); applies nothing."""
@@ -99,25 +127,18 @@ def plan(
     try:
         out = asyncio.run(_plan(cfg, state, planner))
     except Exception as exc:
-        from fabric.errors import FabricError
-
-        if not isinstance(exc, FabricError):
-            raise
-        typer.echo(f"fabric switch plan: {exc}", err=True)
-        raise typer.Exit(1) from None
+        _fail("plan", exc)
     typer.echo(json.dumps(out, indent=2) if as_json else _plan_text(out))
 
 
-async def _plan(cfg: Any, state_path: Path, planner: Any) -> dict[str, Any]:
+async def _plan(cfg: Any, state_path: Path | None, planner: Any) -> dict[str, Any]:
     from fabric.adapters.configdb import SonicDb
     from fabric.adapters.frr import FrrAdapter
-    from fabric.model import load_file
-    from fabric.model.switch import SwitchState
     from fabric.switch.daemon import db_layout, limits
     from fabric.switch.describe import describe_plan
     from fabric.switch.sync import Syncer, final_frr
 
-    state = load_file(SwitchState, state_path)
+    state = await _desired(cfg, state_path)
     db = SonicDb(db_layout(cfg))
     frr = FrrAdapter(cfg.frr)
     try:
@@ -152,7 +173,10 @@ def _plan_text(out: dict[str, Any]) -> str:
 def check(config: ConfigOpt = None, state: StateOpt = None) -> None:
     """Check the switch's preconditions (VTEP, loopback, PXE VLAN, ports, split mode, FRR version)."""
     cfg = _config(config)
-    missing = asyncio.run(_check(cfg, state))
+    try:
+        missing = asyncio.run(_check(cfg, state))
+    except Exception as exc:
+        _fail("check", exc)
     for line in missing:
         typer.echo(f"missing: {line}", err=True)
     if not missing:
@@ -164,14 +188,9 @@ async def _check(cfg: Any, state_path: Path | None) -> list[str]:
     from fabric.adapters.configdb import SonicDb
     from fabric.adapters.frr import FrrAdapter
     from fabric.core.guard import missing_preconditions
-    from fabric.model import load_file
-    from fabric.model.switch import SwitchState
     from fabric.switch.daemon import db_layout
 
-    if state_path is None:
-        typer.echo("fabric switch check: give --state FILE (check does not read the API)", err=True)
-        raise typer.Exit(2)
-    state = load_file(SwitchState, state_path)
+    state = await _desired(cfg, state_path)
     db = SonicDb(db_layout(cfg))
     try:
         tables = await db.read_tables()

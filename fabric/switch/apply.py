@@ -43,16 +43,21 @@ async def execute(plan: Plan, db: SonicDb, frr: FrrAdapter, progress: Progress) 
     """Run every phase of `plan` in order; timings and FRR drift accumulate in `progress`.
 
     Within a phase: the FRR reload (if the phase carries a config) comes first, so withdrawing
-    neighbours and VRF stanzas precedes deleting their interfaces; then the ops as one transaction;
+    neighbours and VRF stanzas precedes deleting their interfaces; then the ops as one atomic write;
     then the STATE_DB waits that the next phase depends on.
     """
-    for phase in plan.phases:
+    last_frr = max((i for i, p in enumerate(plan.phases) if p.frr is not None), default=-1)
+    for index, phase in enumerate(plan.phases):
         progress.phase = phase.name
         start = time.monotonic()
         if phase.frr is not None:
             progress.step = "frr"
-            delta = await asyncio.to_thread(frr.apply, phase.frr, timeout=progress.remaining())
-            progress.drift = delta.lines()
+            # Only the plan's last FRR config is verified (--test): an earlier one (the withdraw) is
+            # replaced by it within this sync, and a delta that outlives the last is what drift means.
+            verify = index == last_frr
+            delta = await asyncio.to_thread(frr.apply, phase.frr, timeout=progress.remaining(), verify=verify)
+            if verify:
+                progress.drift = delta.lines()
         if phase.ops:
             progress.step = "configdb"
             await db.apply_ops(phase)

@@ -2,11 +2,13 @@
 
 Four tasks share one one-slot "sync needed" flag (`asyncio.Event`):
 - the watcher long-polls the desired state (resuming from the last revision) and marks dirty on change;
-- the resync timer marks dirty every `resync_period` (jittered), repairing drift;
+- the resync timer marks dirty every `resync_period` (jittered), repairing drift: that sync also compares
+  FRR's running config with what was applied (`verify_frr`);
 - the worker, on dirty, runs one sync of the *latest* desired state under one deadline
   (`asyncio.timeout`, which really cancels), reports status on change, and on a retryable error marks
   dirty again after an exponential backoff (events arriving meanwhile coalesce into that one retry);
-- the heartbeat reports status (ports, LLDP, BGP) periodically and pings the systemd watchdog.
+- the heartbeat reports status (ports, LLDP, BGP) periodically, pings the systemd watchdog, and marks
+  dirty when FRR restarted (its daemons' PIDs changed) so that its config is re-applied.
 A failing API never touches the switch: the worker keeps the last applied config and waits.
 """
 
@@ -83,6 +85,7 @@ class Loop:
         self.observe, self.timing, self.notify = observe, timing, notify
         self.metrics = metrics or SwitchMetrics()
         self.dirty = asyncio.Event()
+        self.verify_frr = False  # the next sync compares FRR's running config (set by the resync)
         self.latest: Desired | None = None
         self.last_result = SyncResult(applied_revision=0)
         self.synced = asyncio.Event()  # set after every sync attempt (tests and `plan` wait on it)
@@ -122,6 +125,7 @@ class Loop:
         while True:
             jitter = self.timing.resync_period * self.timing.resync_jitter
             await asyncio.sleep(self.timing.resync_period + rng.uniform(-jitter, jitter))
+            self.verify_frr = True
             self.dirty.set()
 
     async def _work(self) -> None:
@@ -131,7 +135,10 @@ class Loop:
             self.dirty.clear()
             if self.latest is None:
                 continue
-            result = await self.sync_once(self.latest)
+            verify, self.verify_frr = self.verify_frr, False
+            result = await self.sync_once(self.latest, verify_frr=verify)
+            if not result.ok:
+                self.verify_frr = self.verify_frr or verify  # the retry verifies in its place
             if result.ok:
                 backoff.reset()
             elif result.retryable:
@@ -147,11 +154,23 @@ class Loop:
             await asyncio.sleep(period)
             self.notify("WATCHDOG=1")
             if time.monotonic() - last >= self.timing.heartbeat:
+                await self._check_frr()
                 last = time.monotonic()
                 await self.report()
 
+    async def _check_frr(self) -> None:
+        """Mark dirty when FRR restarted (a restart may bring it back with other config)."""
+        try:
+            restarted = await self.syncer.frr_restarted()
+        except Exception as exc:  # observing is best effort; the next sync sees the real state
+            log.warning("FRR identity unavailable: %s", exc)
+            return
+        if restarted:
+            log.warning("FRR restarted; re-checking its config")
+            self.dirty.set()
+
     # -- one sync ------------------------------------------------------------------------------------
-    async def sync_once(self, desired: Desired) -> SyncResult:
+    async def sync_once(self, desired: Desired, *, verify_frr: bool = False) -> SyncResult:
         """One sync of `desired` under the deadline; returns (and reports, on change) its result."""
         progress = Progress()
         start = time.monotonic()
@@ -159,7 +178,7 @@ class Loop:
         progress.deadline = loop.time() + self.timing.sync_deadline
         try:
             async with asyncio.timeout_at(progress.deadline):
-                result = await self.syncer.sync(desired, progress)
+                result = await self.syncer.sync(desired, progress, verify_frr=verify_frr)
         except TimeoutError:
             result = self._failed(desired, deadline_error(progress, self.timing.sync_deadline), progress)
         except ApplyError as exc:

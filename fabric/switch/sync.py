@@ -3,6 +3,13 @@
 Order of the checks before anything is written: pause (maintenance) → preconditions (VTEP, loopback,
 PXE VLAN, ports, split mode, FRR version) → planner → ownership of every key → adoption of foreign FRR
 config → guard.  Any refusal raises `ApplyError` with the phase that refused; nothing was written.
+
+FRR is compared with what it runs, not only with the file last applied (level-triggered): FRR may have
+restarted on its own and come back with other config.  Before planning, when FRR's identity (its
+daemons' PIDs) differs from the one seen at the last successful sync, or when the caller asks (the
+periodic resync), ``frr-reload.py --test`` of the last good file is run; a delta other than the drift
+left by the last successful reload makes the planner see no applied FRR config, so the plan reloads it.
+A delta that persists after a successful reload is drift: reported, and not reloaded again.
 """
 
 from __future__ import annotations
@@ -59,15 +66,28 @@ class Syncer:
         self.adopt, self.force = adopt, force
         self.applied_revision = 0
         self.applied_hash = ""
+        self.frr_seen: str | None = None  # FRR's identity when it last ran what was applied
+        self.frr_drift: list[str] = []  # the delta a successful reload left (drift, not re-applied)
+        self._frr_now: str | None = None  # FRR's identity read by the sync in progress
 
-    async def prepare(self, state: SwitchState) -> tuple[Plan, Tables]:
-        """Observe and plan, running every safety check; raises `ApplyError` on a refusal."""
-        tables = await self.db.read_tables()
+    async def prepare(self, state: SwitchState, *, verify_frr: bool = False) -> tuple[Plan, Tables]:
+        """Observe and plan, running every safety check; raises `ApplyError` on a refusal.
+
+        `verify_frr` compares FRR's running config with the last good file even when FRR has not
+        restarted (the periodic resync does, catching edits made with vtysh).
+        """
+        tables, self._frr_now = await asyncio.gather(
+            self.db.read_tables(), asyncio.to_thread(self.frr.identity)
+        )
+        # Asked on every sync: `show version` is also the probe that FRR answers at all (pid files
+        # outlive a crashed FRR, so the identity alone cannot tell).
         version = await asyncio.to_thread(self.frr.version)
         missing = missing_preconditions(state, tables, version)
         if missing:
             raise ApplyError("; ".join(missing), retryable=True, phase="preconditions")
-        last_frr = await asyncio.to_thread(self.frr.read_file, LAST_GOOD)
+        last_frr = await asyncio.to_thread(self.frr.last_good)
+        if last_frr is not None and not await self._frr_runs_last_good(verify_frr):
+            last_frr = None  # the planner then reloads the whole desired FRR config
         plan = self.planner(state, tables, last_frr, version)
         foreign = not_owned(plan, state)
         if foreign:
@@ -77,6 +97,28 @@ class Syncer:
                 phase="plan",
             )
         return plan, tables
+
+    async def _frr_runs_last_good(self, verify: bool) -> bool:
+        """Whether FRR runs the last good file (up to known drift); asks FRR only when needed."""
+        if not verify and self._frr_now is not None and self._frr_now == self.frr_seen:
+            return True
+        delta = (await asyncio.to_thread(self.frr.verify, LAST_GOOD)).lines()
+        if not delta or delta == self.frr_drift:
+            return True
+        restarted = self.frr_seen is not None and self._frr_now != self.frr_seen
+        log.warning(
+            "FRR does not run the config last applied%s; reloading it",
+            " (FRR restarted)" if restarted else "",
+            extra={"frr_delta_lines": len(delta)},
+        )
+        return False
+
+    async def frr_restarted(self) -> bool:
+        """True when FRR runs again under another identity than at the last successful sync."""
+        if self.frr_seen is None:
+            return False  # nothing applied yet: the next sync verifies anyway
+        now = await asyncio.to_thread(self.frr.identity)
+        return now is not None and now != self.frr_seen
 
     async def check_adoption(self, plan: Plan) -> None:
         """Refuse (once, with the delta) to overwrite FRR config the daemon did not write."""
@@ -92,18 +134,20 @@ class Syncer:
             phase="frr:adopt",
         )
 
-    async def sync(self, desired: Desired, progress: Progress) -> SyncResult:
+    async def sync(self, desired: Desired, progress: Progress, *, verify_frr: bool = False) -> SyncResult:
         """Apply `desired`; returns the result, raises `ApplyError` on failure or refusal."""
         state = desired.state
         if desired.paused:
             return self.result(state, paused=True)
-        plan, tables = await self.prepare(state)
+        plan, tables = await self.prepare(state, verify_frr=verify_frr)
         await self.check_adoption(plan)
         verdict = guard(plan, tables, self.limits)
         if verdict.refused and not self.force:
             raise ApplyError(f"guard: {verdict.reason}", retryable=False, phase="guard")
+        progress.drift = list(self.frr_drift)  # replaced when a phase reloads FRR
         await execute(plan, self.db, self.frr, progress)
         self.applied_revision, self.applied_hash = state.revision, state.hash
+        self.frr_seen, self.frr_drift = self._frr_now, list(progress.drift)
         return self.result(state, progress=progress)
 
     def result(

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import redis
 from daemon_helpers import (
+    FABRIC,
     LEAF,
     DaemonProcess,
     eventually,
@@ -27,6 +28,7 @@ from daemon_helpers import (
 from switch_helpers import dump
 
 from fabric.adapters.api_client import ApiClient
+from fabric.adapters.process import run
 from fabric.model.switch import SwitchState
 from lab.rig import FrrInstance
 
@@ -229,3 +231,32 @@ async def test_admin_down_from_a_state_file(
     finally:
         filed.stop()
     assert world["db"].hget("PORT|Ethernet0", "admin_status") == "up"
+
+
+async def test_plan_and_check_read_the_desired_state_from_the_api(
+    world: dict[str, Any], daemon: DaemonProcess, api: ApiClient
+) -> None:
+    """Without --state, `plan` and `check` ask `fabric api` (the config's URL and token), like `run`.
+    The daemon is stopped (previous test) and the file-driven run left Ethernet8 admin down, which the
+    API's document does not say: the plan brings it back up, and applies nothing."""
+    assert not daemon.alive() and world["db"].hget("PORT|Ethernet8", "admin_status") == "down"
+    before = dump(world["db"])
+    planned = await asyncio.to_thread(
+        run, [FABRIC, "switch", "plan", "--config", str(world["config"]), "--json"], timeout=60
+    )
+    assert planned.ok, planned.describe()
+    ops = [op for phase in json.loads(planned.stdout)["phases"] for op in phase["ops"]]
+    assert any(op.startswith("set PORT|Ethernet8 admin_status=up") for op in ops), ops
+    assert dump(world["db"]) == before  # plan applies nothing
+    checked = await asyncio.to_thread(
+        run, [FABRIC, "switch", "check", "--config", str(world["config"])], timeout=60
+    )
+    assert checked.ok and "all preconditions met" in checked.stdout, checked.describe()
+    world["db"].delete("VXLAN_TUNNEL|vtep")
+    try:
+        checked = await asyncio.to_thread(
+            run, [FABRIC, "switch", "check", "--config", str(world["config"])], timeout=60
+        )
+    finally:
+        world["db"].hset("VXLAN_TUNNEL|vtep", "src_ip", "10.0.0.11")
+    assert not checked.ok and "VXLAN_TUNNEL" in checked.stderr, checked.describe()

@@ -11,7 +11,7 @@ import pytest
 import redis
 from switch_helpers import dump, state_filler, syncer, write_tables
 
-from fabric.adapters.configdb import SonicDb
+from fabric.adapters.configdb import SonicDb, list_field
 from fabric.core.ops import DelKey, Phase, SetKey, StateWait
 from fabric.errors import ApplyError
 from fabric.model import load
@@ -74,6 +74,54 @@ async def test_apply_phase_set_drop_null_and_delete(db: SonicDb, config_db: redi
         "SUPPRESS_VLAN_NEIGH|Vlan1001": {"NULL": "NULL"},
         "VRF|Vrf100010": {"vni": "100010"},
     }
+
+
+async def test_apply_phase_fires_the_keyspace_notifications_sonic_subscribes_to(
+    db: SonicDb, config_db: redis.Redis, redis_server: RedisInstance
+) -> None:
+    """SONiC's managers (SubscriberStateTable) learn of CONFIG_DB changes from keyspace notifications:
+    the one script per phase must fire them as single commands would, for every key, with list fields
+    (``ports@``) written under their raw name."""
+    config_db.config_set("notify-keyspace-events", "KA")
+    config_db.hset("VLAN|Vlan1001", "vlanid", "1001")
+    config_db.hset("INTERFACE|Ethernet0", mapping={"vrf_name": "Vrf1", "stale": "x"})
+    subscriber = redis_server.async_client(4)
+    pubsub = subscriber.pubsub()
+    await pubsub.psubscribe("__keyspace@4__:*")
+    await pubsub.get_message(timeout=1.0)  # the psubscribe confirmation
+    name, members = list_field("members", ["Ethernet0", "Ethernet4"])
+    phase = Phase(
+        "p",
+        (
+            SetKey("INTERFACE", "Ethernet0", {"vrf_name": "Vrf100010"}, drop=("stale",)),
+            SetKey("PORTCHANNEL", "PortChannel1", {name: members}),
+            DelKey("VLAN", "Vlan1001"),
+        ),
+    )
+    try:
+        await db.apply_ops(phase)
+        events: list[tuple[str, str]] = []
+
+        async def collect() -> bool:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is not None:
+                events.append((message["channel"].split(":", 1)[1], message["data"]))
+            return len(events) >= 4
+
+        async with asyncio.timeout(10):  # bounded: a missing notification fails, it does not hang
+            while not await collect():
+                pass
+    finally:
+        await pubsub.aclose()
+        await subscriber.aclose()
+        config_db.config_set("notify-keyspace-events", "")
+    assert events == [
+        ("INTERFACE|Ethernet0", "hset"),
+        ("INTERFACE|Ethernet0", "hdel"),
+        ("PORTCHANNEL|PortChannel1", "hset"),
+        ("VLAN|Vlan1001", "del"),
+    ]
+    assert config_db.hgetall("PORTCHANNEL|PortChannel1") == {"members@": "Ethernet0,Ethernet4"}
 
 
 async def test_wait_state_follows_the_managers(db: SonicDb, redis_server: RedisInstance) -> None:
