@@ -9,7 +9,10 @@ A VRF on its way out (`leaving_vrfs`) stays in the withdraw config as a `vrf` bl
 its `router bgp ... vrf` instance without peers, and goes in the final one: bgpd refuses
 `no router bgp ASN vrf X` while X's L3VNI is bound (`% Please unconfigure l3vni N`, FRR 8.4), and
 frr-reload.py deletes whole instances before lines inside blocks, so one reload cannot remove both.
-This two-step removal is used with FRR's netns VRF backend (the lab), where it is proven.
+This two-step removal is for FRR's netns VRF backend (the lab), where the `vrf` block stays (` netns`
+line) and frr-reload.py runs its ` no vni` only after whole-instance deletions.  With kernel VRFs the
+block vanishes with the VRF and frr-reload.py deletes its lines first, in running-config order, so one
+reload removes both without complaint (measured in the kernel-VRF VM, tests/integration/vm).
 """
 
 from __future__ import annotations

@@ -23,8 +23,11 @@ def desired_switch(state: SwitchState, observed: Observed, options: FrrOptions =
     configdb = build_configdb(state, observed)
     final = render_switch_frr(state, options)
     withdraw = withdraw_state(state, configdb, observed)
-    # Proven for FRR's netns backend only (tests/integration/render); with kernel VRFs FRR does not print
-    # a bare `vrf X` block, so the kernel rendering keeps removing a VRF in one reload.
+    # Two reloads only under the netns backend, where the leaving VRF's `vrf` block stays: frr-reload.py
+    # runs line deletions inside kept blocks (its `no vni`) after whole-instance deletions.  With kernel
+    # VRFs the block vanishes, frr-reload.py deletes its lines in running-config order (`no vni` before
+    # `no router bgp ... vrf`), so one reload is right (proven: tests/integration/vm/test_kernel_vrf.py);
+    # a bare `vrf X` block would not even be canonical there (kernel FRR never prints one).
     leaving = leaving_vrfs(configdb, observed) if options.netns_vrfs else ()
     same = withdraw == state and not leaving
     frr_withdraw = final if same else render_switch_frr(withdraw, options, leaving)

@@ -5,7 +5,9 @@ It builds, with lab.rig, one namespace per node; on the leaf one kernel VRF devi
 (``ip link add VrfN type vrf table T``) with its ports enslaved — the stand-in for SONiC's vrfmgrd /
 intfmgrd — then starts FRR (zebra, bgpd) on every node with the frr.conf files it was given (the
 production rendering: no ``netns`` line), waits until the expected routes are installed, pings, and
-emits everything observed as one JSON document.  It asserts nothing itself: the host test does.
+emits everything observed as one JSON document.  With a ``removal`` entry it also builds that VRF's
+L3VNI devices and then removes the VRF the way a switch does (`lab.vm.scenarios.vrf_removal`), on the
+same boot.  It asserts nothing itself: the host test does.
 
 spec.json::
 
@@ -17,7 +19,8 @@ spec.json::
      "expect": {"Vrf100010": ["10.10.0.5/32", "2001:db8:10::5/128"]},
      "pings": [{"from": "m1", "source": "10.10.0.5", "to": "10.10.0.6"}],
      "kernel_tables": {"main": "main", "Vrf100010": "1001"},
-     "timeout": 60}
+     "timeout": 60,
+     "removal": {...}}   (optional, see lab.vm.scenarios.vrf_removal)
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 from lab.rig import FrrInstance, Netns, Rig, veth
 from lab.vm.result import emit
 from lab.vm.scenarios import settle
+from lab.vm.scenarios.vrf_removal import build_l3vni, build_port, remove_vrf
 
 DAEMONS = ("zebra", "bgpd")
 FRR_START_TIMEOUT = 60.0  # daemons under software emulation start several times slower
@@ -89,15 +93,24 @@ def ping(nodes: dict[str, Netns], spec: dict[str, Any]) -> dict[str, Any]:
     return {**spec, "rc": result.rc, "output": result.stdout[-400:] + result.stderr[-200:]}
 
 
+def _converged(frr: FrrInstance, spec: dict[str, Any]) -> bool:
+    return all(installed(frr, vrf, p) for vrf, p in spec["expect"].items())
+
+
 def main() -> None:
     """Build, start, wait, observe, emit."""
     spec = json.loads(Path("spec.json").read_text())
     leaf, machines = spec["leaf"], spec["machines"]
+    removal = spec.get("removal", {})
     times: dict[str, float] = {}
     begin = time.monotonic()
     with Rig() as rig:
         leaf_ns = build_leaf(rig, leaf)
         nodes = {leaf["node"]: leaf_ns}
+        for l3vni in removal.get("l3vnis", []):
+            build_l3vni(leaf_ns, l3vni)
+        for port in removal.get("ports", []):
+            build_port(leaf_ns, port)
         for machine in machines:
             nodes[machine["node"]] = attach_machine(rig, leaf_ns, leaf, machine)
         times["build"] = time.monotonic() - begin
@@ -108,9 +121,7 @@ def main() -> None:
             frrs = list(pool.map(lambda job: start_frr(rig, nodes[job[0]], job[1], job[2]), jobs))
         leaf_frr = frrs[0]
         times["frr_started"] = time.monotonic() - begin
-        converged = settle(
-            lambda: all(installed(leaf_frr, vrf, p) for vrf, p in spec["expect"].items()), spec
-        )
+        converged = settle(lambda: _converged(leaf_frr, spec), spec)
         times["converged"] = time.monotonic() - begin
         observed = {
             "converged": converged,
@@ -127,6 +138,10 @@ def main() -> None:
             "kernel": {name: kernel_routes(leaf_ns, table) for name, table in spec["kernel_tables"].items()},
             "pings": [ping(nodes, p) for p in spec["pings"]],
         }
+        if removal:
+            observed["removal"] = remove_vrf(leaf_ns, leaf_frr, removal, spec)
+            observed["removal"]["converged_after"] = settle(lambda: _converged(leaf_frr, spec), spec)
+            times["removed"] = time.monotonic() - begin
         times["total"] = time.monotonic() - begin
     emit({**observed, "seconds": times})
 
