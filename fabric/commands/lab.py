@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -81,10 +82,11 @@ def _print_demo(console: Any, name: str, report: Any) -> None:
     console.print(matrix)
     for note in report.notes:
         console.print(f"[yellow]not in this lab:[/] {note}")
+    fabric = _fabric_command()
     console.print(
-        f"explore:   fabric lab exec {name} leaf01 -- vtysh -c 'show bgp vrf all summary'\n"
-        f"           fabric lab status {name}\n"
-        f"tear down: fabric lab down {name}   (or make lab-down)"
+        f"explore:   {fabric} lab exec {name} leaf01 -- vtysh -c 'show bgp vrf all summary'\n"
+        f"           {fabric} lab status {name}\n"
+        f"tear down: {fabric} lab down {name}   (or make lab-down)"
     )
 
 
@@ -183,3 +185,18 @@ def exec(
     argv = fabric_lab.exec_argv(record, command)
     sys.stdout.flush()
     os.execvp(argv[0], argv)
+
+
+def _fabric_command() -> str:
+    """How the user calls fabric again: `fabric` when that is on PATH, else the path this run came from.
+
+    `make lab` runs `.venv/bin/fabric`, which a fresh shell does not have on its PATH.
+    """
+    me = Path(sys.argv[0]).resolve()
+    found = shutil.which("fabric")
+    if found and Path(found).resolve() == me:
+        return "fabric"
+    try:
+        return str(me.relative_to(Path.cwd()))
+    except ValueError:
+        return str(me)
