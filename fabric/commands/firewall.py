@@ -107,6 +107,7 @@ def run(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="YAML configuration (FABRIC_FIREWALL_* override).")
     ] = None,
+    adopt: Annotated[bool, typer.Option(help="Take over FRR config fabric did not write.")] = False,
 ) -> None:
     """Watch the FirewallState and the cluster, keep the nftables table applied, report status."""
     import asyncio
@@ -122,4 +123,4 @@ def run(
         _fail(exc)
         return
     logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(cfg))
+    asyncio.run(serve(cfg, adopt=adopt))

@@ -1,7 +1,8 @@
 """Composition root of `fabric firewall run`: adapters from the configuration, wired into the loop.
 
 The daemon owns `table inet fabric` (nft), the kernel devices of the firewall's VRFs (netlink) and FRR
-(the switch daemon's `FrrAdapter`: vtysh -C, frr-reload.py --reload, an empty --test).
+(the switch daemon's `FrrAdapter`: vtysh -C, frr-reload.py --reload, an empty --test); FRR config it
+did not write is taken over only with `adopt` (``--adopt``), as on the switch.
 """
 
 from __future__ import annotations
@@ -47,8 +48,11 @@ def api_client(cfg: FirewallConfig) -> ApiClient:
     return ApiClient(cfg.api.url, token, ca=ca, timeout=cfg.api.timeout)
 
 
-def routing(cfg: FirewallConfig) -> Routing | None:
-    """FRR and plumbing as configured; None when the daemon manages neither."""
+def routing(cfg: FirewallConfig, *, adopt: bool = False) -> Routing | None:
+    """FRR and plumbing as configured; None when the daemon manages neither.
+
+    `adopt`: take over FRR config the daemon did not write (else the sync refuses at ``frr:adopt``).
+    """
     if cfg.frr is None and cfg.plumbing is None:
         return None
     return Routing(
@@ -57,19 +61,25 @@ def routing(cfg: FirewallConfig) -> Routing | None:
         plumbing=cfg.plumbing is not None,
         netns=cfg.plumbing.netns if cfg.plumbing is not None else None,
         refresh=cfg.resync_period,
+        adopt=adopt,
     )
 
 
 def build_loop(
-    cfg: FirewallConfig, api: StateClient, cache: ClusterCache, metrics: FirewallMetrics | None = None
+    cfg: FirewallConfig,
+    api: StateClient,
+    cache: ClusterCache,
+    metrics: FirewallMetrics | None = None,
+    *,
+    adopt: bool = False,
 ) -> Loop:
     """The daemon's loop over `api` and `cache` (both opened by the caller)."""
     table = NftTable(prefix=cfg.nft.exec_prefix, nft=cfg.nft.nft)
-    syncer = Syncer(table, cfg.isolation, routing(cfg))
+    syncer = Syncer(table, cfg.isolation, routing(cfg, adopt=adopt))
     return Loop(cfg.name, api, cache, syncer, timing=timing(cfg), metrics=metrics, notify=sdnotify.notify)
 
 
-async def run(cfg: FirewallConfig) -> None:
+async def run(cfg: FirewallConfig, *, adopt: bool = False) -> None:
     """Run the daemon until cancelled (SIGTERM ends `asyncio.run`)."""
     metrics = FirewallMetrics()
     if cfg.metrics_port:
@@ -81,7 +91,7 @@ async def run(cfg: FirewallConfig) -> None:
             cache = ClusterCache(kube, lambda: loop.dirty.set() if loop else None)
             for reflector in cache.reflectors:
                 reflector.watch_timeout = cfg.kube.watch_timeout
-            loop = build_loop(cfg, api, cache, metrics)
+            loop = build_loop(cfg, api, cache, metrics, adopt=adopt)
             log.info("fabric firewall %s: watching %s and the cluster", cfg.name, cfg.api.url)
             await loop.run(watchdog=sdnotify.watchdog_interval())
     finally:
@@ -89,9 +99,9 @@ async def run(cfg: FirewallConfig) -> None:
         await kube.close()
 
 
-async def serve(cfg: FirewallConfig) -> None:
+async def serve(cfg: FirewallConfig, *, adopt: bool = False) -> None:
     """`run` until SIGTERM or SIGINT, then stop cleanly (systemd's stop, Ctrl-C)."""
-    task = asyncio.ensure_future(run(cfg))
+    task = asyncio.ensure_future(run(cfg, adopt=adopt))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)

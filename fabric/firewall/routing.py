@@ -1,8 +1,9 @@
 """The routing half of a firewall sync: the kernel plumbing of its VRFs and FRR, from `FirewallState`.
 
 Blocking calls (netlink, vtysh, frr-reload.py): the syncer runs every method here in a worker thread.
-The order is the caller's (`Syncer.sync`): `plumb` (devices FRR needs) → `configure` (FRR) → `unplumb`
-(devices FRR no longer names).  FRR is reloaded when the rendered file differs from the one last
+The order is the caller's (`Syncer.sync`): `check_adoption` (FRR config we did not write is not
+overwritten without `adopt`) → `plumb` (devices FRR needs) → `configure` (FRR) → `unplumb` (devices FRR
+no longer names).  FRR is reloaded when the rendered file differs from the one last
 applied by this process, and at least every `refresh` seconds (which repairs drift: the reload
 converges FRR on the file, `--test` must then be empty); the plumbing is observed on every sync and
 touched only where it differs.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from fabric.adapters.adoption import check_adoption
 from fabric.adapters.frr import FrrAdapter
 from fabric.adapters.netlink import Netlink
 from fabric.core.frr_model import FrrOptions
@@ -28,7 +30,8 @@ class Routing:
     """FRR (through the switch daemon's `FrrAdapter`) and netlink plumbing of one firewall.
 
     `frr` None: FRR is not managed; `plumbing` False: the VRF devices are not managed (FRR's netns VRF
-    backend, where the VRFs are namespaces, or devices made by something else).
+    backend, where the VRFs are namespaces, or devices made by something else); `adopt`: take over FRR
+    config the daemon did not write (the switch daemon's ``--adopt``).
     """
 
     def __init__(
@@ -39,11 +42,12 @@ class Routing:
         plumbing: bool = True,
         netns: str | None = None,
         refresh: float = 300.0,
+        adopt: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.frr, self.vrf_backend = frr, vrf_backend
         self.plumbing, self.netns = plumbing, netns
-        self.refresh, self.clock = refresh, clock
+        self.refresh, self.clock, self.adopt = refresh, clock, adopt
         self.applied_frr: str | None = None  # the file FRR last converged on, from this process
         self.applied_at = 0.0
         self.version: str | None = None
@@ -70,6 +74,18 @@ class Routing:
             netlink.apply(removals)
 
     # -- FRR ---------------------------------------------------------------------------------------
+    def check_adoption(self, state: FirewallState) -> None:
+        """Refuse (`ApplyError`, phase ``frr:adopt``, with the delta) to overwrite FRR config this daemon
+        did not write, unless `adopt`; the caller runs it before plumbing, which a foreign FRR config
+        may rely on too.  Cheap once a file of ours was applied (the adapter remembers it)."""
+        if self.frr is not None and self.checks_adoption:
+            check_adoption(self.frr, self.render(state), adopt=False)
+
+    @property
+    def checks_adoption(self) -> bool:
+        """Whether `check_adoption` can refuse (FRR managed, `adopt` off)."""
+        return self.frr is not None and not self.adopt
+
     def render(self, state: FirewallState) -> str:
         """The firewall's frr.conf for the FRR release running here and the configured VRF backend."""
         if self.frr is not None and self.version is None:

@@ -1,9 +1,12 @@
 """One sync of the firewall daemon: FirewallState + cluster objects → compile → nft → plumbing → FRR.
 
 Phases, in order (the first failure ends the sync; its phase and reason go to the status):
-`compile`, `nft` (the filter first: routes that appear later already meet it), `plumbing` (VRF, bridge
-and vxlan devices FRR needs, before FRR names them), `frr` (render, `vtysh -C`, reload, empty
-`--test`), `plumbing:remove` (devices FRR no longer names, after it stopped naming them).
+`compile`, `nft` (the filter first: routes that appear later already meet it, and a refusal below
+leaves the filter enforced), `frr:adopt` (FRR config the daemon did not write is not overwritten
+without ``--adopt``: refused, not retryable, with the delta, before plumbing or FRR is touched),
+`plumbing` (VRF, bridge and vxlan devices FRR needs, before FRR names them), `frr` (render,
+`vtysh -C`, reload, empty `--test`), `plumbing:remove` (devices FRR no longer names, after it stopped
+naming them).
 Blocking work (parsing, compiling, `nft`) runs in a worker thread so the event loop keeps watching;
 the loop owns the deadline, retries and backoff.  Compiling is incremental (`PolicyCompiler`): a sync
 after one changed Service re-parses and recompiles that Service and re-formats only its own set
@@ -127,6 +130,10 @@ class Syncer:
         routing = self.routing
         if routing is None:
             return []
+        if routing.checks_adoption:
+            # Before plumbing: a foreign FRR config may rely on devices of the same names.
+            with timer.phase("frr:adopt"):
+                await asyncio.to_thread(self._locked, routing.check_adoption, state)
         with timer.phase("plumbing"):
             removals = await asyncio.to_thread(self._locked, routing.plumb, state)
         with timer.phase("frr"):

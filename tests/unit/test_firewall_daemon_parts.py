@@ -124,3 +124,19 @@ def test_frr_and_plumbing_settings_are_the_switch_daemons_and_can_be_turned_off(
     assert off.frr is None and off.plumbing is None and routing(off) is None
     with pytest.raises(ValidationError, match="vrf_backend"):
         load_config(EXAMPLE, {"FABRIC_FIREWALL_FRR__VRF_BACKEND": "vrf-lite"})
+
+
+def test_adoption_is_checked_unless_adopt_and_only_when_frr_is_managed() -> None:
+    from typer.testing import CliRunner
+
+    from fabric.commands.firewall import app
+    from fabric.firewall.daemon import routing
+
+    cfg = load_config(EXAMPLE)
+    guarded, adopting = routing(cfg), routing(cfg, adopt=True)
+    assert guarded is not None and guarded.checks_adoption
+    assert adopting is not None and not adopting.checks_adoption
+    plumbing_only = routing(load_config(EXAMPLE, {"FABRIC_FIREWALL_FRR": "null"}))
+    assert plumbing_only is not None and not plumbing_only.checks_adoption
+    help_text = CliRunner().invoke(app, ["run", "--help"]).output
+    assert "--adopt" in help_text

@@ -19,6 +19,8 @@ import secrets
 import signal
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +88,27 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Firewal
         server.stop()
 
 
+# What an operator (or another tool) left in FRR before fabric: routing config fabric never wrote.
+FOREIGN = """hostname fw1
+service integrated-vtysh-config
+ip prefix-list OPS-NETS seq 5 permit 198.51.100.0/24
+route-map OPS-IN permit 10
+ match ip address prefix-list OPS-NETS
+exit
+router bgp 65500
+ bgp router-id 192.0.2.1
+ no bgp ebgp-requires-policy
+exit
+"""
+
+
 @pytest.fixture(scope="module")
 def frr(rig: Rig, fw: tuple[Netns, NetnsDir], api: tuple[Api, FirewallState]) -> FrrInstance:
+    """fw1's FRR, started with a config fabric did not write (the daemon must adopt it first)."""
     ns, vrf_dir = fw
     for vrf in api[1].vrfs:  # with the netns backend a VRF is a namespace the operator provides
         vrf_dir.add(vrf.name)
-    return rig.frr(ns, "fw1", netns_vrf=True, netns_dir=vrf_dir)
+    return rig.frr(ns, "fw1", config=FOREIGN, netns_vrf=True, netns_dir=vrf_dir)
 
 
 def frr_settings(frr: FrrInstance) -> dict[str, Any]:
@@ -107,23 +124,34 @@ def frr_settings(frr: FrrInstance) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def daemon(
-    fw: tuple[Netns, NetnsDir],
-    frr: FrrInstance,
-    api: tuple[Api, FirewallState],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Path]:
+def kube() -> Iterator[KubeStandIn]:
     server = KubeStandIn(bookmark_every=1.0).start()
     server.apply(WEB)
-    home = tmp_path_factory.mktemp("fwr-daemon")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def running_daemon(
+    home: Path,
+    frr: FrrInstance,
+    api: Api,
+    kube: KubeStandIn,
+    *,
+    plumbing: dict[str, Any] | None,
+    adopt: bool,
+) -> Iterator[Path]:
+    """`fabric firewall run` (with `--adopt` when asked) until the block ends; yields its log."""
     config = {
         "name": "fw1",
-        "api": {"url": api[0].url, "token_file": str(api[0].db.parent / "fw1.token"), "watch_wait": 5},
-        "kube": {"kubeconfig": str(server.kubeconfig(home / "kubeconfig")), "watch_timeout": 30},
-        "nft": {"exec_prefix": ["ip", "netns", "exec", fw[0].name]},
+        "api": {"url": api.url, "token_file": str(api.db.parent / "fw1.token"), "watch_wait": 5},
+        "kube": {"kubeconfig": str(kube.kubeconfig(home / "kubeconfig")), "watch_timeout": 30},
+        "nft": {"exec_prefix": ["ip", "netns", "exec", frr.ns.name]},
         "frr": frr_settings(frr),
-        "plumbing": None,  # the netns backend: VRFs are namespaces, not devices
-        "resync_period": 3,  # FRR is reloaded at least this often: drift is repaired quickly
+        "plumbing": plumbing,
+        "resync_period": 3,  # FRR is reloaded (or adoption checked again) at least this often
         "resync_jitter": 0,
         "heartbeat": 0.5,
         "backoff_initial": 0.2,
@@ -131,18 +159,98 @@ def daemon(
     }
     (home / "firewall.yaml").write_text(yaml.safe_dump(config))
     log = home / "daemon.log"
-    proc = spawn([FABRIC, "firewall", "run", "--config", str(home / "firewall.yaml")], stdout_path=str(log))
+    argv = [FABRIC, "firewall", "run", "--config", str(home / "firewall.yaml"), *(["--adopt"] * adopt)]
+    proc = spawn(argv, stdout_path=str(log))
     try:
         yield log
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
-        server.stop()
         print(log.read_text()[-4000:])
-        NftTable(prefix=["ip", "netns", "exec", fw[0].name]).remove()
+        NftTable(prefix=["ip", "netns", "exec", frr.ns.name]).remove()
 
 
-def test_daemon_applies_frr_and_reports_it(
+@dataclass
+class Refusal:
+    """What a daemon without `--adopt` left: its status, FRR before and after, the filter it loaded."""
+
+    status: dict[str, Any]
+    before: str
+    after: str
+    nft: str
+    refusals: int
+    files: set[str]
+
+
+@pytest.fixture(scope="module")
+def refused(
+    frr: FrrInstance,
+    api: tuple[Api, FirewallState],
+    kube: KubeStandIn,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Refusal:
+    """The daemon without `--adopt` against the foreign FRR, until it refused twice (the second at
+    the periodic resync).  Plumbing is configured into fw1's namespace only to show the check comes
+    first: on this VRF-less kernel the plumbing phase would fail at `netlink:vrf`."""
+    before = frr.running_config()
+    home = tmp_path_factory.mktemp("fwr-refused")
+    plumbing = {"netns": frr.ns.name}
+    with running_daemon(home, frr, api[0], kube, plumbing=plumbing, adopt=False) as log:
+        status = wait_until(
+            lambda: (s := api[0].status()) and s["sync"]["failing_phase"] == "frr:adopt" and s,
+            timeout=60,
+            what="the adoption refusal reported",
+        )
+        wait_until(
+            lambda: log.read_text().count("failed in frr:adopt") >= 2, timeout=30, what="refused again"
+        )
+        nft = NftTable(prefix=["ip", "netns", "exec", frr.ns.name]).listing(stateless=True)
+        refusals = log.read_text().count("failed in frr:adopt")
+        after = frr.running_config()
+    return Refusal(status, before, after, nft, refusals, {p.name for p in frr.dir.iterdir()})
+
+
+@pytest.fixture(scope="module")
+def daemon(
+    frr: FrrInstance,
+    api: tuple[Api, FirewallState],
+    kube: KubeStandIn,
+    refused: Refusal,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Path]:
+    """The daemon restarted with `--adopt` (after `refused`); the netns backend: no plumbing."""
+    home = tmp_path_factory.mktemp("fwr-daemon")
+    with running_daemon(home, frr, api[0], kube, plumbing=None, adopt=True) as log:
+        yield log
+
+
+def test_foreign_frr_config_is_refused_with_the_delta(
+    refused: Refusal, api: tuple[Api, FirewallState]
+) -> None:
+    sync, state = refused.status["sync"], api[1]
+    assert (sync["ok"], sync["retryable"], sync["applied_revision"]) == (False, False, 0)
+    assert "start with --adopt to take it over" in sync["reason"]
+    # The delta the first apply would make (the first 50 of its lines): the foreign lines go, the
+    # rendered ones come.
+    assert "\n- no router bgp 65500\n" in sync["reason"]
+    assert "\n- no route-map OPS-IN permit 10\n" in sync["reason"]
+    assert f"\n+ vrf {state.vrfs[0].name}\n" in sync["reason"]
+    assert f"\n+ router bgp {state.firewall.asn}\n" in sync["reason"]
+    # Checked after the filter and before plumbing (which would have failed at netlink:vrf here).
+    assert [p["phase"] for p in sync["phases"]] == ["compile", "nft", "count", "frr:adopt"]
+
+
+def test_refused_sync_writes_nothing_to_frr_and_keeps_the_filter(refused: Refusal) -> None:
+    assert refused.after == refused.before
+    assert "fabric-last-good.conf" not in refused.files
+    # Not retried at once (not retryable), but checked again at the resync, and refused again.
+    assert refused.refusals >= 2
+    # The firewall's filtering is enforced all the same.
+    assert "shop/web (Service)" in refused.nft
+    assert refused.status["elements"] > 0
+
+
+def test_daemon_with_adopt_takes_over_and_applies_frr(
     daemon: Path, frr: FrrInstance, api: tuple[Api, FirewallState]
 ) -> None:
     server, state = api
@@ -158,6 +266,7 @@ def test_daemon_applies_frr_and_reports_it(
     running = frr.running_config()
     assert f"vrf {vrf}\n vni {state.vrfs[0].vni}\n netns /run/netns/{vrf}\nexit-vrf" in running
     assert f"router bgp {state.firewall.asn} vrf {vrf}" in running
+    assert "OPS-" not in running and "router bgp 65500" not in running  # adopted: foreign config gone
     # FRR runs exactly what the renderer makes of the state: frr-reload --test is empty.
     path = frr.dir / "expected.conf"
     path.write_text(render_firewall_frr(state, FrrOptions(frr_version="8.4.4", netns_vrfs=True)))
