@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from fabric.adapters.adoption import check_adoption
 from fabric.adapters.configdb import SonicDb, Tables
 from fabric.adapters.frr import LAST_GOOD, FrrAdapter
 from fabric.core.guard import GuardLimits, guard, missing_preconditions, not_owned
@@ -123,16 +124,8 @@ class Syncer:
     async def check_adoption(self, plan: Plan) -> None:
         """Refuse (once, with the delta) to overwrite FRR config the daemon did not write."""
         text = final_frr(plan)
-        if self.adopt or text is None or not await asyncio.to_thread(self.frr.needs_adoption):
-            return
-        delta = await asyncio.to_thread(self.frr.delta, text)
-        shown = "\n".join(delta.lines()[:50])
-        raise ApplyError(
-            f"FRR holds configuration fabric did not write; start with --adopt to take it over. "
-            f"The first apply would change {len(delta.lines())} lines:\n{shown}",
-            retryable=False,
-            phase="frr:adopt",
-        )
+        if text is not None:
+            await asyncio.to_thread(check_adoption, self.frr, text, adopt=self.adopt)
 
     async def sync(self, desired: Desired, progress: Progress, *, verify_frr: bool = False) -> SyncResult:
         """Apply `desired`; returns the result, raises `ApplyError` on failure or refusal."""
