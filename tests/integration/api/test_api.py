@@ -85,7 +85,9 @@ async def test_etag_watch_and_diff(server: Server) -> None:
         watcher = asyncio.create_task(
             api.watch_state("switch", "leaf02", since=first.document.revision, wait=30)
         )
-        await asyncio.sleep(0)  # let the watch reach the server before the change
+        # Give the watch a turn to be sent first; either order is correct (since= answers at once
+        # when the revision already passed), so nothing here depends on who wins.
+        await asyncio.sleep(0)
         await api.post_status(
             "switch", "leaf02", lldp_status(1, with_lonely=False).model_copy(update={"lldp": []})
         )
