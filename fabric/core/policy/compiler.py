@@ -12,11 +12,13 @@ import functools
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from fabric.core.policy.ir import (
     ALL_PORTS,
     ALL_PROTOCOLS,
     DIRECTIONS,
+    FAMILIES,
     PROTOCOL_NUMBERS,
     Allow,
     CompiledPolicy,
@@ -181,31 +183,44 @@ def compile_service(service: ServiceView, isolation: Isolation) -> Fragment:
     fragment = Fragment()
     if service.type != "LoadBalancer":
         return fragment
-    origin = object_id("Service", service.namespace, service.name)
+    origin = f"Service/{service.namespace}/{service.name}"  # object_id, inlined on this hot path
     addresses = service.addresses
     if not addresses:
         fragment.condition = Condition(origin, True, "no load-balancer IP assigned yet")
         return fragment
-    ranges = service.source_ranges
-    by_family = _source_ranges(ranges)
-    allows, guards = fragment.allows, fragment.guards
+    shape = _service_shape(service.ports, service.source_ranges, isolation)
+    allows, guards, cluster = fragment.allows, fragment.guards, fragment.cluster
+    new = tuple.__new__  # Allow(...) and Guard(...) without their Python-level __new__ frames
     for address in addresses:
-        family = _family(address)
+        family: Family = 4 if address.version == 4 else 6
         local = int(address)
-        fragment.cluster.append((family, (local, local)))
-        sources = by_family[family]
-        for protocol, port in service.ports:
-            proto = PROTOCOL_NUMBERS[protocol]
-            protocols, ports = (proto, proto), (port, port)
-            for remote in sources:
-                allows.append(Allow("ingress", family, local, protocols, ports, remote, origin))
-            if ranges and isolation == "kubernetes":
-                guards.append(Guard(family, local, protocols, ports, origin))
-    reason = f"{len(addresses)} address(es), {len(service.ports)} port(s)"
-    if ranges:
-        reason += f", from {len(ranges)} source range(s)"
-    fragment.condition = Condition(origin, True, reason)
+        cluster.append((family, (local, local)))
+        allows += [new(Allow, ("ingress", family, local, p, q, r, origin)) for p, q, r in shape.boxes[family]]
+        guards += [new(Guard, (family, local, p, q, origin)) for p, q in shape.guards]
+    fragment.condition = Condition(origin, True, f"{len(addresses)} address(es){shape.reason}")
     return fragment
+
+
+class _Shape(NamedTuple):
+    """What a Service opens on each of its addresses: per family the (protocols, ports, remote) boxes in
+    port then range order, the guards' (protocols, ports), and the tail of its condition's reason."""
+
+    boxes: dict[Family, tuple[tuple[Range, Range, Range], ...]]
+    guards: tuple[tuple[Range, Range], ...]
+    reason: str
+
+
+@functools.lru_cache(maxsize=4096)
+def _service_shape(
+    ports: tuple[tuple[str, int], ...], ranges: tuple[Network, ...], isolation: Isolation
+) -> _Shape:
+    """The `_Shape` of a Service's ports and source ranges, memoised: it recurs across thousands."""
+    by_family = _source_ranges(ranges)
+    pairs = [((n, n), (port, port)) for n, port in ((PROTOCOL_NUMBERS[p], port) for p, port in ports)]
+    boxes = {f: tuple((p, q, r) for p, q in pairs for r in by_family[f]) for f in FAMILIES}
+    guards = tuple(pairs) if ranges and isolation == "kubernetes" else ()
+    reason = f", {len(ports)} port(s)" + (f", from {len(ranges)} source range(s)" if ranges else "")
+    return _Shape(boxes, guards, reason)
 
 
 @functools.lru_cache(maxsize=4096)
