@@ -12,6 +12,8 @@ import functools
 import ipaddress
 import socket
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
+from typing import TypeVar
 
 from fabric.core.policy.disjoint import Box, disjoint
 from fabric.core.policy.ir import Allow, Family, Guard, Range, family_max, origin_label
@@ -21,32 +23,41 @@ Element = tuple[str, str]
 """(key, comment): one set element."""
 
 
+_E = TypeVar("_E")
+_ORIGIN = itemgetter(6)  # Allow.origin
+_BOX = itemgetter(3, 4, 5)  # Allow (protocols, ports, remote)
+
 Bucket = int | None
 """Where an allow element goes: None for the interval set, else the prefix length of its remote block
 (an exact protocol, an exact port and a CIDR-aligned remote go to the hash set of that length)."""
 
 
-def allow_group(family: Family, local: int, allows: Sequence[Allow]) -> list[tuple[Bucket, Element]]:
-    """The elements of every allow of one direction whose local address is `local`, with their sets."""
+def allow_buckets(family: Family, local: int, allows: Sequence[Allow]) -> dict[Bucket, list[Element]]:
+    """The elements of every allow of one direction whose local address is `local`, by set (bucket)."""
     prefix = address(family, local)
-    origins = {a.origin for a in allows}
-    if len(origins) == 1:
-        comment = comment_of(frozenset(origins))
-        shape = frozenset((a.protocols, a.ports, a.remote) for a in allows)
-        return [(b, (f"{prefix} . {suffix}", comment)) for b, suffix in _single_origin(family, shape)]
+    origins = set(map(_ORIGIN, allows))
+    if len(origins) == 1:  # most groups: one Service or one policy's pod; itemgetter keeps this in C
+        comment = _label(allows[0].origin)
+        shape = frozenset(map(_BOX, allows))
+        return {
+            bucket: [(f"{prefix} . {suffix}", comment) for suffix in suffixes]
+            for bucket, suffixes in _single_origin(family, shape)
+        }
     boxes: list[tuple[Box, str]] = [((a.protocols, a.ports, a.remote), a.origin) for a in allows]
-    return [
+    return by_bucket(
         (bucket, (f"{prefix} . {suffix}", comment_of(o)))
         for (bucket, suffix), o in ((_suffix(family, b), o) for b, o in disjoint(boxes))
-    ]
+    )
 
 
 @functools.lru_cache(maxsize=65536)
 def _single_origin(
     family: Family, shape: frozenset[tuple[Range, Range, Range]]
-) -> tuple[tuple[Bucket, str], ...]:
+) -> tuple[tuple[Bucket, tuple[str, ...]], ...]:
+    """The element suffixes of one origin's boxes (`disjoint` of them), by bucket in first-seen order."""
     pieces = disjoint([(box, "") for box in sorted(shape)])
-    return tuple(_suffix(family, b) for b, _ in pieces)
+    buckets = by_bucket(_suffix(family, b) for b, _ in pieces)
+    return tuple((bucket, tuple(suffixes)) for bucket, suffixes in buckets.items())
 
 
 def _suffix(family: Family, box: Box) -> tuple[Bucket, str]:
@@ -69,9 +80,9 @@ def prefix_length(family: Family, rng: Range) -> int | None:
     return family_max(family).bit_length() - (size.bit_length() - 1)
 
 
-def by_bucket(pairs: Iterable[tuple[Bucket, Element]]) -> dict[Bucket, list[Element]]:
+def by_bucket(pairs: Iterable[tuple[Bucket, _E]]) -> dict[Bucket, list[_E]]:
     """Elements by bucket, each in the order given."""
-    out: dict[Bucket, list[Element]] = {}
+    out: dict[Bucket, list[_E]] = {}
     for bucket, element in pairs:
         if bucket in out:
             out[bucket].append(element)
@@ -154,6 +165,12 @@ def _number(rng: Range) -> str:
 @functools.lru_cache(maxsize=65536)
 def comment_of(origins: frozenset[str]) -> str:
     """`ns/name (Kind)` of the first origin, and how many more share the element."""
+    if len(origins) == 1:
+        return _label(next(iter(origins)))
     ordered = sorted(origins)
-    text = origin_label(ordered[0]) + (f" +{len(ordered) - 1}" if len(ordered) > 1 else "")
-    return text[:COMMENT_MAX]
+    return (origin_label(ordered[0]) + f" +{len(ordered) - 1}")[:COMMENT_MAX]
+
+
+def _label(origin: str) -> str:
+    """`comment_of` one origin (not memoised: nearly every origin is an element group of its own)."""
+    return origin_label(origin)[:COMMENT_MAX]

@@ -23,8 +23,7 @@ from fabric.core.policy.compiler import compile_network_policy, compile_service,
 from fabric.core.policy.elements import (
     Bucket,
     Element,
-    allow_group,
-    by_bucket,
+    allow_buckets,
     guard_elements,
     guard_group,
     join_buckets,
@@ -78,7 +77,7 @@ class PolicyCompiler:
         self._isolating: set[str] = set()
         self._isolated: CompiledPolicy | None = None
         self._allows: GroupIndex[tuple[Direction, Family], Allow, dict[Bucket, list[Element]]] = GroupIndex(
-            lambda key, local, allows: by_bucket(allow_group(key[1], local, allows)),
+            lambda key, local, allows: allow_buckets(key[1], local, allows),
             lambda key, groups: join_buckets(groups),
         )
         self._guards: GroupIndex[Family, Guard, Any] = GroupIndex(

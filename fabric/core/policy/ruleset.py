@@ -17,8 +17,7 @@ from fabric.core.policy.elements import (
     Bucket,
     Element,
     address,
-    allow_group,
-    by_bucket,
+    allow_buckets,
     comment_of,
     guard_elements,
     guard_group,
@@ -138,7 +137,7 @@ class BatchElements:
 
     def allows(self, direction: Direction, family: Family) -> dict[Bucket, tuple[Element, ...]]:
         groups = self._allows[direction, family]
-        return join_buckets(by_bucket(allow_group(family, local, groups[local])) for local in sorted(groups))
+        return join_buckets(allow_buckets(family, local, groups[local]) for local in sorted(groups))
 
     def guards(self, family: Family) -> tuple[Element, ...]:
         by_local: dict[int, list[Guard]] = defaultdict(list)
