@@ -107,9 +107,11 @@ class Syncer:
         """Compile `objects` under `state` and apply the ruleset; raises `ApplyError` on failure."""
         with timer.phase("compile"):
             compiled, ruleset = await asyncio.to_thread(self._compile, state, objects)
-        conditions = conditions_of(compiled)
         with timer.phase("nft"):
-            applied: Applied = await asyncio.to_thread(self._apply, ruleset)
+            # The conditions (put in merge order on first read) are made while nft loads the table.
+            applied, conditions = await asyncio.gather(
+                asyncio.to_thread(self._apply, ruleset), asyncio.to_thread(conditions_of, compiled)
+            )
         with timer.phase("count"):
             rules = self._count(ruleset)
         # The table is in the kernel now: a later phase's failure reports these counts and conditions.

@@ -12,7 +12,8 @@ object instead of in input order.  Pure: no I/O, no clock; a daemon calls `updat
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
+from functools import partial
 from itertools import chain
 from operator import attrgetter
 from typing import Any
@@ -53,6 +54,15 @@ _EMPTY = Fragment()  # read only
 _RANK = {"NetworkPolicy": 0, "Service": 1}  # merge order: policies, services, then rejections
 
 
+def _merge_key(rejected: Collection[str], ident: str) -> tuple[int, str | tuple[str, ...]]:
+    """Where `ident` goes in merge order: policies, then services, by namespace and name, then every
+    rejected object by id."""
+    if ident in rejected:
+        return 2, ident
+    kind, *rest = ident.split("/")
+    return _RANK[kind], tuple(rest)
+
+
 class PolicyCompiler:
     """The compiled policy of a changing set of Kubernetes objects (see the module docstring)."""
 
@@ -69,6 +79,7 @@ class PolicyCompiler:
         self._order: list[str] | None = None
         self._in_order: list[Fragment] = []  # self._fragments in merge order (while _order is valid)
         self._position: dict[str, int] = {}
+        self._version = 0  # counts fragment replacements: a lazy snapshot knows whether it is current
         self._cluster: Counter[tuple[Family, Range]] = Counter(
             (4 if n.version == 4 else 6, network_range(n)) for n in cluster_prefixes
         )
@@ -182,6 +193,7 @@ class PolicyCompiler:
         old = self._fragments.pop(ident, None)
         if old is None and fragment is None:
             return
+        self._version += 1
         if (old is None) != (fragment is None):
             self._order = None
         before, after = old or _EMPTY, fragment or _EMPTY
@@ -208,21 +220,18 @@ class PolicyCompiler:
 
     def _ordered(self) -> list[str]:
         if self._order is None:
-            self._order = sorted(
-                self._fragments,
-                key=lambda i: (
-                    2 if i in self._rejected else _RANK[i.split("/")[0]],
-                    i if i in self._rejected else tuple(i.split("/")[1:]),
-                ),
-            )
+            self._order = sorted(self._fragments, key=partial(_merge_key, self._rejected))
             self._in_order = [self._fragments[i] for i in self._order]
             self._position = {ident: n for n, ident in enumerate(self._order)}
         return self._order
 
     def compiled(self) -> CompiledPolicy:
-        """The compiled policy of every object held now."""
-        self._ordered()
-        fragments = tuple(self._in_order)  # a snapshot: fragments are replaced, never changed
+        """The compiled policy of every object held now.
+
+        Its allows, guards and conditions are put in merge order when first read, not here: sorting
+        20,000 object ids is not needed to build the ruleset, so a daemon reads conditions while nft
+        loads the table.  They are still those of now, whenever they are read."""
+        fragments = self._in_merge_order()
         if self._cluster_lists is None:
             self._cluster_lists = {4: [], 6: []}
             for (family, rng), count in self._cluster.items():
@@ -232,16 +241,37 @@ class PolicyCompiler:
         return CompiledPolicy(
             isolation=self.isolation,
             cluster={f: list(v) for f, v in self._cluster_lists.items()},
-            allows=Deferred(lambda: list(chain.from_iterable(map(attrgetter("allows"), fragments)))),
-            guards=Deferred(lambda: list(chain.from_iterable(map(attrgetter("guards"), fragments)))),
+            allows=Deferred(lambda: list(chain.from_iterable(map(attrgetter("allows"), fragments())))),
+            guards=Deferred(lambda: list(chain.from_iterable(map(attrgetter("guards"), fragments())))),
             isolated=self._isolated_table().isolated,
-            conditions=Deferred(lambda: [c for c in map(attrgetter("condition"), fragments) if c]),
+            conditions=Deferred(lambda: [c for c in map(attrgetter("condition"), fragments()) if c]),
         )
+
+    def _in_merge_order(self) -> Callable[[], tuple[Fragment, ...]]:
+        """The fragments held now in merge order, sorted on first call (fragments are replaced, never
+        changed, so a snapshot of the mapping is enough); the sort is kept if nothing changed since."""
+        if self._order is not None:
+            done = tuple(self._in_order)
+            return lambda: done
+        version, held, rejected = self._version, dict(self._fragments), frozenset(self._rejected)
+        memo: list[tuple[Fragment, ...]] = []
+
+        def make() -> tuple[Fragment, ...]:
+            if not memo:
+                if self._version == version:
+                    self._ordered()
+                    memo.append(tuple(self._in_order))
+                else:
+                    memo.append(tuple(held[i] for i in sorted(held, key=partial(_merge_key, rejected))))
+            return memo[0]
+
+        return make
 
     def _isolated_table(self) -> CompiledPolicy:
         if self._isolated is None:
             table = CompiledPolicy(self.isolation, {4: [], 6: []})
-            for ident in (i for i in self._ordered() if i in self._isolating):
+            # Only the isolating objects in merge order: the same order as filtering the full one.
+            for ident in sorted(self._isolating, key=partial(_merge_key, self._rejected)):
                 for direction, family, address, origin in self._fragments[ident].isolated:
                     table.isolated.setdefault((direction, family), {}).setdefault(address, []).append(origin)
             self._isolated = table
