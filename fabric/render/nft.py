@@ -25,11 +25,18 @@ def render_ruleset(ruleset: Ruleset) -> str:
     return render(
         "nft/ruleset.j2",
         r=ruleset,
+        elements={s.name: element_lines(s.elements) for s in ruleset.sets},
         ip=IP,
         nfproto=NFPROTO,
         denies=DENIES,
         counters=[name for name, _ in DENIES],
     )
+
+
+def element_lines(elements: tuple[tuple[str, str], ...]) -> str:
+    """A set's `elements = { ... }` lines, one per element.  Joined here rather than looped over in the
+    template: a 60,000-element table formats in half the time."""
+    return "".join([f'\t\t\t{k} comment "{c}",\n' if c else f"\t\t\t{k},\n" for k, c in elements])
 
 
 def render_element_update(old: Ruleset, new: Ruleset) -> str | None:
