@@ -54,6 +54,14 @@ _EMPTY = Fragment()  # read only
 _RANK = {"NetworkPolicy": 0, "Service": 1}  # merge order: policies, services, then rejections
 
 
+def _allow_place(allow: Allow) -> tuple[tuple[Direction, Family], int]:
+    return (allow.direction, allow.family), allow.local
+
+
+def _guard_place(guard: Guard) -> tuple[Family, int]:
+    return guard.family, guard.local
+
+
 def _merge_key(rejected: Collection[str], ident: str) -> tuple[int, str | tuple[str, ...]]:
     """Where `ident` goes in merge order: policies, then services, by namespace and name, then every
     rejected object by id."""
@@ -113,9 +121,11 @@ class PolicyCompiler:
             if not isinstance(kind, str) or kind not in KINDS:
                 continue
             ident = raw_id(kind, raw)
-            if self._raw.get(ident) == raw:
-                continue
-            self._forget(ident, namespaces)
+            held = self._raw.get(ident)
+            if held is not None:
+                if held == raw:
+                    continue
+                self._forget(ident, namespaces)
             self._raw[ident] = raw
             self._held[id(raw)] = ident
             stale.add(ident)
@@ -197,8 +207,9 @@ class PolicyCompiler:
         if (old is None) != (fragment is None):
             self._order = None
         before, after = old or _EMPTY, fragment or _EMPTY
-        self._allows.replace(ident, before.allows, after.allows, lambda a: ((a.direction, a.family), a.local))
-        self._guards.replace(ident, before.guards, after.guards, lambda g: (g.family, g.local))
+        self._allows.replace(ident, before.allows, after.allows, _allow_place)
+        if before.guards or after.guards:
+            self._guards.replace(ident, before.guards, after.guards, _guard_place)
         if before.cluster != after.cluster:
             counts = self._cluster
             for entry in before.cluster:

@@ -63,7 +63,9 @@ class GroupIndex(Generic[S, T, G]):
                     continue
                 if local not in groups:
                     self._order.pop(which, None)
-                groups[local] = self._group(which, local, [i for part in bucket.values() for i in part])
+                lists = list(bucket.values())  # one list per origin; usually one origin
+                found = lists[0] if len(lists) == 1 else [i for part in lists for i in part]
+                groups[local] = self._group(which, local, found)
             self._elements.pop(which, None)
         if which not in self._elements:
             groups = self._groups.get(which, {})
