@@ -114,6 +114,8 @@ async def create_network(request: web.Request) -> web.Response:
 async def acquire_ip(request: web.Request) -> web.Response:
     b = await body(request, IpAcquire)
     principal = who(request)
+    if b.firewall is not None:  # a firewall's own address is the operator's decision
+        require(principal, f"attach addresses to firewall {b.firewall}")
     if principal.role == "project":
         async with ctx(request).store.db.read() as s:
             net = await s.get(Network, b.network)
