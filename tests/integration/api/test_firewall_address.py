@@ -8,11 +8,13 @@ firewall releases the address.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from conftest import Server
 from scenario import PARTITION, declare, lldp_status
 from test_api import admin, expect_problem
+from test_operator import fabric
 
 from fabric.adapters.api_client import ApiClient
 from fabric.model import FirewallState
@@ -68,7 +70,10 @@ async def test_own_address_becomes_the_snat_source(server: Server) -> None:
         before = await _firewall(api)
         assert [r.to for r in before.snat] == ["masquerade", "masquerade"]
 
-        given = await api.request("POST", "/v1/ips", {"network": "internet", "firewall": "fw1"})
+        # The operator's way: the CLI's generic create (`POST /v1/ips`).
+        cli = fabric(server, "api", "create", "ip", "network=internet", "firewall=fw1", "-o", "json")
+        assert cli.ok, cli.describe()
+        given = json.loads(cli.stdout)
         assert given["firewall"] == "fw1" and given["network"] == "internet"
         v6 = await api.request("POST", "/v1/ips", {"network": "partner", "firewall": "fw1", "family": 6})
         chosen = await api.request(
