@@ -131,6 +131,9 @@ async def release_ip(request: web.Request) -> web.Response:
     if principal.role == "project":
         async with ctx(request).store.db.read() as s:
             ip = await s.get(Ip, address)
+            owner = await s.get(Machine, ip.machine) if ip is not None and ip.machine else None
+        if owner is not None and owner.role == "firewall":  # its underlay or own external address
+            require(principal, f"release an address of firewall {owner.name}")
         require(
             principal, "release another project's IP", roles=("project",), subject=ip.project if ip else None
         )

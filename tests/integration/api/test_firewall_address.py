@@ -161,12 +161,20 @@ async def test_bad_input_is_refused_whole(server: Server) -> None:
 async def test_project_token_cannot_attach(server: Server) -> None:
     async with admin(server) as api:
         token = await api.request("POST", "/v1/tokens", {"role": "project", "subject": "alpha"})
+        own = next(ip for ip in await api.request("GET", "/v1/ips") if ip["machine"] == "fw1")
     async with ApiClient(server.url, str(token["token"])) as alpha:
         await expect_problem(
             alpha.request("POST", "/v1/ips", {"network": "internet", "firewall": "fw1", "project": "alpha"}),
             403,
             "authorization",
             "may not attach addresses to firewall fw1",
+        )
+        # Nor take one away (a project-less address was otherwise any project's to release).
+        await expect_problem(
+            alpha.request("DELETE", f"/v1/ips/{own['address']}"),
+            403,
+            "authorization",
+            "may not release an address of firewall fw1",
         )
 
 
