@@ -133,6 +133,12 @@ async def test_bad_input_is_refused_whole(server: Server) -> None:
             api.request("POST", "/v1/ips", {"network": "internet", "firewall": "nosuch"}), 404, "firewall"
         )
         await expect_problem(
+            api.request("POST", "/v1/ips", {"network": "internet", "firewall": "fw1", "project": "beta"}),
+            422,
+            "project",
+            "belongs to its project (none)",
+        )
+        await expect_problem(
             api.request(
                 "POST", "/v1/ips", {"network": "internet", "firewall": "fw1", "address": "192.0.2.9"}
             ),
