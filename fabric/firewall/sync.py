@@ -108,10 +108,10 @@ class Syncer:
         with timer.phase("compile"):
             compiled, ruleset = await asyncio.to_thread(self._compile, state, objects)
         with timer.phase("nft"):
-            # The conditions (put in merge order on first read) are made while nft loads the table.
-            applied, conditions = await asyncio.gather(
-                asyncio.to_thread(self._apply, ruleset), asyncio.to_thread(conditions_of, compiled)
-            )
+            applied: Applied = await asyncio.to_thread(self._apply, ruleset)
+        # After the table is loaded: the conditions' merge order (a sort of every object id, made on
+        # first read) is not needed to build the ruleset.
+        conditions = conditions_of(compiled)
         with timer.phase("count"):
             rules = self._count(ruleset)
         # The table is in the kernel now: a later phase's failure reports these counts and conditions.

@@ -240,8 +240,8 @@ class PolicyCompiler:
         """The compiled policy of every object held now.
 
         Its allows, guards and conditions are put in merge order when first read, not here: sorting
-        20,000 object ids is not needed to build the ruleset, so a daemon reads conditions while nft
-        loads the table.  They are still those of now, whenever they are read."""
+        20,000 object ids is not needed to build the ruleset, so a daemon reads conditions once nft has
+        loaded the table.  They are still those of now, whenever they are read."""
         fragments = self._in_merge_order()
         if self._cluster_lists is None:
             self._cluster_lists = {4: [], 6: []}
