@@ -18,27 +18,13 @@ from fabric.adapters.frr import FrrAdapter
 from fabric.adapters.kube import ClusterCache, connect
 from fabric.adapters.nft import NftTable
 from fabric.firewall.config import FirewallConfig
-from fabric.firewall.loop import Loop, StateClient, Timing
+from fabric.firewall.loop import Loop, StateClient
 from fabric.firewall.metrics import FirewallMetrics
 from fabric.firewall.routing import Routing
 from fabric.firewall.sync import Syncer
+from fabric.runtime.loop import timing
 
 log = logging.getLogger(__name__)
-
-
-def timing(cfg: FirewallConfig) -> Timing:
-    """The loop's periods from the configuration."""
-    return Timing(
-        watch_wait=cfg.api.watch_wait,
-        debounce=cfg.debounce,
-        debounce_max=cfg.debounce_max,
-        resync_period=cfg.resync_period,
-        resync_jitter=cfg.resync_jitter,
-        sync_deadline=cfg.sync_deadline,
-        heartbeat=cfg.heartbeat,
-        backoff_initial=cfg.backoff_initial,
-        backoff_max=cfg.backoff_max,
-    )
 
 
 def api_client(cfg: FirewallConfig) -> ApiClient:
@@ -76,7 +62,8 @@ def build_loop(
     """The daemon's loop over `api` and `cache` (both opened by the caller)."""
     table = NftTable(prefix=cfg.nft.exec_prefix, nft=cfg.nft.nft)
     syncer = Syncer(table, cfg.isolation, routing(cfg, adopt=adopt))
-    return Loop(cfg.name, api, cache, syncer, timing=timing(cfg), metrics=metrics, notify=sdnotify.notify)
+    periods = timing(cfg, cfg.api.watch_wait, debounce=cfg.debounce, debounce_max=cfg.debounce_max)
+    return Loop(cfg.name, api, cache, syncer, timing=periods, metrics=metrics, notify=sdnotify.notify)
 
 
 async def run(cfg: FirewallConfig, *, adopt: bool = False) -> None:

@@ -1,4 +1,4 @@
-"""A daemon's configuration: one YAML file plus `PREFIX_SECTION__FIELD=value` environment overrides."""
+"""A daemon's configuration: the loop's settings, a YAML file, `PREFIX_SECTION__FIELD=value` overrides."""
 
 from __future__ import annotations
 
@@ -8,10 +8,30 @@ from typing import Any, TypeVar
 
 import pydantic
 import yaml
+from pydantic import Field, model_validator
 
 from fabric.errors import ValidationError
+from fabric.model.base import Model
 
 C = TypeVar("C", bound=pydantic.BaseModel)
+
+
+class LoopSettings(Model):
+    """The loop's periods (`fabric.runtime.loop.Timing`), fields of every daemon's configuration."""
+
+    resync_period: float = Field(default=300.0, gt=0, description="Full resync every ~this many s.")
+    resync_jitter: float = Field(default=0.2, ge=0, le=1, description="Share of the period to jitter.")
+    sync_deadline: float = Field(default=60.0, gt=0, description="One sync is cancelled after this.")
+    heartbeat: float = Field(default=30.0, gt=0, description="Status report at least this often.")
+    backoff_initial: float = Field(default=1.0, gt=0)
+    backoff_max: float = Field(default=60.0, gt=0)
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus endpoint; 0 = off.")
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> LoopSettings:
+        if self.backoff_initial > self.backoff_max:
+            raise ValueError("backoff_initial is greater than backoff_max")
+        return self
 
 
 def env_overrides(env: Mapping[str, str], prefix: str, skip: Collection[str] = ()) -> dict[str, Any]:
