@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: `python -m lab.polling CONFIG [PERIOD]`."""
     args = sys.argv[1:] if argv is None else argv
     cfg = load_config(Path(args[0]))
-    from fabric.switch.logs import setup_logging
+    from fabric.runtime.logs import setup_logging
 
     setup_logging(cfg.log_format)
     asyncio.run(_run(cfg, float(args[1]) if len(args) > 1 else POLL_PERIOD_S))

@@ -49,7 +49,7 @@ def run(
     force: Annotated[bool, typer.Option(help="Apply even when the guard refuses (dangerous).")] = False,
 ) -> None:
     """Watch the desired state, apply it to CONFIG_DB and FRR, report status (runs until stopped)."""
-    from fabric.switch.logs import setup_logging
+    from fabric.runtime.logs import setup_logging
 
     cfg = _config(config)
     setup_logging(cfg.log_format)

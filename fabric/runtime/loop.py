@@ -29,7 +29,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Generic, Protocol, TypeVar
 
 from fabric.model.status import SyncResult
@@ -118,17 +118,10 @@ def timing(
     settings: LoopSettings, watch_wait: float, *, debounce: float = 0.0, debounce_max: float = 0.0
 ) -> Timing:
     """The loop's periods from a daemon's configuration (no debounce unless asked)."""
-    return Timing(
-        watch_wait=watch_wait,
-        debounce=debounce,
-        debounce_max=debounce_max,
-        resync_period=settings.resync_period,
-        resync_jitter=settings.resync_jitter,
-        sync_deadline=settings.sync_deadline,
-        heartbeat=settings.heartbeat,
-        backoff_initial=settings.backoff_initial,
-        backoff_max=settings.backoff_max,
-    )
+    shared = {
+        f.name: getattr(settings, f.name) for f in fields(Timing) if f.name in LoopSettings.model_fields
+    }
+    return Timing(watch_wait=watch_wait, debounce=debounce, debounce_max=debounce_max, **shared)
 
 
 class Loop(abc.ABC, Generic[D, R, S]):
