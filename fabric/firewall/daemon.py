@@ -18,10 +18,11 @@ from fabric.adapters.frr import FrrAdapter
 from fabric.adapters.kube import ClusterCache, connect
 from fabric.adapters.nft import NftTable
 from fabric.firewall.config import FirewallConfig
-from fabric.firewall.loop import Loop, StateClient
+from fabric.firewall.loop import Loop
 from fabric.firewall.metrics import FirewallMetrics
 from fabric.firewall.routing import Routing
 from fabric.firewall.sync import Syncer
+from fabric.runtime.api import StateClient
 from fabric.runtime.loop import timing
 
 log = logging.getLogger(__name__)

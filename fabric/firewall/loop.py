@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from fabric.adapters.kube import ClusterCache
 from fabric.errors import ApplyError, FabricError
@@ -24,47 +24,15 @@ from fabric.firewall.sync import Outcome, Syncer, Timer
 from fabric.model import FirewallState
 from fabric.model.status import BgpSession, FirewallStatus, SyncResult
 from fabric.runtime import loop as runtime
+from fabric.runtime.api import ApiSink, ApiSource, StateClient
 
 log = logging.getLogger(__name__)
 KIND = "firewall"
 
 
-class StateClient(Protocol):
-    """What the loop needs of `fabric.adapters.api_client.ApiClient`."""
-
-    async def get_state(self, kind: str, name: str, etag: str | None = None) -> Any: ...
-    async def watch_state(
-        self, kind: str, name: str, since: int, wait: float, etag: str | None = None
-    ) -> Any: ...
-    async def post_status(self, kind: str, name: str, status: Any) -> None: ...
-
-
-@dataclass
-class StateSource:
-    """This firewall's `FirewallState` from `fabric api` (anything else it answers is ignored)."""
-
-    api: StateClient
-    name: str
-
-    async def get(self) -> FirewallState | None:
-        return _state((await self.api.get_state(KIND, self.name)).document)
-
-    async def watch(self, since: int, wait: float) -> FirewallState | None:
-        return _state((await self.api.watch_state(KIND, self.name, since, wait)).document)
-
-
 def _state(document: object) -> FirewallState | None:
+    """The API's document when it is a `FirewallState` (anything else is ignored)."""
     return document if isinstance(document, FirewallState) else None
-
-
-@dataclass
-class StatusPoster:
-    """Posts status to `fabric api` (``POST /v1/firewalls/{name}/status``)."""
-
-    api: StateClient
-
-    async def report(self, status: FirewallStatus) -> None:
-        await self.api.post_status(KIND, status.name, status)
 
 
 @dataclass
@@ -107,7 +75,7 @@ class Loop(runtime.Loop[FirewallState, Outcome, FirewallStatus]):
         metrics: FirewallMetrics | None = None,
         notify: Callable[[str], object] = lambda _m: None,
     ) -> None:
-        source, sink = StateSource(api, name), StatusPoster(api)
+        source, sink = ApiSource(api, KIND, name, _state), ApiSink(api, KIND)
         initial = Outcome(SyncResult(applied_revision=0))
         metrics = metrics or FirewallMetrics()
         super().__init__(name, source, sink, timing=timing, metrics=metrics, initial=initial, notify=notify)
