@@ -23,13 +23,10 @@ from fabric.switch.config import FrrConfig
 ENV_PREFIX = "FABRIC_FIREWALL_"
 
 
-class ApiConfig(Model):
+class ApiConfig(runtime_config.ApiSettings):
     """Where the `FirewallState` comes from and status goes to."""
 
     url: str = Field(min_length=1, description="Base URL of `fabric api`.")
-    ca: Path | None = Field(default=None, description="CA bundle that signs the API's certificate.")
-    token_file: Path | None = Field(default=None, description="File holding this firewall's token.")
-    watch_wait: float = Field(default=30.0, gt=0, le=300, description="Long-poll wait in seconds.")
     timeout: float = Field(default=15.0, gt=0, description="Upper bound of one other API call.")
 
 

@@ -13,7 +13,6 @@ import logging
 import signal
 
 from fabric.adapters import sdnotify
-from fabric.adapters.api_client import ApiClient
 from fabric.adapters.frr import FrrAdapter
 from fabric.adapters.kube import ClusterCache, connect
 from fabric.adapters.nft import NftTable
@@ -22,17 +21,10 @@ from fabric.firewall.loop import Loop
 from fabric.firewall.metrics import FirewallMetrics
 from fabric.firewall.routing import Routing
 from fabric.firewall.sync import Syncer
-from fabric.runtime.api import StateClient
+from fabric.runtime.api import StateClient, api_client
 from fabric.runtime.loop import timing
 
 log = logging.getLogger(__name__)
-
-
-def api_client(cfg: FirewallConfig) -> ApiClient:
-    """The `fabric api` client, with the token read from `api.token_file`."""
-    token = cfg.api.token_file.read_text().strip() if cfg.api.token_file else None
-    ca = str(cfg.api.ca) if cfg.api.ca else None
-    return ApiClient(cfg.api.url, token, ca=ca, timeout=cfg.api.timeout)
 
 
 def routing(cfg: FirewallConfig, *, adopt: bool = False) -> Routing | None:
@@ -75,7 +67,7 @@ async def run(cfg: FirewallConfig, *, adopt: bool = False) -> None:
     kube = await connect(cfg.kube.kubeconfig, cfg.kube.context)
     loop: Loop | None = None
     try:
-        async with api_client(cfg) as api:
+        async with api_client(cfg.api, cfg.api.timeout) as api:
             cache = ClusterCache(kube, lambda: loop.dirty.set() if loop else None)
             for reflector in cache.reflectors:
                 reflector.watch_timeout = cfg.kube.watch_timeout

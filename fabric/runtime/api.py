@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from fabric.runtime.config import ApiSettings
+
+if TYPE_CHECKING:
+    from fabric.adapters.api_client import ApiClient
 
 D = TypeVar("D")
+
+
+def api_client(settings: ApiSettings, timeout: float = 30.0) -> ApiClient:
+    """The `fabric api` client of a daemon's `api` settings (its token read from `token_file`);
+    `timeout` bounds each call other than the long-poll."""
+    from fabric.adapters.api_client import ApiClient
+
+    ca = str(settings.ca) if settings.ca else None
+    return ApiClient(settings.url, settings.token(), ca=ca, timeout=timeout)
 
 
 class StateClient(Protocol):

@@ -16,6 +16,19 @@ from fabric.model.base import Model
 C = TypeVar("C", bound=pydantic.BaseModel)
 
 
+class ApiSettings(Model):
+    """Where a daemon's desired state comes from and its status goes to (`fabric api`)."""
+
+    url: str = Field(description="Base URL of `fabric api`.")
+    ca: Path | None = Field(default=None, description="CA bundle that signs the API's certificate.")
+    token_file: Path | None = Field(default=None, description="File holding this daemon's bearer token.")
+    watch_wait: float = Field(default=30.0, gt=0, le=300, description="Long-poll wait in seconds.")
+
+    def token(self) -> str | None:
+        """The bearer token read from `token_file` (None without one)."""
+        return self.token_file.read_text().strip() if self.token_file else None
+
+
 class LoopSettings(Model):
     """The loop's periods (`fabric.runtime.loop.Timing`), fields of every daemon's configuration."""
 

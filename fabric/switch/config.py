@@ -23,13 +23,10 @@ ENV_PREFIX = "FABRIC_SWITCH_"
 DEFAULT_DATABASE_CONFIG = "/var/run/redis/sonic-db/database_config.json"
 
 
-class ApiConfig(Model):
+class ApiConfig(runtime_config.ApiSettings):
     """Where the desired state comes from."""
 
     url: str = Field(default="", description="Base URL of `fabric api`; empty means --state FILE only.")
-    ca: Path | None = Field(default=None, description="CA bundle that signs the API's certificate.")
-    token_file: Path | None = Field(default=None, description="File holding this switch's bearer token.")
-    watch_wait: float = Field(default=30.0, gt=0, le=300, description="Long-poll wait in seconds.")
 
 
 class SonicDbConfig(Model):
