@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Generic, Protocol, TypeVar
 
+from fabric.errors import ApplyError, FabricError
 from fabric.model.status import SyncResult
 from fabric.runtime.backoff import Backoff
 from fabric.runtime.config import LoopSettings
@@ -71,6 +72,8 @@ class Sink(Protocol[S_contra]):
 
 
 class Gauge(Protocol):
+    """A Prometheus gauge, as far as the loop uses it."""
+
     def set(self, value: float) -> None: ...
 
 
@@ -321,9 +324,9 @@ class Loop(abc.ABC, Generic[D, R, S]):
             log.warning("status report failed: %s", exc)
 
 
-def log_failure(error: Exception) -> None:
-    """Log a failed sync with its phase and whether it is retried."""
-    extra = {"phase": getattr(error, "phase", ""), "retryable": getattr(error, "retryable", False)}
+def log_failure(error: FabricError) -> None:
+    """Log a failed sync (with its phase and whether it is retried, for an `ApplyError`)."""
+    extra = {"phase": error.phase, "retryable": error.retryable} if isinstance(error, ApplyError) else {}
     log.warning("sync failed: %s", error, extra=extra)
 
 
