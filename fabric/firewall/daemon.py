@@ -22,7 +22,7 @@ from fabric.firewall.metrics import FirewallMetrics
 from fabric.firewall.routing import Routing
 from fabric.firewall.sync import Syncer
 from fabric.runtime.api import StateClient, api_client
-from fabric.runtime.loop import timing
+from fabric.runtime.config import timing
 
 log = logging.getLogger(__name__)
 

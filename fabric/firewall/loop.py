@@ -25,6 +25,7 @@ from fabric.model import FirewallState
 from fabric.model.status import BgpSession, FirewallStatus, SyncResult
 from fabric.runtime import loop as runtime
 from fabric.runtime.api import ApiSink, ApiSource, StateClient
+from fabric.runtime.config import Timing
 
 log = logging.getLogger(__name__)
 KIND = "firewall"
@@ -71,7 +72,7 @@ class Loop(runtime.Loop[FirewallState, Outcome, FirewallStatus]):
         cache: ClusterCache,
         syncer: Syncer,
         *,
-        timing: runtime.Timing,
+        timing: Timing,
         metrics: FirewallMetrics | None = None,
         notify: Callable[[str], object] = lambda _m: None,
     ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,7 +31,7 @@ class ApiSettings(Model):
 
 
 class LoopSettings(Model):
-    """The loop's periods (`fabric.runtime.loop.Timing`), fields of every daemon's configuration."""
+    """The loop's periods (see `Timing`), fields of every daemon's configuration."""
 
     resync_period: float = Field(default=300.0, gt=0, description="Full resync every ~this many s.")
     resync_jitter: float = Field(default=0.2, ge=0, le=1, description="Share of the period to jitter.")
@@ -97,3 +98,28 @@ def load_daemon_config(model: type[C], path: str | Path | None, overrides: Mappi
     except pydantic.ValidationError as exc:
         problems = [(f"{where}: {p}", m) for p, m in problems_of(exc, "config")]
         raise ValidationError(f"invalid {what} configuration", problems=problems) from None
+
+
+@dataclass
+class Timing:
+    """The loop's periods, all in seconds."""
+
+    watch_wait: float = 30.0
+    debounce: float = 0.0
+    debounce_max: float = 0.0
+    resync_period: float = 300.0
+    resync_jitter: float = 0.2
+    sync_deadline: float = 60.0
+    heartbeat: float = 30.0
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+
+
+def timing(
+    settings: LoopSettings, watch_wait: float, *, debounce: float = 0.0, debounce_max: float = 0.0
+) -> Timing:
+    """The loop's periods from a daemon's configuration (no debounce unless asked)."""
+    shared = {
+        f.name: getattr(settings, f.name) for f in fields(Timing) if f.name in LoopSettings.model_fields
+    }
+    return Timing(watch_wait=watch_wait, debounce=debounce, debounce_max=debounce_max, **shared)

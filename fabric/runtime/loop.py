@@ -29,13 +29,12 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, fields
 from typing import Generic, Protocol, TypeVar
 
 from fabric.errors import ApplyError, FabricError
 from fabric.model.status import SyncResult
 from fabric.runtime.backoff import Backoff
-from fabric.runtime.config import LoopSettings
+from fabric.runtime.config import Timing
 
 log = logging.getLogger(__name__)
 
@@ -100,31 +99,6 @@ class Attempt(Protocol[R_co]):
     def failed(self, error: Exception) -> R_co:
         """The result of a failed attempt (`error` raised by `run`, or its `deadline_error`)."""
         ...
-
-
-@dataclass
-class Timing:
-    """The loop's periods, all in seconds."""
-
-    watch_wait: float = 30.0
-    debounce: float = 0.0
-    debounce_max: float = 0.0
-    resync_period: float = 300.0
-    resync_jitter: float = 0.2
-    sync_deadline: float = 60.0
-    heartbeat: float = 30.0
-    backoff_initial: float = 1.0
-    backoff_max: float = 60.0
-
-
-def timing(
-    settings: LoopSettings, watch_wait: float, *, debounce: float = 0.0, debounce_max: float = 0.0
-) -> Timing:
-    """The loop's periods from a daemon's configuration (no debounce unless asked)."""
-    shared = {
-        f.name: getattr(settings, f.name) for f in fields(Timing) if f.name in LoopSettings.model_fields
-    }
-    return Timing(watch_wait=watch_wait, debounce=debounce, debounce_max=debounce_max, **shared)
 
 
 class Loop(abc.ABC, Generic[D, R, S]):

@@ -11,7 +11,7 @@ from fabric.adapters.frr import FrrAdapter
 from fabric.adapters.sonicdb import DbLayout, load_database_config
 from fabric.core.guard import GuardLimits
 from fabric.model.status import PortStatus, SwitchStatus, SyncResult
-from fabric.runtime.loop import timing
+from fabric.runtime.config import timing
 from fabric.switch.config import SwitchConfig
 from fabric.switch.loop import DesiredStateSource, Loop, StatusSink
 from fabric.switch.metrics import SwitchMetrics

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fabric.errors import ApplyError
 from fabric.model.status import SwitchStatus, SyncResult
 from fabric.runtime import loop as runtime
+from fabric.runtime.config import Timing
 from fabric.switch.apply import Progress, deadline_error
 from fabric.switch.metrics import SwitchMetrics
 from fabric.switch.sync import Desired, Syncer
@@ -62,7 +63,7 @@ class Loop(runtime.Loop[Desired, SyncResult, SwitchStatus]):
         sink: StatusSink,
         *,
         observe: Callable[[SyncResult], Awaitable[SwitchStatus]],
-        timing: runtime.Timing,
+        timing: Timing,
         metrics: SwitchMetrics | None = None,
         notify: Callable[[str], object] = lambda _m: None,
     ) -> None:
