@@ -218,7 +218,7 @@ async def change(api: Any, loop: Any, clock: Clock, step: int) -> Sample:
     async with asyncio.timeout(120):
         await clock.wait_for(revision).wait()
     done = clock.applied[revision]
-    result = loop.last_result
+    result = loop.last
     phases = [(p.phase, p.seconds) for p in result.phases]
     delivered = clock.delivered.get(revision, committed)
     report, observe = clock.report_seconds[revision], clock.observe_seconds.get(revision, 0.0)
@@ -238,9 +238,9 @@ async def measure(
     from switch_helpers import frr_config, state_filler
 
     from fabric.adapters.api_client import ApiClient
+    from fabric.runtime.loop import cancel
     from fabric.switch.config import SwitchConfig
     from fabric.switch.daemon import build_loop
-    from fabric.switch.loop import cancel
     from fabric.switch.planner import load_planner
     from fabric.switch.sources import ApiSink, ApiSource
 

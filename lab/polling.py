@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from fabric.adapters.api_client import ApiClient
+from fabric.runtime.api import api_client
 from fabric.switch.config import SwitchConfig, load_config
 from fabric.switch.daemon import build_loop
 from fabric.switch.planner import load_planner
@@ -38,8 +39,7 @@ class PollingSource(ApiSource):
 
 
 async def _run(cfg: SwitchConfig, period: float) -> None:
-    token = cfg.api.token_file.read_text().strip() if cfg.api.token_file else None
-    async with ApiClient(cfg.api.url, token) as client:
+    async with api_client(cfg.api) as client:
         planner = load_planner(cfg.frr.vrf_backend, cfg.frr.netns_vrfs_always)
         loop, db = build_loop(cfg, PollingSource(client, cfg.name, period), ApiSink(client), planner)
         try:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: `python -m lab.polling CONFIG [PERIOD]`."""
     args = sys.argv[1:] if argv is None else argv
     cfg = load_config(Path(args[0]))
-    from fabric.switch.logs import setup_logging
+    from fabric.runtime.logs import setup_logging
 
     setup_logging(cfg.log_format)
     asyncio.run(_run(cfg, float(args[1]) if len(args) > 1 else POLL_PERIOD_S))

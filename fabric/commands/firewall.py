@@ -111,16 +111,16 @@ def run(
 ) -> None:
     """Watch the FirewallState and the cluster, keep the nftables table applied, report status."""
     import asyncio
-    import logging
 
     from fabric.errors import ValidationError
     from fabric.firewall.config import load_config
     from fabric.firewall.daemon import serve
+    from fabric.runtime.logs import setup_logging
 
     try:
         cfg = load_config(config)
     except ValidationError as exc:
         _fail(exc)
         return
-    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging("text", cfg.log_level)
     asyncio.run(serve(cfg, adopt=adopt))

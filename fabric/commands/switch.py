@@ -49,7 +49,7 @@ def run(
     force: Annotated[bool, typer.Option(help="Apply even when the guard refuses (dangerous).")] = False,
 ) -> None:
     """Watch the desired state, apply it to CONFIG_DB and FRR, report status (runs until stopped)."""
-    from fabric.switch.logs import setup_logging
+    from fabric.runtime.logs import setup_logging
 
     cfg = _config(config)
     setup_logging(cfg.log_format)
@@ -58,7 +58,7 @@ def run(
 
 
 async def _run(cfg: Any, state: Path | None, status_file: Path | None, planner: Any, **flags: bool) -> None:
-    from fabric.adapters.api_client import ApiClient
+    from fabric.runtime.api import api_client
     from fabric.switch.metrics import SwitchMetrics
     from fabric.switch.sources import ApiSink, ApiSource, FileSink, FileSource
 
@@ -69,8 +69,7 @@ async def _run(cfg: Any, state: Path | None, status_file: Path | None, planner: 
         source, sink = FileSource(state), FileSink(status_file or state.with_suffix(".status.json"))
         await _serve(cfg, source, sink, planner, metrics=metrics, flags=flags)
         return
-    token = cfg.api.token_file.read_text().strip() if cfg.api.token_file else None
-    async with ApiClient(cfg.api.url, token, ca=str(cfg.api.ca) if cfg.api.ca else None) as client:
+    async with api_client(cfg.api) as client:
         await _serve(cfg, ApiSource(client, cfg.name), ApiSink(client), planner, metrics=metrics, flags=flags)
 
 
@@ -96,11 +95,10 @@ async def _desired(cfg: Any, state_path: Path | None) -> Any:
         from fabric.model.switch import SwitchState
 
         return load_file(SwitchState, state_path)
-    from fabric.adapters.api_client import ApiClient
+    from fabric.runtime.api import api_client
     from fabric.switch.sources import ApiSource
 
-    token = cfg.api.token_file.read_text().strip() if cfg.api.token_file else None
-    async with ApiClient(cfg.api.url, token, ca=str(cfg.api.ca) if cfg.api.ca else None) as client:
+    async with api_client(cfg.api) as client:
         return (await ApiSource(client, cfg.name).get()).state
 
 

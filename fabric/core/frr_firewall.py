@@ -55,9 +55,8 @@ from fabric.core.frr_model import (
     PrefixList,
     RouteMap,
     RouteMapEntry,
-    VrfBlock,
 )
-from fabric.core.frr_switch import TIMERS
+from fabric.core.frr_switch import EVPN_ADVERTISE, TIMERS
 from fabric.errors import ValidationError
 from fabric.model.firewall import FirewallState, FirewallVrf, VrfImport
 from fabric.model.names import natural_key
@@ -66,7 +65,6 @@ from fabric.model.prefixes import AllowedPrefix
 NO_EXPORT = "community no-export additive"
 """The ` set` line of an import marked `no_export` (FRR's printed form)."""
 AF_NAMES = {4: "ipv4 unicast", 6: "ipv6 unicast"}
-EVPN_ADVERTISE = ("ipv4 unicast", "ipv6 unicast")
 
 
 def import_prefix_list_name(vrf: str, from_vrf: str, family: int) -> str:
@@ -93,7 +91,7 @@ def build_firewall_frr(state: FirewallState, options: FrrOptions) -> FrrConfig:
             )
     lists: list[PrefixList] = []
     maps: list[RouteMap] = []
-    vrfs = tuple(_vrf_block(v, options) for v in sorted(state.vrfs, key=lambda v: v.name))
+    vrfs = tuple(options.vrf_block(v.name, v.vni) for v in sorted(state.vrfs, key=lambda v: v.name))
     bgp = [_default_bgp(state, lists, maps)]
     bgp.extend(_vrf_bgp(state, vrf, lists, maps) for vrf in state.vrfs)
     bgp[1:] = instance_order(bgp[1:])
@@ -127,11 +125,6 @@ def instance_order(instances: list[Bgp]) -> list[Bgp]:
                     mention(name)
             emitted += 1
     return [by_name[name] for name in mentioned]
-
-
-def _vrf_block(vrf: FirewallVrf, options: FrrOptions) -> VrfBlock:
-    netns = f"{options.netns_dir}/{vrf.name}" if options.netns_vrfs else None
-    return VrfBlock(vrf.name, vrf.vni, netns)
 
 
 def underlay_networks(state: FirewallState) -> list[IPv4Network]:

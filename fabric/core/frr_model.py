@@ -156,3 +156,7 @@ class FrrOptions:
     netns_vrfs: bool = False
     netns_dir: str = "/run/netns"
     netns_vrfs_always: tuple[str, ...] = ()
+
+    def vrf_block(self, name: str, vni: int | None = None) -> VrfBlock:
+        """`vrf NAME` / `vni N` (none: a bare block), naming its namespace under the netns backend."""
+        return VrfBlock(name, vni, f"{self.netns_dir}/{name}" if self.netns_vrfs else None)

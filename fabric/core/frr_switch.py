@@ -45,6 +45,8 @@ from fabric.model.prefixes import AllowedPrefix
 from fabric.model.switch import Port, SwitchState
 
 TIMERS = (2, 8)
+EVPN_ADVERTISE = ("ipv4 unicast", "ipv6 unicast")
+"""What a tenant VRF announces into EVPN as type-5 routes (`advertise ...` under `l2vpn evpn`)."""
 FABRIC, FIREWALL, MACHINE = "FABRIC", "FIREWALL", "MACHINE"
 CONNECTED = "RM-CONNECTED"
 GROUPS = frozenset({FABRIC, FIREWALL, MACHINE})
@@ -70,16 +72,11 @@ def build_switch_frr(state: SwitchState, options: FrrOptions, leaving: Sequence[
 def _vrf_blocks(state: SwitchState, options: FrrOptions, leaving: Sequence[str]) -> tuple[VrfBlock, ...]:
     """The tenant VRFs, a bare block per leaving VRF and, under the netns backend, per always-present
     VRF namespace no tenant uses; by name, the order FRR prints them in."""
-    blocks = {v.name: _vrf_block(v.name, v.vni, options) for v in state.vrfs}
+    blocks = {v.name: options.vrf_block(v.name, v.vni) for v in state.vrfs}
     bare = [*leaving, *(options.netns_vrfs_always if options.netns_vrfs else ())]
     for name in bare:
-        blocks.setdefault(name, _vrf_block(name, None, options))
+        blocks.setdefault(name, options.vrf_block(name))
     return tuple(blocks[name] for name in sorted(blocks))
-
-
-def _vrf_block(name: str, vni: int | None, options: FrrOptions) -> VrfBlock:
-    netns = f"{options.netns_dir}/{name}" if options.netns_vrfs else None
-    return VrfBlock(name, vni, netns)
 
 
 def _connected(state: SwitchState, lists: list[PrefixList], maps: list[RouteMap]) -> None:
@@ -150,7 +147,7 @@ def _vrf_bgp(state: SwitchState, vrf: str, lists: list[PrefixList], maps: list[R
             AddressFamily("ipv4 unicast", peers=_ordered(v4)),
             AddressFamily("ipv6 unicast", peers=_ordered(v6)),
         ]
-    afs.append(AddressFamily("l2vpn evpn", advertise=("ipv4 unicast", "ipv6 unicast")))
+    afs.append(AddressFamily("l2vpn evpn", advertise=EVPN_ADVERTISE))
     neighbors = _neighbors([Neighbor(p.name, MACHINE) for p in ports])
     return Bgp(state.switch.asn, str(state.switch.router_id), vrf, groups, neighbors, tuple(afs))
 

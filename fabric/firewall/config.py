@@ -23,13 +23,10 @@ from fabric.switch.config import FrrConfig
 ENV_PREFIX = "FABRIC_FIREWALL_"
 
 
-class ApiConfig(Model):
+class ApiConfig(runtime_config.ApiSettings):
     """Where the `FirewallState` comes from and status goes to."""
 
     url: str = Field(min_length=1, description="Base URL of `fabric api`.")
-    ca: Path | None = Field(default=None, description="CA bundle that signs the API's certificate.")
-    token_file: Path | None = Field(default=None, description="File holding this firewall's token.")
-    watch_wait: float = Field(default=30.0, gt=0, le=300, description="Long-poll wait in seconds.")
     timeout: float = Field(default=15.0, gt=0, description="Upper bound of one other API call.")
 
 
@@ -56,8 +53,8 @@ class PlumbingConfig(Model):
     )
 
 
-class FirewallConfig(Model):
-    """The whole daemon configuration."""
+class FirewallConfig(runtime_config.LoopSettings):
+    """The whole daemon configuration (the loop's periods are shared with the switch daemon's)."""
 
     name: Name
     api: ApiConfig
@@ -74,20 +71,11 @@ class FirewallConfig(Model):
     isolation: Literal["boundary", "kubernetes"] = "boundary"
     debounce: float = Field(default=0.2, ge=0, description="Quiet time that ends a burst of events.")
     debounce_max: float = Field(default=2.0, ge=0, description="A burst never delays a sync longer.")
-    resync_period: float = Field(default=300.0, gt=0, description="Full resync every ~this many s.")
-    resync_jitter: float = Field(default=0.2, ge=0, le=1, description="Share of the period to jitter.")
-    sync_deadline: float = Field(default=60.0, gt=0, description="One sync is abandoned after this.")
-    heartbeat: float = Field(default=30.0, gt=0, description="Status and drop counters this often.")
-    backoff_initial: float = Field(default=1.0, gt=0)
-    backoff_max: float = Field(default=60.0, gt=0)
-    metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus endpoint; 0 = off.")
     metrics_address: str = "0.0.0.0"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @model_validator(mode="after")
-    def _ordered(self) -> FirewallConfig:
-        if self.backoff_initial > self.backoff_max:
-            raise ValueError("backoff_initial is greater than backoff_max")
+    def _debounce_ordered(self) -> FirewallConfig:
         if self.debounce > self.debounce_max:
             raise ValueError("debounce is greater than debounce_max")
         return self

@@ -13,39 +13,18 @@ import logging
 import signal
 
 from fabric.adapters import sdnotify
-from fabric.adapters.api_client import ApiClient
 from fabric.adapters.frr import FrrAdapter
 from fabric.adapters.kube import ClusterCache, connect
 from fabric.adapters.nft import NftTable
 from fabric.firewall.config import FirewallConfig
-from fabric.firewall.loop import Loop, StateClient, Timing
+from fabric.firewall.loop import Loop
 from fabric.firewall.metrics import FirewallMetrics
 from fabric.firewall.routing import Routing
 from fabric.firewall.sync import Syncer
+from fabric.runtime.api import StateClient, api_client
+from fabric.runtime.config import timing
 
 log = logging.getLogger(__name__)
-
-
-def timing(cfg: FirewallConfig) -> Timing:
-    """The loop's periods from the configuration."""
-    return Timing(
-        watch_wait=cfg.api.watch_wait,
-        debounce=cfg.debounce,
-        debounce_max=cfg.debounce_max,
-        resync_period=cfg.resync_period,
-        resync_jitter=cfg.resync_jitter,
-        sync_deadline=cfg.sync_deadline,
-        heartbeat=cfg.heartbeat,
-        backoff_initial=cfg.backoff_initial,
-        backoff_max=cfg.backoff_max,
-    )
-
-
-def api_client(cfg: FirewallConfig) -> ApiClient:
-    """The `fabric api` client, with the token read from `api.token_file`."""
-    token = cfg.api.token_file.read_text().strip() if cfg.api.token_file else None
-    ca = str(cfg.api.ca) if cfg.api.ca else None
-    return ApiClient(cfg.api.url, token, ca=ca, timeout=cfg.api.timeout)
 
 
 def routing(cfg: FirewallConfig, *, adopt: bool = False) -> Routing | None:
@@ -76,7 +55,8 @@ def build_loop(
     """The daemon's loop over `api` and `cache` (both opened by the caller)."""
     table = NftTable(prefix=cfg.nft.exec_prefix, nft=cfg.nft.nft)
     syncer = Syncer(table, cfg.isolation, routing(cfg, adopt=adopt))
-    return Loop(cfg.name, api, cache, syncer, timing=timing(cfg), metrics=metrics, notify=sdnotify.notify)
+    periods = timing(cfg, cfg.api.watch_wait, debounce=cfg.debounce, debounce_max=cfg.debounce_max)
+    return Loop(cfg.name, api, cache, syncer, timing=periods, metrics=metrics, notify=sdnotify.notify)
 
 
 async def run(cfg: FirewallConfig, *, adopt: bool = False) -> None:
@@ -87,7 +67,7 @@ async def run(cfg: FirewallConfig, *, adopt: bool = False) -> None:
     kube = await connect(cfg.kube.kubeconfig, cfg.kube.context)
     loop: Loop | None = None
     try:
-        async with api_client(cfg) as api:
+        async with api_client(cfg.api, cfg.api.timeout) as api:
             cache = ClusterCache(kube, lambda: loop.dirty.set() if loop else None)
             for reflector in cache.reflectors:
                 reflector.watch_timeout = cfg.kube.watch_timeout

@@ -1,1 +1,1 @@
-"""What every fabric daemon shares: loading its configuration, and the loop's backoff."""
+"""What every fabric daemon shares: the loop, its backoff, settings, metrics, logs and API source/sink."""

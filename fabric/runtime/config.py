@@ -1,17 +1,51 @@
-"""A daemon's configuration: one YAML file plus `PREFIX_SECTION__FIELD=value` environment overrides."""
+"""A daemon's configuration: the loop's settings, a YAML file, `PREFIX_SECTION__FIELD=value` overrides."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pydantic
 import yaml
+from pydantic import Field, model_validator
 
 from fabric.errors import ValidationError
+from fabric.model.base import Model
 
 C = TypeVar("C", bound=pydantic.BaseModel)
+
+
+class ApiSettings(Model):
+    """Where a daemon's desired state comes from and its status goes to (`fabric api`)."""
+
+    url: str = Field(description="Base URL of `fabric api`.")
+    ca: Path | None = Field(default=None, description="CA bundle that signs the API's certificate.")
+    token_file: Path | None = Field(default=None, description="File holding this daemon's bearer token.")
+    watch_wait: float = Field(default=30.0, gt=0, le=300, description="Long-poll wait in seconds.")
+
+    def token(self) -> str | None:
+        """The bearer token read from `token_file` (None without one)."""
+        return self.token_file.read_text().strip() if self.token_file else None
+
+
+class LoopSettings(Model):
+    """The loop's periods (see `Timing`), fields of every daemon's configuration."""
+
+    resync_period: float = Field(default=300.0, gt=0, description="Full resync every ~this many s.")
+    resync_jitter: float = Field(default=0.2, ge=0, le=1, description="Share of the period to jitter.")
+    sync_deadline: float = Field(default=60.0, gt=0, description="One sync is cancelled after this.")
+    heartbeat: float = Field(default=30.0, gt=0, description="Status report at least this often.")
+    backoff_initial: float = Field(default=1.0, gt=0)
+    backoff_max: float = Field(default=60.0, gt=0)
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus endpoint; 0 = off.")
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> LoopSettings:
+        if self.backoff_initial > self.backoff_max:
+            raise ValueError("backoff_initial is greater than backoff_max")
+        return self
 
 
 def env_overrides(env: Mapping[str, str], prefix: str, skip: Collection[str] = ()) -> dict[str, Any]:
@@ -64,3 +98,28 @@ def load_daemon_config(model: type[C], path: str | Path | None, overrides: Mappi
     except pydantic.ValidationError as exc:
         problems = [(f"{where}: {p}", m) for p, m in problems_of(exc, "config")]
         raise ValidationError(f"invalid {what} configuration", problems=problems) from None
+
+
+@dataclass
+class Timing:
+    """The loop's periods, all in seconds."""
+
+    watch_wait: float = 30.0
+    debounce: float = 0.0
+    debounce_max: float = 0.0
+    resync_period: float = 300.0
+    resync_jitter: float = 0.2
+    sync_deadline: float = 60.0
+    heartbeat: float = 30.0
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+
+
+def timing(
+    settings: LoopSettings, watch_wait: float, *, debounce: float = 0.0, debounce_max: float = 0.0
+) -> Timing:
+    """The loop's periods from a daemon's configuration (no debounce unless asked)."""
+    shared = {
+        f.name: getattr(settings, f.name) for f in fields(Timing) if f.name in LoopSettings.model_fields
+    }
+    return Timing(watch_wait=watch_wait, debounce=debounce, debounce_max=debounce_max, **shared)

@@ -23,13 +23,10 @@ ENV_PREFIX = "FABRIC_SWITCH_"
 DEFAULT_DATABASE_CONFIG = "/var/run/redis/sonic-db/database_config.json"
 
 
-class ApiConfig(Model):
+class ApiConfig(runtime_config.ApiSettings):
     """Where the desired state comes from."""
 
     url: str = Field(default="", description="Base URL of `fabric api`; empty means --state FILE only.")
-    ca: Path | None = Field(default=None, description="CA bundle that signs the API's certificate.")
-    token_file: Path | None = Field(default=None, description="File holding this switch's bearer token.")
-    watch_wait: float = Field(default=30.0, gt=0, le=300, description="Long-poll wait in seconds.")
 
 
 class SonicDbConfig(Model):
@@ -77,28 +74,15 @@ class GuardConfig(Model):
     min_vrfs: int = Field(default=1, ge=0, description="Removing this many VRFs is always allowed.")
 
 
-class SwitchConfig(Model):
-    """The whole daemon configuration (see templates/switch.example.yaml)."""
+class SwitchConfig(runtime_config.LoopSettings):
+    """The whole daemon configuration (see templates/switch.example.yaml); the loop's periods are shared."""
 
     name: Name
     api: ApiConfig = ApiConfig()
     sonic: SonicDbConfig = SonicDbConfig()
     frr: FrrConfig = FrrConfig()
     guard: GuardConfig = GuardConfig()
-    resync_period: float = Field(default=300.0, gt=0, description="Full resync every ~this many s.")
-    resync_jitter: float = Field(default=0.2, ge=0, le=1, description="Share of the period to jitter.")
-    sync_deadline: float = Field(default=60.0, gt=0, description="One sync is cancelled after this.")
-    heartbeat: float = Field(default=30.0, gt=0, description="Status report at least this often.")
-    backoff_initial: float = Field(default=1.0, gt=0)
-    backoff_max: float = Field(default=60.0, gt=0)
-    metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus endpoint; 0 = off.")
     log_format: Literal["json", "text"] = "json"
-
-    @model_validator(mode="after")
-    def _backoff_ordered(self) -> SwitchConfig:
-        if self.backoff_initial > self.backoff_max:
-            raise ValueError("backoff_initial is greater than backoff_max")
-        return self
 
 
 def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:

@@ -11,8 +11,9 @@ from fabric.adapters.frr import FrrAdapter
 from fabric.adapters.sonicdb import DbLayout, load_database_config
 from fabric.core.guard import GuardLimits
 from fabric.model.status import PortStatus, SwitchStatus, SyncResult
+from fabric.runtime.config import timing
 from fabric.switch.config import SwitchConfig
-from fabric.switch.loop import DesiredStateSource, Loop, StatusSink, Timing
+from fabric.switch.loop import DesiredStateSource, Loop, StatusSink
 from fabric.switch.metrics import SwitchMetrics
 from fabric.switch.sync import Planner, Syncer
 
@@ -33,19 +34,6 @@ def limits(cfg: SwitchConfig) -> GuardLimits:
     """The guard's limits from the configuration."""
     g = cfg.guard
     return GuardLimits(g.max_port_share, g.max_vrf_share, g.min_ports, g.min_vrfs)
-
-
-def timing(cfg: SwitchConfig) -> Timing:
-    """The loop's periods from the configuration."""
-    return Timing(
-        watch_wait=cfg.api.watch_wait,
-        resync_period=cfg.resync_period,
-        resync_jitter=cfg.resync_jitter,
-        sync_deadline=cfg.sync_deadline,
-        heartbeat=cfg.heartbeat,
-        backoff_initial=cfg.backoff_initial,
-        backoff_max=cfg.backoff_max,
-    )
 
 
 @dataclass
@@ -85,7 +73,7 @@ def build_loop(
         syncer,
         sink,
         observe=Observer(cfg.name, db, frr),
-        timing=timing(cfg),
+        timing=timing(cfg, cfg.api.watch_wait),
         metrics=metrics,
         notify=sdnotify.notify,
     )

@@ -11,6 +11,7 @@ from typing import Any
 from fabric.model import load_file
 from fabric.model.status import SwitchStatus
 from fabric.model.switch import SwitchState
+from fabric.runtime import api as runtime_api
 from fabric.switch.sync import Desired
 
 
@@ -66,21 +67,11 @@ class FileSink:
         self.reports += 1
 
 
-class ApiSource:
-    """`fabric api`'s long-poll watch through its client (`fabric.adapters.api_client`)."""
+class ApiSource(runtime_api.ApiSource[Desired]):
+    """`fabric api`'s long-poll watch of this switch's `SwitchState` through its client."""
 
     def __init__(self, client: Any, name: str) -> None:
-        self.client, self.name = client, name
-
-    async def get(self) -> Desired:
-        """The current document (``GET /v1/switches/{name}/state``)."""
-        fetched = await self.client.get_state("switch", self.name)
-        return _desired(fetched.document)
-
-    async def watch(self, since: int, wait: float) -> Desired | None:
-        """A newer document, or None on 304 after `wait` seconds."""
-        fetched = await self.client.watch_state("switch", self.name, since, wait)
-        return None if fetched.document is None else _desired(fetched.document)
+        super().__init__(client, "switch", name, _desired)
 
 
 def _desired(document: Any) -> Desired:
@@ -90,12 +81,8 @@ def _desired(document: Any) -> Desired:
     return Desired(state=document, paused=document.paused)
 
 
-class ApiSink:
+class ApiSink(runtime_api.ApiSink):
     """Posts status to `fabric api` (``POST /v1/switches/{name}/status``)."""
 
     def __init__(self, client: Any) -> None:
-        self.client = client
-
-    async def report(self, status: SwitchStatus) -> None:
-        """Send `status`."""
-        await self.client.post_status("switch", status.name, status)
+        super().__init__(client, "switch")

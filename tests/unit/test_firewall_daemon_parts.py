@@ -91,7 +91,8 @@ def test_backoff_grows_to_its_cap_and_resets() -> None:
 
 
 async def test_settle_ends_a_burst_after_quiet() -> None:
-    from fabric.firewall.loop import Loop, Timing
+    from fabric.firewall.loop import Loop
+    from fabric.runtime.config import Timing
 
     loop = Loop.__new__(Loop)  # only the flag and the timing take part in settling
     loop.dirty, loop.timing = asyncio.Event(), Timing(debounce=0.05, debounce_max=5.0)

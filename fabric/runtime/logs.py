@@ -1,4 +1,4 @@
-"""Structured logs: one JSON object per line (or plain text for a terminal)."""
+"""Every daemon's logs: one JSON object per line (or plain text for a terminal)."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, sort_keys=False)
 
 
-def setup_logging(fmt: str = "json", level: int = logging.INFO) -> None:
-    """Log to stderr (journald captures it under systemd) in `fmt` (``json`` or ``text``)."""
+def setup_logging(fmt: str = "json", level: int | str = logging.INFO) -> None:
+    """Log to stderr (journald captures it under systemd) in `fmt` (``json`` or ``text``) from `level` on."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -40,4 +40,4 @@ def setup_logging(fmt: str = "json", level: int = logging.INFO) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
