@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fabric.adapters.store.schema import Document, DocumentHistory
-from fabric.adapters.store.views import machine_record, switch_view
+from fabric.adapters.store.views import Records
 from fabric.core.state import build_firewall_state, build_machine_state, build_switch_state
 from fabric.model import Document as DocumentModel
 
@@ -33,27 +33,37 @@ class Change:
     hash: str
 
 
-async def build(session: AsyncSession, kind: str, name: str) -> DocumentModel | None:
-    """The current desired document of `kind`/`name` from the store, or None when it has none."""
+async def build(
+    session: AsyncSession, kind: str, name: str, records: Records | None = None
+) -> DocumentModel | None:
+    """The current desired document of `kind`/`name` from the store, or None when it has none.
+
+    `records` is the refresh's loader (machine records read once for all its documents)."""
+    records = records or Records(session)
     if kind == "switch":
-        view = await switch_view(session, name)
+        view = await records.switch_view(name)
         return build_switch_state(view) if view is not None else None
-    record = await machine_record(session, name)
+    record = await records.machine(name)
     if record is None or record.role != kind:
         return None
     return build_machine_state(record) if kind == "machine" else build_firewall_state(record)
 
 
-async def refresh(session: AsyncSession, touched: Touched) -> list[Change]:
-    """Rebuild each touched document; store and return those whose content changed."""
+async def refresh(session: AsyncSession, touched: Touched, *, batched: bool = True) -> list[Change]:
+    """Rebuild each touched document; store and return those whose content changed.
+
+    The records are read once for all touched documents (`Records`); `batched=False` reads them
+    machine by machine for each document instead (kept to measure the difference: `bench/commit.py`).
+    """
     changes = []
+    records = Records(session, batched=batched)
     for kind, name in sorted(touched):
         row = (
             await session.execute(
                 select(Document).where(Document.kind == kind, Document.name == name).with_for_update()
             )
         ).scalar_one_or_none()
-        doc = await build(session, kind, name)
+        doc = await build(session, kind, name, records)
         revision = (row.revision if row is not None else 0) + 1
         if doc is None:
             # A removed document keeps its row (hash and body empty) so revisions keep growing and a

@@ -1,0 +1,172 @@
+"""The API commit of a one-VRF change on a 64-VRF leaf pair, on SQLite: through the store and HTTP.
+
+The state is `bench/switch_e2e.py`'s (`declare`, the leaves' LLDP, 63 machines allocated to 63
+projects); one change allocates the 64th machine into its project's network (a 64th VRF on both leaves)
+or frees it again.  The API runs in this process (`build_app` on an aiohttp site on loopback) so the
+same store can also be driven directly.  Measured side by side in one run, p50/p99:
+
+- the store intent (`Store.allocate_machine` / `Store.free`: one transaction, three documents whose
+  records are read in batches, once for both leaves),
+- the same intent reading the records machine by machine for each document (`Store(db,
+  batched=False)`: the way before, 6+ statements per cabled machine and leaf),
+- the HTTP request (`POST /v1/machines/m63/allocate` / `free`, request → response),
+- the durable floor: one single-row transaction on the same engine.
+
+`BENCH_COMMIT_PROFILE=1` also prints a cProfile of the store intents (the top functions by own time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import os
+import pstats
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bench.switch_e2e import LEAF, UPLINK, VRFS, declare, mac
+from fabric.adapters.api_client import ApiClient
+from fabric.adapters.store.bodies import MachineAllocate
+from fabric.adapters.store.service import Store
+from fabric.adapters.store.tokens import Principal
+from fabric.api.app import build_app, prepare
+from fabric.api.context import CONTEXT
+from fabric.model.status import LldpNeighbour, SwitchStatus, SyncResult
+
+N = 40  # changes per way (allocate and free alternate)
+ME = Principal("bench", "admin")
+LAST = f"m{VRFS - 1}"
+BODY = {"project": f"p{VRFS - 1}", "networks": [f"net{VRFS - 1}"]}
+
+
+def pct(samples: list[float], q: float) -> float:
+    """The q-quantile of `samples`, in milliseconds."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+
+async def timed(n: int, fn: Callable[[int], Awaitable[object]]) -> list[float]:
+    """Run `fn(i)` n times; the duration of each."""
+    out = []
+    for i in range(n):
+        start = time.perf_counter()
+        await fn(i)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+async def populate(api: ApiClient) -> None:
+    """`switch_e2e`'s fabric: declared, both leaves cabled, 63 of 64 machines allocated."""
+    await declare(api)
+    for n, leaf in enumerate((LEAF, "leaf02")):
+        heard = [LldpNeighbour(port=f"Ethernet{4 * i}", port_id=mac(i, n)) for i in range(VRFS)]
+        heard.append(LldpNeighbour(port=UPLINK, sys_name="spine01", port_id=f"Ethernet{4 * n}"))
+        await api.post_status(
+            "switch", leaf, SwitchStatus(name=leaf, sync=SyncResult(applied_revision=0), lldp=heard)
+        )
+    for i in range(VRFS - 1):
+        await api.request(
+            "POST", f"/v1/machines/m{i}/allocate", {"project": f"p{i}", "networks": [f"net{i}"]}
+        )
+
+
+def store_change(store: Store) -> Callable[[int], Awaitable[object]]:
+    """Allocate (even i) or free (odd i) the 64th machine through `store`."""
+    body = MachineAllocate.model_validate(BODY)
+
+    async def run(i: int) -> object:
+        if i % 2 == 0:
+            return await store.allocate_machine(ME, LAST, body)
+        return await store.free(ME, LAST)
+
+    return run
+
+
+def http_change(api: ApiClient) -> Callable[[int], Awaitable[object]]:
+    """The same change as HTTP requests."""
+
+    async def run(i: int) -> object:
+        if i % 2 == 0:
+            return await api.request("POST", f"/v1/machines/{LAST}/allocate", BODY)
+        return await api.request("POST", f"/v1/machines/{LAST}/free")
+
+    return run
+
+
+def floor(store: Store) -> Callable[[int], Awaitable[object]]:
+    """One durable single-row transaction (an audit entry) on the same engine."""
+    from sqlalchemy import insert
+
+    from fabric.adapters.store.schema import Audit
+
+    async def run(i: int) -> object:
+        async def tx(s: Any) -> None:
+            await s.execute(insert(Audit).values(at=time.time(), who="bench", action="floor", target=str(i)))
+
+        return await store.db.transaction(tx)
+
+    return run
+
+
+def show(name: str, samples: list[float]) -> float:
+    p50 = statistics.median(samples) * 1000
+    print(f"   {name:<44} p50 {p50:7.1f} ms   p99 {pct(samples, 0.99):7.1f} ms")
+    return p50
+
+
+async def run() -> None:
+    path = tempfile.mkdtemp(prefix="fabric-bench-commit-")
+    token = "fab_bench_" + "x" * 32
+    db = await prepare(f"sqlite:///{path}/commit.db", token)
+    app = build_app(db)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    store = app[CONTEXT].store
+    before = Store(db, listener=store.listener, batched=False)
+    try:
+        async with ApiClient(f"http://127.0.0.1:{port}", token, timeout=300) as api:
+            await populate(api)
+            print(f"-- commit of a one-VRF change on a {VRFS}-VRF leaf pair (SQLite, WAL, synchronous=FULL)")
+            if os.environ.get("BENCH_COMMIT_PROFILE") == "1":
+                await profile(store)
+            results = {
+                "store, records read in batches (ours)": await timed(N, store_change(store)),
+                "store, machine by machine (before)": await timed(N, store_change(before)),
+                "HTTP POST allocate/free (ours)": await timed(N, http_change(api)),
+                "durable floor (one-row transaction)": await timed(N, floor(store)),
+            }
+    finally:
+        await runner.cleanup()
+    p50 = {name: show(name, samples) for name, samples in results.items()}
+    names = list(p50)
+    print(
+        f"   ratio before/ours (store): {p50[names[1]] / p50[names[0]]:.1f}x; "
+        f"ours/floor: {p50[names[0]] / p50[names[3]]:.1f}x"
+    )
+
+
+async def profile(store: Store) -> None:
+    """cProfile of N store changes: the top functions by cumulative and own time."""
+    prof = cProfile.Profile()
+    prof.enable()
+    await timed(N, store_change(store))
+    prof.disable()
+    stats = pstats.Stats(prof)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(45)
+
+
+def main() -> None:
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
