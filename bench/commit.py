@@ -10,7 +10,11 @@ same store can also be driven directly.  Measured side by side in one run, p50/p
 - the same intent reading the records machine by machine for each document (`Store(db,
   batched=False)`: the way before, 6+ statements per cabled machine and leaf),
 - the HTTP request (`POST /v1/machines/m63/allocate` / `free`, request → response),
-- the durable floor: one single-row transaction on the same engine.
+- the durable floor: one single-row transaction on the same engine,
+- the leaf's status report after such a change (`POST /v1/switches/leaf01/status`: 65 ports, 65 LLDP
+  neighbours, 64 BGP sessions, the cabling unchanged),
+- watch delivery: from the commit's response to a long-polling watcher of leaf01 holding the new
+  revision (`GET /v1/switches/leaf01/state?since=REV&wait=30`).
 
 `BENCH_COMMIT_PROFILE=1` also prints a cProfile of the store intents (the top functions by own time).
 """
@@ -113,6 +117,49 @@ def floor(store: Store) -> Callable[[int], Awaitable[object]]:
     return run
 
 
+def leaf_status(revision: int) -> SwitchStatus:
+    """What the leaf's daemon reports once it applied `revision` (its cabling as before)."""
+    from fabric.model.status import BgpSession, PortStatus
+
+    ports = [f"Ethernet{4 * i}" for i in range(VRFS)] + [UPLINK]
+    heard = [LldpNeighbour(port=f"Ethernet{4 * i}", port_id=mac(i)) for i in range(VRFS)]
+    heard.append(LldpNeighbour(port=UPLINK, sys_name="spine01", port_id="Ethernet0"))
+    bgp = [BgpSession(vrf=f"Vrf{i}", peer=f"Ethernet{4 * i}", state="Established") for i in range(VRFS)]
+    return SwitchStatus(
+        name=LEAF,
+        sync=SyncResult(applied_revision=revision),
+        ports=[PortStatus(name=p, oper="up") for p in ports],
+        lldp=heard,
+        bgp=bgp,
+    )
+
+
+def status_report(api: ApiClient) -> Callable[[int], Awaitable[object]]:
+    """The leaf reporting an applied revision (nothing else changed)."""
+
+    async def run(i: int) -> object:
+        await api.post_status("switch", LEAF, leaf_status(1000 + i))
+        return None
+
+    return run
+
+
+async def watch_delivery(api: ApiClient, n: int) -> list[float]:
+    """Commit response → a parked watcher of leaf01 answered with the new revision, `n` times."""
+    change = http_change(api)
+    out = []
+    for i in range(n):
+        since = (await api.get_state("switch", LEAF)).revision or 0
+        watcher = asyncio.ensure_future(api.watch_state("switch", LEAF, since, 30))
+        await asyncio.sleep(0.02)  # the watcher parks (its read of the document is done)
+        await change(i)
+        committed = time.perf_counter()
+        fetched = await watcher
+        out.append(time.perf_counter() - committed)
+        assert fetched.revision is not None and fetched.revision > since
+    return out
+
+
 def show(name: str, samples: list[float]) -> float:
     p50 = statistics.median(samples) * 1000
     print(f"   {name:<44} p50 {p50:7.1f} ms   p99 {pct(samples, 0.99):7.1f} ms")
@@ -142,6 +189,8 @@ async def run() -> None:
                 "store, machine by machine (before)": await timed(N, store_change(before)),
                 "HTTP POST allocate/free (ours)": await timed(N, http_change(api)),
                 "durable floor (one-row transaction)": await timed(N, floor(store)),
+                "HTTP POST status (leaf, cabling unchanged)": await timed(N, status_report(api)),
+                "watch delivery (commit response -> watcher)": await watch_delivery(api, N),
             }
     finally:
         await runner.cleanup()
