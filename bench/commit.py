@@ -54,13 +54,18 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
 
+CPU: dict[int, float] = {}  # id of a `timed` result -> median CPU seconds per call (this process)
+
+
 async def timed(n: int, fn: Callable[[int], Awaitable[object]]) -> list[float]:
-    """Run `fn(i)` n times; the duration of each."""
-    out = []
+    """Run `fn(i)` n times; the wall duration of each (the median CPU time noted in `CPU`)."""
+    out, cpu = [], []
     for i in range(n):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         await fn(i)
         out.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    CPU[id(out)] = statistics.median(cpu)
     return out
 
 
@@ -160,9 +165,29 @@ async def watch_delivery(api: ApiClient, n: int) -> list[float]:
     return out
 
 
+async def statements(store: Store) -> int:
+    """SQL statements of one allocate and one free through `store` (BEGIN and COMMIT included)."""
+    from sqlalchemy import event
+
+    count = 0
+
+    def counted(*_: object) -> None:
+        nonlocal count
+        count += 1
+
+    engine = store.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        await timed(2, store_change(store))
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    return count
+
+
 def show(name: str, samples: list[float]) -> float:
     p50 = statistics.median(samples) * 1000
-    print(f"   {name:<44} p50 {p50:7.1f} ms   p99 {pct(samples, 0.99):7.1f} ms")
+    cpu = f"   CPU p50 {CPU[id(samples)] * 1000:7.1f} ms" if id(samples) in CPU else ""
+    print(f"   {name:<44} p50 {p50:7.1f} ms   p99 {pct(samples, 0.99):7.1f} ms{cpu}")
     return p50
 
 
@@ -192,13 +217,19 @@ async def run() -> None:
                 "HTTP POST status (leaf, cabling unchanged)": await timed(N, status_report(api)),
                 "watch delivery (commit response -> watcher)": await watch_delivery(api, N),
             }
+            counts = {"ours": await statements(store), "before": await statements(before)}
     finally:
         await runner.cleanup()
+    print(
+        f"   statements for one allocate + one free: ours {counts['ours']}, before {counts['before']} "
+        f"({counts['before'] / counts['ours']:.0f}x)"
+    )
     p50 = {name: show(name, samples) for name, samples in results.items()}
     names = list(p50)
+    cpu = [CPU[id(results[n])] for n in names[:2]]
     print(
-        f"   ratio before/ours (store): {p50[names[1]] / p50[names[0]]:.1f}x; "
-        f"ours/floor: {p50[names[0]] / p50[names[3]]:.1f}x"
+        f"   ratio before/ours (store): {p50[names[1]] / p50[names[0]]:.1f}x wall, "
+        f"{cpu[1] / cpu[0]:.1f}x CPU; ours/floor: {p50[names[0]] / p50[names[3]]:.1f}x"
     )
 
 
