@@ -33,7 +33,7 @@ def machine_allow(machine: MachineRecord) -> list[str]:
     return [host_prefix(ip) for ip in (*machine.ips, *machine.project_ips)] + extra
 
 
-PORT_CACHE = 16384  # machine ports remembered (a port and a machine record: a few kB)
+PORT_CACHE = 4096  # machine ports remembered (64 leaves of 64; an entry is a few kB)
 Built = tuple[Port, Vrf | None, FirewallPort | None]
 
 
