@@ -68,8 +68,9 @@ class Listener(Protocol):
 class Store:
     """The store's intents and reads over one `Database`."""
 
-    def __init__(self, db: Database, listener: Listener | None = None) -> None:
+    def __init__(self, db: Database, listener: Listener | None = None, *, batched: bool = True) -> None:
         self.db = db
+        self.batched = batched  # documents' records read in batches (False: machine by machine)
         self.listener = listener
         self._valid: dict[str, tuple[float, Principal]] = {}  # token digest -> (checked at, principal)
 
@@ -95,7 +96,7 @@ class Store:
             if expect is not None:
                 await versions.check(session, *expect)
             result, touched = await fn(session)
-            changes = await refresh(session, touched)
+            changes = await refresh(session, touched, batched=self.batched)
             if audited is None or audited(result):
                 await session.execute(
                     insert(Audit).values(
@@ -296,7 +297,7 @@ class Store:
         self, s: AsyncSession, who: Principal, kind: str, name: str, fn: Intent[None]
     ) -> list[Change]:
         _, touched = await fn(s)
-        changes = await refresh(s, touched)
+        changes = await refresh(s, touched, batched=self.batched)
         if changes:  # heartbeats that change nothing leave no audit entry
             s.add(Audit(at=time.time(), who=who.who, action=f"{kind}.cabling", target=name, detail={}))
             await self._notify(s, changes)
@@ -326,7 +327,7 @@ class Store:
 
         async def tx(s: AsyncSession) -> tuple[dict[str, Any], list[Change]]:
             outcome = await declared.apply(s, spec)
-            changes = await refresh(s, outcome.touched)
+            changes = await refresh(s, outcome.touched, batched=self.batched)
             for action, target, detail in outcome.audit:
                 await s.execute(
                     insert(Audit).values(

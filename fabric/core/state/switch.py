@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from fabric.core.state.records import MachineRecord, PortRecord, SwitchView
@@ -32,7 +33,11 @@ def machine_allow(machine: MachineRecord) -> list[str]:
     return [host_prefix(ip) for ip in (*machine.ips, *machine.project_ips)] + extra
 
 
-def _port(port: PortRecord, view: SwitchView) -> tuple[Port, Vrf | None, FirewallPort | None]:
+PORT_CACHE = 4096  # machine ports remembered (64 leaves of 64; an entry is a few kB)
+Built = tuple[Port, Vrf | None, FirewallPort | None]
+
+
+def _port(port: PortRecord, view: SwitchView) -> Built:
     if port.neighbour_switch is not None:
         return Port(name=port.name, role="uplink", description=port.neighbour_switch), None, None
     if view.switch.role == "spine":
@@ -40,20 +45,30 @@ def _port(port: PortRecord, view: SwitchView) -> tuple[Port, Vrf | None, Firewal
     machine = view.machines.get(port.neighbour_machine or "")
     if machine is None or machine.role is None:
         return Port(name=port.name, role="unprovisioned"), None, None
+    return machine_port(port.name, machine)
+
+
+@functools.lru_cache(maxsize=PORT_CACHE)
+def machine_port(name: str, machine: MachineRecord) -> Built:
+    """The leaf port `name` carrying the allocated `machine` (or firewall), its VRF or firewall entry.
+
+    A pure function of frozen records, memoised: a leaf's document is rebuilt whole on every change,
+    and validating the allow lists of its other 63 machines again is most of that work.  The models
+    are frozen, so sharing them between documents is safe; equal records give the same models."""
     if machine.role == "firewall":
         vnis = sorted(n.vni for n in machine.networks if n.vni is not None)
         underlay = [ip for n in machine.networks if n.kind == "underlay" for ip in machine.ips_in(n)]
         if not vnis or not underlay:
-            return Port(name=port.name, role="unprovisioned"), None, None
-        fw = FirewallPort(port=port.name, vnis=vnis, allow=[host_prefix(ip) for ip in underlay])
-        return Port(name=port.name, role="firewall", description=machine.name), None, fw
+            return Port(name=name, role="unprovisioned"), None, None
+        fw = FirewallPort(port=name, vnis=vnis, allow=[host_prefix(ip) for ip in underlay])
+        return Port(name=name, role="firewall", description=machine.name), None, fw
     private = machine.private
     if private is None or private.vni is None:
-        return Port(name=port.name, role="unprovisioned"), None, None
+        return Port(name=name, role="unprovisioned"), None, None
     vrf = Vrf(name=f"Vrf{private.vni}", vni=private.vni)
     allow = machine_allow(machine)
     return (
-        Port(name=port.name, role="machine", vrf=vrf.name, description=machine.name, allow=allow),
+        Port(name=name, role="machine", vrf=vrf.name, description=machine.name, allow=allow),
         vrf,
         None,
     )
