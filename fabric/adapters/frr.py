@@ -8,7 +8,7 @@ Apply (`FrrAdapter.apply`) has two paths; `last_path` says which one ran.
 
 - fast: the commands from the last good config to the candidate (`fabric.core.frr_delta`) as one
   ``vtysh -f /dev/stdin``, then one ``show running-config`` that must print the candidate exactly
-  (our frr.conf is FRR's canonical form).  Taken whenever a last good config exists.
+  (our frr.conf is FRR's canonical form), up to the order of top-level blocks (`same_config`).  Taken whenever a last good config exists.
 - reload (the fallback, and the first apply): write the candidate, ``vtysh -C -f`` it (syntax),
   ``frr-reload.py --reload``, then ``frr-reload.py --test`` must show an empty delta.
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fabric.adapters.process import Result, run
-from fabric.core.frr_delta import DeltaUnsupported, frr_delta, running_as_file
+from fabric.core.frr_delta import DeltaUnsupported, frr_delta, same_config
 from fabric.errors import ApplyError
 from fabric.model.status import BgpSession
 from fabric.switch.config import FrrConfig
@@ -262,7 +262,7 @@ class FrrAdapter:
             if not result.ok or _REJECTED.search(output):
                 return self._fallback(f"FRR rejected the delta: {output.strip()[:300] or result.describe()}")
         shown = self._run(self.vtysh_argv("-c", "show running-config"), timeout=timeout)
-        if not shown.ok or running_as_file(shown.stdout) != text:
+        if not shown.ok or not same_config(shown.stdout, text):
             return self._fallback("running config differs from the candidate after the delta")
         if text != base:
             self.write_file(LAST_GOOD, text, timeout=timeout)

@@ -199,3 +199,21 @@ def running_as_file(show: str) -> str:
     body = _HEADER.sub("", show, count=1)
     lines = [line for line in body.splitlines(keepends=True) if not line.startswith(_SKIPPED)]
     return "".join(lines).lstrip("!\n")
+
+
+def same_config(running: str, candidate: str) -> bool:
+    """Whether FRR's `show running-config` holds exactly `candidate`, in any top-level order.
+
+    Line for line within each context, but the order of top-level lines and contexts is free: FRR
+    prints route-maps in an order that depends on history (a route-map deleted and re-created before
+    bgpd's delayed route-map processing keeps its old place), and that order carries no meaning.
+    """
+    try:
+        shown, wanted = parse(running_as_file(running)), parse(candidate)
+    except DeltaUnsupported:
+        return False
+    return sorted(shown, key=_order) == sorted(wanted, key=_order)
+
+
+def _order(node: Node) -> tuple[str, ...]:
+    return tuple(node.block())
