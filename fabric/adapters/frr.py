@@ -8,7 +8,8 @@ Apply (`FrrAdapter.apply`) has two paths; `last_path` says which one ran.
 
 - fast: the commands from the last good config to the candidate (`fabric.core.frr_delta`) as one
   ``vtysh -f /dev/stdin``, then one ``show running-config`` that must print the candidate exactly
-  (our frr.conf is FRR's canonical form), up to the order of top-level blocks (`same_config`).  Taken whenever a last good config exists.
+  (our frr.conf is FRR's canonical form), up to the order of top-level blocks (`same_config`).
+  Taken whenever a last good config exists.
 - reload (the fallback, and the first apply): write the candidate, ``vtysh -C -f`` it (syntax),
   ``frr-reload.py --reload``, then ``frr-reload.py --test`` must show an empty delta.
 

@@ -162,7 +162,8 @@ def test_negating_a_no_line_sets_it() -> None:
 
 def test_whole_sub_context_that_leaves_is_emptied() -> None:
     after = BASE.replace(
-        " !\n address-family l2vpn evpn\n  neighbor FABRIC activate\n  advertise-all-vni\n exit-address-family\n",
+        " !\n address-family l2vpn evpn\n  neighbor FABRIC activate\n  advertise-all-vni\n"
+        " exit-address-family\n",
         "",
     )
     assert frr_delta(BASE, after).splitlines() == [

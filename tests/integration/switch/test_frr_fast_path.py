@@ -9,6 +9,7 @@ each test starts from whatever the previous one left, as a switch would.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def transitions() -> list[tuple[str, str, str]]:
         steps = [golden(case, n) for n in ("frr.withdraw.conf", "frr.conf") if (ROOT / case / n).exists()]
         if before is not None:
             chain = [before, *steps]
-            table += [(f"{case}:{i}", a, b) for i, (a, b) in enumerate(zip(chain, chain[1:], strict=False))]
+            table += [(f"{case}:{i}", a, b) for i, (a, b) in enumerate(itertools.pairwise(chain))]
         table.append((f"bare->{case}", golden("leaf_bare"), steps[-1]))
         table.append((f"{case}->bare", steps[-1], golden("leaf_bare")))
     table.append(("many->one (VRFs with L3VNI removed)", MANY, golden("leaf_vrf_one")))
@@ -48,7 +49,8 @@ def transitions() -> list[tuple[str, str, str]]:
         "prefix-list entry changed": ("seq 20 permit 10.14.1.0/24", "seq 20 permit 10.14.2.0/24"),
         "route-map match changed": (
             "route-map RM-Ethernet24-IN-V6 deny 10\nexit",
-            "route-map RM-Ethernet24-IN-V6 deny 10\n match ipv6 address prefix-list PL-Ethernet12-IN-V6\nexit",
+            "route-map RM-Ethernet24-IN-V6 deny 10\n"
+            " match ipv6 address prefix-list PL-Ethernet12-IN-V6\nexit",
         ),
         "maximum-prefix replaced": (
             " neighbor Ethernet24 maximum-prefix 1\n",
