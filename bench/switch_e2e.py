@@ -10,7 +10,9 @@ up to 20 ms of that stand-in.
 The leaf: 64 machine ports plus an uplink; 63 machines allocated to 63 projects (63 VRFs) before the
 daemon starts.  One change = allocating the 64th machine (a 64th VRF) or freeing it again.  Measured:
 
-1. one such change, where the time goes (commit, watch delivery, each sync phase, the status report);
+1. one such change, where the time goes (commit, watch delivery, each sync phase, the status report;
+   a phase's FRR step shows as `<phase>:frr-fast` (the delta path) or `<phase>:frr-reload` (the
+   frr-reload.py fallback), and every FRR subprocess is timed by kind);
 2. API commit → applied over `COMMITS` changes, p50/p99, for the daemon with its long-poll watch and for
    the same daemon driven by a 10-second polling source (the anchor's design, metal-core), side by side
    (``BENCH_SWITCH_POLLING=0`` skips the polling run, which takes a few minutes).
@@ -167,6 +169,8 @@ def timed_observe(observe: Any, clock: Clock) -> Any:
 def step_of(argv: list[str]) -> str:
     """Which FRR step a subprocess is, from its argv (for the breakdown)."""
     for marker, name in (
+        ("/dev/stdin", "vtysh -f /dev/stdin (the delta)"),
+        ("show running-config", "vtysh show running-config"),
         ("--reload", "frr-reload.py --reload"),
         ("--test", "frr-reload.py --test"),
         ("-C", "vtysh -C -f (syntax)"),
