@@ -309,7 +309,8 @@ def breakdown(samples: list[Sample]) -> None:
     for name in names:
         values = [sec for s in samples for n, sec in s.phases if n == name]
         print(f"       phase {name:<30} {med(values)}  (in {len(values)} of {len(samples)} changes)")
-    planned = [s.sync - sum(sec for _, sec in s.phases) for s in samples]
+    # `<phase>:frr-<path>` entries are the FRR step inside their phase: counted once, in the phase.
+    planned = [s.sync - sum(sec for n, sec in s.phases if ":frr-" not in n) for s in samples]
     print(f"       read CONFIG_DB + FRR, check, plan    {med(planned)}")
     print(f"     status: ports, LLDP, BGP sessions     {med([s.observe for s in samples])}")
     print(f"     status report (POST)                  {med([s.report for s in samples])}")
