@@ -114,6 +114,8 @@ async def create_network(request: web.Request) -> web.Response:
 async def acquire_ip(request: web.Request) -> web.Response:
     b = await body(request, IpAcquire)
     principal = who(request)
+    if b.firewall is not None:  # a firewall's own address is the operator's decision
+        require(principal, f"attach addresses to firewall {b.firewall}")
     if principal.role == "project":
         async with ctx(request).store.db.read() as s:
             net = await s.get(Network, b.network)
@@ -129,6 +131,9 @@ async def release_ip(request: web.Request) -> web.Response:
     if principal.role == "project":
         async with ctx(request).store.db.read() as s:
             ip = await s.get(Ip, address)
+            owner = await s.get(Machine, ip.machine) if ip is not None and ip.machine else None
+        if owner is not None and owner.role == "firewall":  # its underlay or own external address
+            require(principal, f"release an address of firewall {owner.name}")
         require(
             principal, "release another project's IP", roles=("project",), subject=ip.project if ip else None
         )

@@ -136,6 +136,7 @@ class IpAcquired(Out):
     address: str
     network: str
     project: str | None
+    firewall: str | None = None
 
 
 class IpReleased(Out):

@@ -147,6 +147,41 @@ async def allocate_firewall(session: AsyncSession, name: str, body: FirewallAllo
     return {("firewall", name)} | await leaves_of(session, name)
 
 
+async def acquire_firewall_ip(session: AsyncSession, body: IpAcquire) -> tuple[Ip, Touched]:
+    """Attach an address of an external network to the firewall `body.firewall` (given or next free).
+
+    It becomes the firewall's own address there: `FirewallVrf.addresses` of that network's VRF and the
+    `to` of its SNAT (instead of masquerade).  Only an allocated firewall, only an external network of
+    its partition that it serves; the address belongs to the firewall's project and is released with
+    the firewall (`free`) or alone (`release_ip`).
+    """
+    assert body.firewall is not None
+    name = body.firewall
+    fw = await machine_row(session, name, "firewall")
+    if fw.role != "firewall":
+        raise ValidationError(f"machine {name} is not allocated as a firewall", "firewall")
+    net = await get(session, Network, body.network, "network", "network")
+    assert isinstance(net, Network)
+    if net.partition != fw.partition:
+        raise ValidationError(
+            f"network {net.name} is in partition {net.partition}, firewall {name} in {fw.partition}",
+            "network",
+        )
+    if net.kind != "external":
+        raise ValidationError(
+            f"network {net.name} is {net.kind}: a firewall's own addresses are in external networks",
+            "network",
+        )
+    if await session.get(MachineNetwork, (name, net.name)) is None:
+        raise ValidationError(f"firewall {name} does not serve network {net.name}", "network")
+    if body.project is not None and body.project != fw.project:
+        raise ValidationError(
+            f"the address of firewall {name} belongs to its project ({fw.project or 'none'})", "project"
+        )
+    ip = await acquire_ip(session, body.model_copy(update={"project": fw.project}), name)
+    return ip, {("firewall", name)} | await leaves_of(session, name)
+
+
 async def free(session: AsyncSession, name: str) -> Touched:
     """Release everything a machine or firewall was given; freeing a free machine changes nothing."""
     machine = await machine_row(session, name)

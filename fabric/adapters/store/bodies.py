@@ -83,6 +83,13 @@ class IpAcquire(Model):
     kind: Literal["static", "ephemeral"] = "static"
     name: str = Field(default="", max_length=63, pattern=r"^[A-Za-z0-9._-]*$")
     family: Literal[4, 6] = 4
+    firewall: Name | None = Field(
+        default=None,
+        description=(
+            "Attach the IP to this firewall as its own address in an external network it serves "
+            "(the source address its SNAT translates to there); released when the firewall is freed."
+        ),
+    )
 
 
 class SwitchCreate(Model):

@@ -140,6 +140,10 @@ class Store:
 
     async def acquire_ip(self, who: Principal, body: IpAcquire) -> dict[str, Any]:
         async def fn(s: AsyncSession) -> tuple[dict[str, Any], Touched]:
+            if body.firewall is not None:  # the firewall's own address (its SNAT source there)
+                ip, touched = await allocation.acquire_firewall_ip(s, body)
+                answer = {"address": ip.address, "network": ip.network, "project": ip.project}
+                return answer | {"firewall": body.firewall}, touched
             ip = await inventory.acquire_ip(s, body)
             touched = await allocation.project_leaves(s, ip.project) if ip.project else set()
             return {"address": ip.address, "network": ip.network, "project": ip.project}, touched
