@@ -10,7 +10,9 @@ up to 20 ms of that stand-in.
 The leaf: 64 machine ports plus an uplink; 63 machines allocated to 63 projects (63 VRFs) before the
 daemon starts.  One change = allocating the 64th machine (a 64th VRF) or freeing it again.  Measured:
 
-1. one such change, where the time goes (commit, watch delivery, each sync phase, the status report);
+1. one such change, where the time goes (commit, watch delivery, each sync phase, the status report;
+   a phase's FRR step shows as `<phase>:frr-fast` (the delta path) or `<phase>:frr-reload` (the
+   frr-reload.py fallback), and every FRR subprocess is timed by kind);
 2. API commit → applied over `COMMITS` changes, p50/p99, for the daemon with its long-poll watch and for
    the same daemon driven by a 10-second polling source (the anchor's design, metal-core), side by side
    (``BENCH_SWITCH_POLLING=0`` skips the polling run, which takes a few minutes).
@@ -167,6 +169,8 @@ def timed_observe(observe: Any, clock: Clock) -> Any:
 def step_of(argv: list[str]) -> str:
     """Which FRR step a subprocess is, from its argv (for the breakdown)."""
     for marker, name in (
+        ("/dev/stdin", "vtysh -f /dev/stdin (the delta)"),
+        ("show running-config", "vtysh show running-config"),
         ("--reload", "frr-reload.py --reload"),
         ("--test", "frr-reload.py --test"),
         ("-C", "vtysh -C -f (syntax)"),
@@ -272,6 +276,7 @@ async def measure(
                 async with asyncio.timeout(300):
                     await clock.wait_for(first).wait()
                 print(f"   initial sync of the leaf ({VRFS - 1} VRFs): {time.perf_counter() - started:.2f} s")
+                steps.clear()  # the FRR breakdown is of the changes only, not of the initial sync
                 for step in range(COMMITS):
                     await asyncio.sleep(rng.uniform(*pause))  # commits land anywhere in a polling cycle
                     samples.append(await change(api, loop, clock, step))
@@ -305,7 +310,8 @@ def breakdown(samples: list[Sample]) -> None:
     for name in names:
         values = [sec for s in samples for n, sec in s.phases if n == name]
         print(f"       phase {name:<30} {med(values)}  (in {len(values)} of {len(samples)} changes)")
-    planned = [s.sync - sum(sec for _, sec in s.phases) for s in samples]
+    # `<phase>:frr-<path>` entries are the FRR step inside their phase: counted once, in the phase.
+    planned = [s.sync - sum(sec for n, sec in s.phases if ":frr-" not in n) for s in samples]
     print(f"       read CONFIG_DB + FRR, check, plan    {med(planned)}")
     print(f"     status: ports, LLDP, BGP sessions     {med([s.observe for s in samples])}")
     print(f"     status report (POST)                  {med([s.report for s in samples])}")

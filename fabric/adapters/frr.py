@@ -4,8 +4,18 @@ Every command goes through the configured exec prefix (``docker exec -i bgp`` on
 lab) and the one subprocess helper.  Files are written *through* the prefix too (``tee``), so the
 daemon never needs to know where the container's config directory is mounted on the host.
 
-Apply (`FrrAdapter.apply`): write the candidate, ``vtysh -C -f`` it (syntax), ``frr-reload.py --reload``,
-then ``frr-reload.py --test`` must show an empty delta.  A failed reload restores the last good file
+Apply (`FrrAdapter.apply`) has two paths; `last_path` says which one ran.
+
+- fast: the commands from the last good config to the candidate (`fabric.core.frr_delta`) as one
+  ``vtysh -f /dev/stdin``, then one ``show running-config`` that must print the candidate exactly
+  (our frr.conf is FRR's canonical form), up to the order of top-level blocks (`same_config`).
+  Taken whenever a last good config exists.
+- reload (the fallback, and the first apply): write the candidate, ``vtysh -C -f`` it (syntax),
+  ``frr-reload.py --reload``, then ``frr-reload.py --test`` must show an empty delta.
+
+The fast path never decides alone: when the delta cannot be computed, a command is rejected or the
+running config differs afterwards (FRR restarted with other config, edited by hand, a delta this code
+gets wrong), the reload path runs on the same candidate.  A failed reload restores the last good file
 (written only after a successful apply) and raises a retryable `ApplyError`; a non-empty delta after a
 successful reload is returned as drift (reported, not retried: reloading again would not change it).
 
@@ -18,15 +28,19 @@ last good file against the running config).
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fabric.adapters.process import Result, run
+from fabric.core.frr_delta import DeltaUnsupported, frr_delta, same_config
 from fabric.errors import ApplyError
 from fabric.model.status import BgpSession
 from fabric.switch.config import FrrConfig
+
+log = logging.getLogger(__name__)
 
 CANDIDATE = "fabric-candidate.conf"
 LAST_GOOD = "fabric-last-good.conf"
@@ -34,6 +48,9 @@ LAST_GOOD = "fabric-last-good.conf"
 IDENTITY_DAEMONS = ("zebra", "bgpd")
 # What marks a running config as holding something beyond FRR's boilerplate (for adoption).
 _SUBSTANCE = re.compile(r"^(router |vrf |route-map |ip prefix-list |ipv6 prefix-list |interface )")
+# vtysh -f prints these for a line a daemon rejected (and exits non-zero).
+_REJECTED = re.compile(r"^(line \d+:|% )", re.MULTILINE)
+FAST, RELOAD = "fast", "reload"
 
 
 @dataclass(frozen=True)
@@ -108,6 +125,8 @@ class FrrAdapter:
     def __init__(self, cfg: FrrConfig) -> None:
         self.cfg = cfg
         self._last_good: str | None = None  # what this process last wrote as LAST_GOOD (saves a read)
+        self.last_path = ""  # FAST or RELOAD: how the last successful `apply` reached FRR
+        self.fallback_reason = ""  # why the last `apply` could not take the fast path
 
     # -- argv --------------------------------------------------------------------------------------
     def _path(self, name: str) -> str:
@@ -215,12 +234,50 @@ class FrrAdapter:
 
     # -- applying ----------------------------------------------------------------------------------
     def apply(self, text: str, *, timeout: float | None = None, verify: bool = True) -> Delta:
-        """Check, reload and verify `text`; returns the drift left after the reload (empty when clean).
+        """Make FRR run `text`; returns the drift left after a reload (empty when clean).
 
-        A syntax error is not retryable (a rendering bug); a failed reload restores the last good file
-        and is retryable.  `verify=False` skips the ``--test`` (for an intermediate config that a later
-        reload of the same sync replaces and verifies) and returns an empty delta.
+        The fast path (a delta from the last good config, checked by an exact comparison) is tried
+        first; on any doubt the reload path runs.  There a syntax error is not retryable (a rendering
+        bug); a failed reload restores the last good file and is retryable.  `verify=False` skips the
+        reload path's ``--test`` (for an intermediate config that a later apply of the same sync
+        replaces and verifies) and returns an empty delta.
         """
+        if self._apply_fast(text, timeout):
+            self.last_path = FAST
+            return Delta()
+        self.last_path = RELOAD
+        return self._apply_reload(text, timeout=timeout, verify=verify)
+
+    def _apply_fast(self, text: str, timeout: float | None) -> bool:
+        """Apply the delta from the last good config in one vtysh call; True when FRR runs `text`."""
+        base = self.last_good()
+        if base is None:
+            return self._fallback("no last good config")
+        try:
+            commands = frr_delta(base, text)
+        except DeltaUnsupported as exc:
+            return self._fallback(f"delta not computable: {exc}")
+        if commands:
+            result = self._run(self.vtysh_argv("-f", "/dev/stdin"), timeout=timeout, text=commands)
+            output = result.stdout + result.stderr
+            if not result.ok or _REJECTED.search(output):
+                return self._fallback(f"FRR rejected the delta: {output.strip()[:300] or result.describe()}")
+        shown = self._run(self.vtysh_argv("-c", "show running-config"), timeout=timeout)
+        if not shown.ok or not same_config(shown.stdout, text):
+            return self._fallback("running config differs from the candidate after the delta")
+        if text != base:
+            self.write_file(LAST_GOOD, text, timeout=timeout)
+            self._last_good = text
+        self.fallback_reason = ""
+        return True
+
+    def _fallback(self, reason: str) -> bool:
+        self.fallback_reason = reason
+        log.info("FRR fast path not taken, reloading: %s", reason, extra={"frr_fallback": reason[:200]})
+        return False
+
+    def _apply_reload(self, text: str, *, timeout: float | None, verify: bool) -> Delta:
+        """Write, check, ``frr-reload.py --reload`` and (with `verify`) ``--test`` `text`."""
         path = self.write_file(CANDIDATE, text, timeout=timeout)
         check = self._run(self.vtysh_argv("-C", "-f", path), timeout=timeout)
         if not check.ok:

@@ -8,7 +8,7 @@ STATE_DB:
 2. `remove-vlan-interface`, `remove-vlan`, `remove-vrf`: the rest of the deletes, in reverse dependency
    order;
 3. `add-vrf`, `add-vlan`, `add-vlan-interface`, `add-port`: adds and in-place changes in dependency order;
-4. `frr`: the final frr.conf.
+4. `frr`: the final frr.conf, unless the withdraw config of phase 1 was the final one already.
 
 A key whose fields cannot change in place (`INTERFACE`, `VLAN_INTERFACE`, `VXLAN_TUNNEL_MAP`: SONiC's
 managers only act on a create) is deleted in a remove phase and re-created in an add phase, never in the
@@ -76,9 +76,11 @@ def plan(desired: Desired, observed: Observed) -> Plan:
         _diff_table(table, desired, observed, steps)
     phases: list[Phase] = []
     any_delete = any(steps.deletes)
+    running = observed.frr  # what FRR runs when the phase being built starts
     for level in reversed(range(len(LEVEL_NAMES))):
         withdraw = level == len(LEVEL_NAMES) - 1 and any_delete
-        frr = desired.frr_withdraw if withdraw and desired.frr_withdraw != observed.frr else None
+        frr = desired.frr_withdraw if withdraw and desired.frr_withdraw != running else None
+        running = frr if frr is not None else running
         phases.append(
             Phase(
                 f"remove-{LEVEL_NAMES[level]}",
@@ -89,7 +91,8 @@ def plan(desired: Desired, observed: Observed) -> Plan:
         )
     for level, name in enumerate(LEVEL_NAMES):
         phases.append(Phase(f"add-{name}", tuple(steps.adds[level]), tuple(steps.add_waits[level])))
-    if desired.frr is not None and desired.frr != observed.frr:
+    # Not again when the withdraw config is the final one already (nothing was left to add).
+    if desired.frr is not None and desired.frr != running:
         phases.append(Phase("frr", frr=desired.frr))
     return Plan(tuple(p for p in phases if p.ops or p.frr is not None))
 

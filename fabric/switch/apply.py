@@ -1,4 +1,4 @@
-"""Execute a `Plan` phase by phase: FRR reload, one CONFIG_DB transaction, STATE_DB waits.
+"""Execute a `Plan` phase by phase: FRR apply, one CONFIG_DB transaction, STATE_DB waits.
 
 The executor does not retry and does not sleep: an error is raised as `ApplyError` naming the phase
 and whether retrying can help; the loop decides what to do.  `Progress` tells the caller (whose
@@ -42,7 +42,7 @@ class Progress:
 async def execute(plan: Plan, db: SonicDb, frr: FrrAdapter, progress: Progress) -> None:
     """Run every phase of `plan` in order; timings and FRR drift accumulate in `progress`.
 
-    Within a phase: the FRR reload (if the phase carries a config) comes first, so withdrawing
+    Within a phase: the FRR apply (if the phase carries a config) comes first, so withdrawing
     neighbours and VRF stanzas precedes deleting their interfaces; then the ops as one atomic write;
     then the STATE_DB waits that the next phase depends on.
     """
@@ -58,6 +58,9 @@ async def execute(plan: Plan, db: SonicDb, frr: FrrAdapter, progress: Progress) 
             delta = await asyncio.to_thread(frr.apply, phase.frr, timeout=progress.remaining(), verify=verify)
             if verify:
                 progress.drift = delta.lines()
+            # Which way FRR was reached (the delta, or frr-reload.py as fallback) shows in the status.
+            step = PhaseTiming(phase=f"{phase.name}:frr-{frr.last_path}", seconds=_since(start))
+            progress.timings.append(step)
         if phase.ops:
             progress.step = "configdb"
             await db.apply_ops(phase)
@@ -65,7 +68,11 @@ async def execute(plan: Plan, db: SonicDb, frr: FrrAdapter, progress: Progress) 
             progress.step = "state-wait"
             await db.wait_state(phase.waits, phase=phase.name)
         progress.step = ""
-        progress.timings.append(PhaseTiming(phase=phase.name, seconds=round(time.monotonic() - start, 6)))
+        progress.timings.append(PhaseTiming(phase=phase.name, seconds=_since(start)))
+
+
+def _since(start: float) -> float:
+    return round(time.monotonic() - start, 6)
 
 
 def deadline_error(progress: Progress, seconds: float) -> ApplyError:

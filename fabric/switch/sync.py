@@ -77,12 +77,11 @@ class Syncer:
         `verify_frr` compares FRR's running config with the last good file even when FRR has not
         restarted (the periodic resync does, catching edits made with vtysh).
         """
-        tables, self._frr_now = await asyncio.gather(
-            self.db.read_tables(), asyncio.to_thread(self.frr.identity)
+        # `show version` is asked on every sync: it is also the probe that FRR answers at all (pid files
+        # outlive a crashed FRR, so the identity alone cannot tell).  The three reads run side by side.
+        tables, self._frr_now, version = await asyncio.gather(
+            self.db.read_tables(), asyncio.to_thread(self.frr.identity), asyncio.to_thread(self.frr.version)
         )
-        # Asked on every sync: `show version` is also the probe that FRR answers at all (pid files
-        # outlive a crashed FRR, so the identity alone cannot tell).
-        version = await asyncio.to_thread(self.frr.version)
         missing = missing_preconditions(state, tables, version)
         if missing:
             raise ApplyError("; ".join(missing), retryable=True, phase="preconditions")

@@ -89,9 +89,11 @@ def _removal(leaf: SwitchState, files: dict[str, str]) -> dict[str, Any]:
     prior = desired_switch(leaf, base, OPTIONS)
     observed = Observed.from_configdb(merge_configdb(base.configdb, prior.configdb), frr=prior.frr)
     desired, plan = plan_switch(_without_leaving(leaf), observed, OPTIONS)
-    # The daemon reloads FRR with the first phase's config before any deletion and the last one's at
-    # the end (`fabric.core.plan`); with nothing to withdraw first, both are the final config.
-    first, last = plan.phases[0].frr, plan.phases[-1].frr
+    # The daemon applies FRR's withdraw config in the first phase, before any deletion, and the final
+    # one at the end (`fabric.core.plan`); with nothing to withdraw first, the final config is applied
+    # once, in the first phase (the guest then reloads the same file twice, the second a no-op).
+    configs = [p.frr for p in plan.phases if p.frr is not None]
+    first, last = plan.phases[0].frr, configs[-1]
     assert first is not None and last == desired.frr, plan_as_data(plan)
     files.update({"leaf.conf": prior.frr or "", "leaf.withdraw.conf": first, "leaf.final.conf": last})
     phases = plan_as_data(plan, {first: "withdraw", last: "final"})
