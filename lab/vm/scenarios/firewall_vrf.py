@@ -5,8 +5,9 @@ Three namespaces: a tenant host cabled to the firewall's port in the private VRF
 internet host cabled to its port in the external VRF.  On the firewall, everything the product covers
 is done by the product:
 
-- the VRF devices (and their L3VNI bridge/vxlan devices) by `Netlink.apply(plan_plumbing(state, ...))`,
-  the ports joined to their VRF by `Netlink.ensure_member`;
+- the VRF devices (and their L3VNI bridge/vxlan devices), with the firewall's own addresses
+  (`vrfs[].addresses`) on them, by the daemon's `Routing.plumb(state)` (`plan_plumbing` executed by
+  `Netlink`), the ports joined to their VRF by `Netlink.ensure_member`;
 - FRR (zebra, bgpd, staticd) loaded with `render_firewall_frr(state)` as rendered, followed by the
   job's scenario-only config (routes entering each VRF's BGP table: the stand-in for EVPN type-5
   routes from the leaves; not BGP sessions with the hosts, which the product's input chain rightly
@@ -15,11 +16,14 @@ is done by the product:
   of `fabric firewall compile --state`) and loaded by `NftTable.apply`.
 
 What the product does not cover is done by hand and listed in the spec: the port addresses (the
-firewall's external address is what masquerade takes), the hosts' addresses and static routes.
+external port's address is what masquerade takes), the hosts' addresses and static routes.
 
-Then TCP servers listen on the hosts (each answers with the peer address it sees, so the client
-learns the source after NAT) and every probe of the spec connects through the firewall, all at once.
-The scenario asserts nothing: it emits what it saw as JSON and the host test asserts.
+Then TCP and UDP servers listen on the hosts (each answers with the peer address it sees, so the
+client learns the source after NAT) and every probe of the spec goes through the firewall, all at
+once.  With `then`, a second state's ruleset is compiled and applied over the first (same boot, same
+FRR and devices) and its probes run.  `announced` lists prefixes bgpd must originate (the own
+addresses' `network` lines) before probing.  The scenario asserts nothing: it emits what it saw as
+JSON and the host test asserts.
 
 spec.json::
 
@@ -28,9 +32,11 @@ spec.json::
      "ports": [{"name": "tn0", "vrf": "Vrf100010", "host": "tenant", "host_nic": "eth0",
                 "addresses": ["10.10.0.1/24"]}],
      "hosts": {"tenant": {"addresses": [["eth0", "10.10.0.5/24"]], "routes": [["default", "10.10.0.1"]]}},
-     "servers": [{"node": "internet", "address": "198.51.100.80", "port": 80}],
+     "servers": [{"node": "internet", "address": "198.51.100.80", "port": 80, "proto": "udp"}],
      "probes": [{"name": "egress-80-v4", "from": "tenant", "to": "198.51.100.80", "port": 80}],
+     "then": {"state": "masquerade.json", "probes": [...]},
      "expect": {"Vrf100010": ["0.0.0.0/0"]},
+     "announced": {"Vrf104009": ["203.0.113.9/32"]},
      "kernel_tables": {"Vrf100010": "100010"},
      "timeout": 60}
 """

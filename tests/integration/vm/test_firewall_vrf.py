@@ -1,17 +1,22 @@
 """The firewall with real kernel VRFs, in a qemu VM: route leaking, nftables, SNAT, packets crossing.
 
 This machine has no kernel VRF devices, so the scenario (lab/vm/scenarios/firewall_vrf.py) runs once
-per module inside a `KernelVm`.  The firewall is fw-alpha of the examples with one change: its SNAT
-also covers the tenant's IPv6 prefix (the example translates IPv4 only).  Its VRFs are made by the
-product's plumbing, its FRR is `render_firewall_frr(state)` as rendered, its nftables table is what
-`fabric firewall compile --state` makes of tests/data/vm-firewall/.
+per module inside a `KernelVm`.  The firewall is fw-alpha of the examples with its own addresses in the
+external VRF (`vrfs[].addresses`: 203.0.113.9, 2001:db8:ffff::9) and SNAT, IPv4 and IPv6, `to` them.
+Its VRF devices, with those addresses, are made by the daemon's `Routing.plumb`, its FRR is
+`render_firewall_frr(state)` as rendered (which announces them as `network A/32`), its nftables table
+is what `fabric firewall compile --state` makes of tests/data/vm-firewall/.  In the same boot, after
+the probes, a second state (the same with `to: masquerade`) is compiled and applied over the first
+and egress is probed again: the two are told apart because the external port carries a different
+address (203.0.113.1, 2001:db8:ffff::1), which masquerade takes.
 
 Scenario-only pieces, because the firewall's own config has no source for them here (in production
 the routes arrive from the leaves as EVPN type-5 routes): `SCENARIO_FRR` puts the tenant's LB
 address and the internet's default routes into the VRFs' BGP tables (static routes redistributed);
 BGP sessions with the hosts would not do, since the product's input chain rightly accepts BGP only
-from the uplinks.  The firewall's external address, which masquerade takes, is assigned by the
-scenario to its external port (FirewallState has no field for it).
+from the uplinks.  So the internet host reaches the firewall's own addresses by static host routes via
+the port's address, what the announced host routes give a neighbour in production.  The ports'
+addresses are assigned by the scenario (FirewallState has no field for them).
 """
 
 from __future__ import annotations
