@@ -5,8 +5,9 @@ Three namespaces: a tenant host cabled to the firewall's port in the private VRF
 internet host cabled to its port in the external VRF.  On the firewall, everything the product covers
 is done by the product:
 
-- the VRF devices (and their L3VNI bridge/vxlan devices) by `Netlink.apply(plan_plumbing(state, ...))`,
-  the ports joined to their VRF by `Netlink.ensure_member`;
+- the VRF devices (and their L3VNI bridge/vxlan devices), with the firewall's own addresses
+  (`vrfs[].addresses`) on them, by the daemon's `Routing.plumb(state)` (`plan_plumbing` executed by
+  `Netlink`), the ports joined to their VRF by `Netlink.ensure_member`;
 - FRR (zebra, bgpd, staticd) loaded with `render_firewall_frr(state)` as rendered, followed by the
   job's scenario-only config (routes entering each VRF's BGP table: the stand-in for EVPN type-5
   routes from the leaves; not BGP sessions with the hosts, which the product's input chain rightly
@@ -15,11 +16,14 @@ is done by the product:
   of `fabric firewall compile --state`) and loaded by `NftTable.apply`.
 
 What the product does not cover is done by hand and listed in the spec: the port addresses (the
-firewall's external address is what masquerade takes), the hosts' addresses and static routes.
+external port's address is what masquerade takes), the hosts' addresses and static routes.
 
-Then TCP servers listen on the hosts (each answers with the peer address it sees, so the client
-learns the source after NAT) and every probe of the spec connects through the firewall, all at once.
-The scenario asserts nothing: it emits what it saw as JSON and the host test asserts.
+Then TCP and UDP servers listen on the hosts (each answers with the peer address it sees, so the
+client learns the source after NAT) and every probe of the spec goes through the firewall, all at
+once.  With `then`, a second state's ruleset is compiled and applied over the first (same boot, same
+FRR and devices) and its probes run.  `announced` lists prefixes bgpd must originate (the own
+addresses' `network` lines) before probing.  The scenario asserts nothing: it emits what it saw as
+JSON and the host test asserts.
 
 spec.json::
 
@@ -28,9 +32,11 @@ spec.json::
      "ports": [{"name": "tn0", "vrf": "Vrf100010", "host": "tenant", "host_nic": "eth0",
                 "addresses": ["10.10.0.1/24"]}],
      "hosts": {"tenant": {"addresses": [["eth0", "10.10.0.5/24"]], "routes": [["default", "10.10.0.1"]]}},
-     "servers": [{"node": "internet", "address": "198.51.100.80", "port": 80}],
+     "servers": [{"node": "internet", "address": "198.51.100.80", "port": 80, "proto": "udp"}],
      "probes": [{"name": "egress-80-v4", "from": "tenant", "to": "198.51.100.80", "port": 80}],
+     "then": {"state": "masquerade.json", "probes": [...]},
      "expect": {"Vrf100010": ["0.0.0.0/0"]},
+     "announced": {"Vrf104009": ["203.0.113.9/32"]},
      "kernel_tables": {"Vrf100010": "100010"},
      "timeout": 60}
 """
@@ -56,6 +62,7 @@ from lab.vm.result import emit
 from lab.vm.scenarios import settle
 
 if TYPE_CHECKING:
+    from fabric.adapters.nft import NftTable
     from fabric.model import FirewallState
 
 # Imported in a thread while the namespaces are built: importing them costs ~15 s under emulation.
@@ -64,6 +71,7 @@ PRODUCT_MODULES = (
     "fabric.adapters.nft",
     "fabric.core.plumbing",
     "fabric.firewall.pipeline",
+    "fabric.firewall.routing",
     "fabric.model",
 )
 
@@ -124,7 +132,7 @@ def _family(address: str) -> socket.AddressFamily:
 
 
 def serve(address: str, port: int, ready: threading.Event, stop: threading.Event) -> None:
-    """Accept connections on address:port; answer each with the peer address it came from."""
+    """Accept TCP connections on address:port; answer each with the peer address it came from."""
     with socket.socket(_family(address), socket.SOCK_STREAM) as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((address, port))
@@ -140,12 +148,33 @@ def serve(address: str, port: int, ready: threading.Event, stop: threading.Event
                 conn.sendall(f"{peer[0]}\n".encode())
 
 
-def probe(to: str, port: int) -> dict[str, Any]:
-    """One TCP connection: did it open, and which source address did the server see."""
+def serve_udp(address: str, port: int, ready: threading.Event, stop: threading.Event) -> None:
+    """Answer each UDP datagram to address:port with the peer address it came from (bound to the
+    address, the answer leaves from it: conntrack sees the reply of the same flow)."""
+    with socket.socket(_family(address), socket.SOCK_DGRAM) as sock:
+        sock.bind((address, port))
+        sock.settimeout(0.2)
+        ready.set()
+        while not stop.is_set():
+            try:
+                _, peer = sock.recvfrom(64)
+            except TimeoutError:
+                continue
+            sock.sendto(f"{peer[0]}\n".encode(), peer)
+
+
+def probe(to: str, port: int, proto: str = "tcp") -> dict[str, Any]:
+    """One TCP connection or UDP exchange: did it go through, which source did the server see."""
     begin = time.monotonic()
     try:
-        with socket.create_connection((to, port), timeout=CONNECT_TIMEOUT) as conn:
-            seen = conn.makefile().readline().strip()
+        if proto == "udp":
+            with socket.socket(_family(to), socket.SOCK_DGRAM) as sock:
+                sock.settimeout(CONNECT_TIMEOUT)
+                sock.sendto(b"who", (to, port))
+                seen = sock.recvfrom(64)[0].decode().strip()
+        else:
+            with socket.create_connection((to, port), timeout=CONNECT_TIMEOUT) as conn:
+                seen = conn.makefile().readline().strip()
         return {"connected": True, "seen_source": seen, "seconds": round(time.monotonic() - begin, 2)}
     except OSError as exc:
         return {
@@ -172,23 +201,27 @@ def build(rig: Rig, spec: dict[str, Any]) -> dict[str, Netns]:
 
 
 def plumb(fw: Netns, state: FirewallState, spec: dict[str, Any]) -> list[str]:
-    """VRF devices by the product's plan and netlink adapter; ports into their VRFs, then addressed.
+    """VRF devices (with the firewall's own addresses on them) by the daemon's `Routing.plumb`; the
+    scenario's ports into their VRFs by the netlink adapter, then addressed.
 
-    Addresses come after enslaving: joining a VRF cycles the port, which drops its IPv6 addresses.
+    Addresses on ports come after enslaving: joining a VRF cycles the port, which drops its IPv6
+    addresses.  The VRF devices are not cycled, so their addresses stay.
     """
     from fabric.adapters.netlink import Netlink
     from fabric.core.plumbing import plan_plumbing
+    from fabric.firewall.routing import Routing
 
     with Netlink(fw.name) as netlink:
         plan = plan_plumbing(state, netlink.links())
-        netlink.apply(plan)
+    removals = Routing(None, netns=fw.name).plumb(state)
+    with Netlink(fw.name) as netlink:
         for port in spec["ports"]:
             netlink.ensure_member(port["name"], port["vrf"])
         again = plan_plumbing(state, netlink.links())
     for port in spec["ports"]:
         for address in port["addresses"]:
             fw.ip("addr", "add", address, "dev", port["name"])
-    return [repr(a) for a in plan] + [f"then in sync: {not again}"]
+    return [repr(a) for a in plan] + [f"removals: {removals}", f"then in sync: {not again}"]
 
 
 def start_frr(rig: Rig, fw: Netns, hostname: str, files: list[str]) -> FrrInstance:
@@ -278,8 +311,9 @@ def start_servers(nodes: dict[str, Netns], servers: list[dict[str, Any]], stop: 
     for server in servers:
         ready = threading.Event()
         readies.append((server, ready))
+        fn = serve_udp if server.get("proto") == "udp" else serve
         in_netns(
-            nodes[server["node"]], partial(serve, server["address"], server["port"], ready, stop), wait=False
+            nodes[server["node"]], partial(fn, server["address"], server["port"], ready, stop), wait=False
         )
     for server, ready in readies:
         if not ready.wait(30):
@@ -289,9 +323,44 @@ def start_servers(nodes: dict[str, Netns], servers: list[dict[str, Any]], stop: 
 def run_probes(nodes: dict[str, Netns], probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """All probes at once (a denied one waits out its timeout; in parallel that is paid once)."""
     futures = [
-        (p, in_netns(nodes[p["from"]], partial(probe, p["to"], p["port"]), wait=False)) for p in probes
+        (p, in_netns(nodes[p["from"]], partial(probe, p["to"], p["port"], p.get("proto", "tcp")), wait=False))
+        for p in probes
     ]
     return [{**p, **future.result(timeout=60)} for p, future in futures]
+
+
+def announced(frr: FrrInstance, prefixes: dict[str, list[str]]) -> dict[str, Any]:
+    """Per VRF and prefix, bgpd's table entry (the firewall's own addresses, `network A/32`)."""
+    commands = [
+        f"show bgp vrf {vrf} {'ipv6' if ':' in p else 'ipv4'} unicast {p} json"
+        for vrf, ps in prefixes.items()
+        for p in ps
+    ]
+    documents = iter(vtysh_jsons(frr, commands))
+    return {vrf: {p: next(documents) for p in ps} for vrf, ps in prefixes.items()}
+
+
+def originated(frr: FrrInstance, prefixes: dict[str, list[str]]) -> bool:
+    """True when bgpd has a valid best path for every announced prefix."""
+    tables = announced(frr, prefixes)
+    return all(
+        any(path.get("valid") and path.get("bestpath", {}).get("overall") for path in entry.get("paths", []))
+        for entries in tables.values()
+        for entry in entries.values()
+    )
+
+
+def second_step(fw: Netns, nodes: dict[str, Netns], table: NftTable, spec: dict[str, Any]) -> dict[str, Any]:
+    """The same firewall with a second state (`spec["then"]`): its ruleset compiled and applied over
+    the first by the same adapter, then its probes."""
+    from fabric.firewall.pipeline import compile_manifests
+
+    then = spec["then"]
+    manifests = [Path(m) for m in spec["manifests"]]
+    _, ruleset = compile_manifests(manifests, [], spec.get("isolation", "boundary"), Path(then["state"]))
+    applied = table.apply(ruleset)
+    postrouting = fw.exec(["nft", "list", "chain", "inet", "fabric", "postrouting"]).stdout
+    return {"mode": applied.mode, "postrouting": postrouting, "probes": run_probes(nodes, then["probes"])}
 
 
 def main() -> None:
@@ -337,25 +406,34 @@ def main() -> None:
         start_servers(nodes, spec["servers"], stop)
         frr = frr_future.result(timeout=FRR_START_TIMEOUT + 30)
         times["frr_started"] = time.monotonic() - begin
-        converged = settle(lambda: installed(frr, spec["expect"]), spec)
+        own = spec.get("announced", {})
+        converged = settle(lambda: installed(frr, spec["expect"]) and originated(frr, own), spec)
         times["converged"] = time.monotonic() - begin
         probes = run_probes(nodes, spec["probes"]) if converged else []
         times["probed"] = time.monotonic() - begin
+        nft = {
+            "mode": applied.mode,
+            "conditions": [(c.object, c.accepted, c.reason) for c in compiled.conditions],
+            "counters": table.counters(),
+            "rules": rule_counters(fw),
+            "postrouting": fw.exec(["nft", "list", "chain", "inet", "fabric", "postrouting"]).stdout,
+        }
+        then = second_step(fw, nodes, table, spec) if converged and "then" in spec else None
+        times["then_probed"] = time.monotonic() - begin
         stop.set()
         observed = {
             "converged": converged,
             "plumbing": plan,
             "links": json.loads(fw.exec(["ip", "-j", "-d", "link", "show"]).stdout),
+            "addresses": json.loads(fw.exec(["ip", "-j", "addr", "show"]).stdout),
             "routes": vrf_routes(frr, spec["expect"]),
+            "announced": announced(frr, own),
+            "running_config": frr.vtysh("show running-config"),
             "kernel": kernel_routes(fw, spec["kernel_tables"]),
             "modules": sorted(line.split()[0] for line in Path("/proc/modules").read_text().splitlines()),
-            "nft": {
-                "mode": applied.mode,
-                "conditions": [(c.object, c.accepted, c.reason) for c in compiled.conditions],
-                "counters": table.counters(),
-                "rules": rule_counters(fw),
-            },
+            "nft": nft,
             "probes": probes,
+            "then": then,
         }
         times["observed"] = time.monotonic() - begin
     times["total"] = time.monotonic() - begin  # with the rig's cleanup

@@ -1,17 +1,22 @@
 """The firewall with real kernel VRFs, in a qemu VM: route leaking, nftables, SNAT, packets crossing.
 
 This machine has no kernel VRF devices, so the scenario (lab/vm/scenarios/firewall_vrf.py) runs once
-per module inside a `KernelVm`.  The firewall is fw-alpha of the examples with one change: its SNAT
-also covers the tenant's IPv6 prefix (the example translates IPv4 only).  Its VRFs are made by the
-product's plumbing, its FRR is `render_firewall_frr(state)` as rendered, its nftables table is what
-`fabric firewall compile --state` makes of tests/data/vm-firewall/.
+per module inside a `KernelVm`.  The firewall is fw-alpha of the examples with its own addresses in the
+external VRF (`vrfs[].addresses`: 203.0.113.9, 2001:db8:ffff::9) and SNAT, IPv4 and IPv6, `to` them.
+Its VRF devices, with those addresses, are made by the daemon's `Routing.plumb`, its FRR is
+`render_firewall_frr(state)` as rendered (which announces them as `network A/32`), its nftables table
+is what `fabric firewall compile --state` makes of tests/data/vm-firewall/.  In the same boot, after
+the probes, a second state (the same with `to: masquerade`) is compiled and applied over the first
+and egress is probed again: the two are told apart because the external port carries a different
+address (203.0.113.1, 2001:db8:ffff::1), which masquerade takes.
 
 Scenario-only pieces, because the firewall's own config has no source for them here (in production
 the routes arrive from the leaves as EVPN type-5 routes): `SCENARIO_FRR` puts the tenant's LB
 address and the internet's default routes into the VRFs' BGP tables (static routes redistributed);
 BGP sessions with the hosts would not do, since the product's input chain rightly accepts BGP only
-from the uplinks.  The firewall's external address, which masquerade takes, is assigned by the
-scenario to its external port (FirewallState has no field for it).
+from the uplinks.  So the internet host reaches the firewall's own addresses by static host routes via
+the port's address, what the announced host routes give a neighbour in production.  The ports'
+addresses are assigned by the scenario (FirewallState has no field for them).
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ OPTIONS = FrrOptions(frr_version="8.4")  # the FRR on the host root the guest ru
 TENANT, EXTERNAL = "Vrf100010", "Vrf104009"
 POD = ("10.10.0.5", "2001:db8:10::5")  # the tenant host: pod web-0 of the manifests
 LB = ("10.10.1.100", "2001:db8:10:1::100")  # Service tenant/web's load-balancer addresses
-FW_EXTERNAL = ("203.0.113.1", "2001:db8:ffff::1")  # the firewall's address in the external VRF
+FW_EXTERNAL = ("203.0.113.1", "2001:db8:ffff::1")  # the firewall's port address (masquerade's pick)
+OWN = ("203.0.113.9", "2001:db8:ffff::9")  # the firewall's own addresses (`vrfs[].addresses`)
+OWN_HOSTS = (f"{OWN[0]}/32", f"{OWN[1]}/128")
 INTERNET = ("198.51.100.80", "2001:db8:beef::80")  # a server on the internet
 UPSTREAM = ("203.0.113.2", "2001:db8:ffff::2")  # the internet host's end of the external link
 
@@ -78,9 +85,12 @@ LEAKED = {
 }
 
 
-def _state() -> FirewallState:
+def _state(to: str | list[str]) -> FirewallState:
+    """fw-alpha with its own addresses in the external VRF, SNAT (IPv4 and IPv6) `to` as given."""
     data = json.loads((DATA / "examples" / "firewall-alpha.json").read_text())
+    data["vrfs"][1]["addresses"] = list(OWN)
     data["snat"][0]["sources"].append("2001:db8:10::/56")
+    data["snat"][0]["to"] = to
     return load(FirewallState, data)
 
 
@@ -89,6 +99,13 @@ def _probes() -> list[dict[str, Any]]:
     for family, i in (("v4", 0), ("v6", 1)):
         probes += [
             {"name": f"egress-80-{family}", "from": "tenant", "to": INTERNET[i], "port": 80},
+            {
+                "name": f"egress-80-udp-{family}",
+                "from": "tenant",
+                "to": INTERNET[i],
+                "port": 80,
+                "proto": "udp",
+            },
             {"name": f"egress-81-{family}", "from": "tenant", "to": INTERNET[i], "port": 81},
             {"name": f"lb-443-{family}", "from": "internet", "to": LB[i], "port": 443},
             {"name": f"lb-8443-{family}", "from": "internet", "to": LB[i], "port": 8443},
@@ -99,11 +116,20 @@ def _probes() -> list[dict[str, Any]]:
     return probes
 
 
+def _masquerade_probes() -> list[dict[str, Any]]:
+    return [
+        {"name": f"masq-80-{proto}-{family}", "from": "tenant", "to": INTERNET[i], "port": 80, "proto": proto}
+        for family, i in (("v4", 0), ("v6", 1))
+        for proto in ("tcp", "udp")
+    ]
+
+
 def _job() -> tuple[dict[str, Any], dict[str, str | Path]]:
-    state = _state()
+    state = _state(list(OWN))
     manifests = sorted(MANIFESTS.glob("*.yaml"))
     files: dict[str, str | Path] = {
         "state.json": state.model_dump_json(by_alias=True),
+        "masquerade.json": _state("masquerade").model_dump_json(by_alias=True),
         "firewall.conf": render_firewall_frr(state, OPTIONS),
         "scenario.conf": SCENARIO_FRR,
         **{f"k8s/{m.name}": m for m in manifests},
@@ -147,16 +173,26 @@ def _job() -> tuple[dict[str, Any], dict[str, str | Path]]:
                     ["lo", f"{INTERNET[1]}/128"],
                 ],
                 # The no-export mark keeps the tenant's prefixes from the firewall's eBGP neighbours;
-                # the internet side reaches them by its own static route.
-                "routes": [["10.10.0.0/22", FW_EXTERNAL[0]], ["2001:db8:10::/56", FW_EXTERNAL[1]]],
+                # the internet side reaches them by its own static route.  The firewall's own
+                # addresses it reaches as the announced host routes tell a neighbour in production:
+                # via the firewall's port (a NIC answers ARP/ND for its own addresses only, in IPv6).
+                "routes": [
+                    ["10.10.0.0/22", FW_EXTERNAL[0]],
+                    ["2001:db8:10::/56", FW_EXTERNAL[1]],
+                    [OWN_HOSTS[0], FW_EXTERNAL[0]],
+                    [OWN_HOSTS[1], FW_EXTERNAL[1]],
+                ],
             },
         },
         "servers": [
             *({"node": "internet", "address": a, "port": p} for a in INTERNET for p in (80, 81)),
+            *({"node": "internet", "address": a, "port": 80, "proto": "udp"} for a in INTERNET),
             *({"node": "tenant", "address": a, "port": p} for a in LB for p in (443, 8443)),
         ],
         "probes": _probes(),
+        "then": {"state": "masquerade.json", "probes": _masquerade_probes()},
         "expect": LEAKED,
+        "announced": {EXTERNAL: list(OWN_HOSTS)},
         "kernel_tables": {TENANT: "100010", EXTERNAL: "104009", "main": "main"},
         "timeout": 60,
     }
@@ -224,13 +260,64 @@ def test_external_vrf_imports_tenant_prefixes_marked_no_export(run: VmResult) ->
         assert path["community"]["string"] == "no-export", path
 
 
-def test_egress_allowed_port_crosses_and_is_masqueraded(run: VmResult) -> None:
+def test_own_addresses_on_the_vrf_device_by_the_daemons_plumbing(run: VmResult) -> None:
+    addresses = {
+        a["ifname"]: {f"{i['local']}/{i['prefixlen']}" for i in a["addr_info"] if i.get("scope") != "link"}
+        for a in run.data["addresses"]
+    }
+    assert addresses[EXTERNAL] == set(OWN_HOSTS)  # host addresses, on the VRF device (`Routing.plumb`)
+    assert addresses["ex0"] == {f"{FW_EXTERNAL[0]}/24", f"{FW_EXTERNAL[1]}/64"}
+    assert addresses[TENANT] == set()
+    kernel = run.data["kernel"][EXTERNAL]
+    for family, own in (("4", OWN[0]), ("6", OWN[1])):
+        local = [r for r in kernel[family] if r["dst"] == own and r.get("type") == "local"]
+        assert [r["dev"] for r in local] == [EXTERNAL], kernel[family]
+
+
+def test_own_addresses_announced_from_the_external_vrf(run: VmResult) -> None:
+    config = run.data["running_config"]
+    section = config[config.index(f"router bgp 4210000100 vrf {EXTERNAL}\n") :]
+    section = section[: section.index("\nexit\n")]
+    assert f"  network {OWN_HOSTS[0]}\n" in section and f"  network {OWN_HOSTS[1]}\n" in section, section
+    tenant = config[config.index(f"router bgp 4210000100 vrf {TENANT}\n") :]
+    assert f"network {OWN[0]}" not in tenant[: tenant.index("\nexit\n")]
+    routes = run.data["routes"][EXTERNAL]
+    for family, prefix in (("ipv4", OWN_HOSTS[0]), ("ipv6", OWN_HOSTS[1])):
+        (path,) = run.data["announced"][EXTERNAL][prefix]["paths"]
+        # Originated here by `network` (valid because zebra has the address as connected), best.
+        assert path["sourced"] and path["local"] and path["valid"] and path["bestpath"]["overall"], path
+        connected = _best(routes[family], prefix)
+        assert connected["protocol"] == "connected", connected
+        assert connected["nexthops"][0]["interfaceName"] == EXTERNAL, connected
+    # The tenant imports the default routes only: the host routes stay in the external VRF.
+    assert OWN_HOSTS[0] not in run.data["routes"][TENANT]["ipv4"]
+    assert OWN_HOSTS[1] not in run.data["routes"][TENANT]["ipv6"]
+
+
+def test_egress_allowed_port_crosses_from_the_own_address(run: VmResult) -> None:
     probes = _probes_by_name(run)
-    for family, source in (("v4", FW_EXTERNAL[0]), ("v6", FW_EXTERNAL[1])):
-        probe = probes[f"egress-80-{family}"]
-        assert probe["connected"], probe
-        # The internet server sees the firewall's external address, not the pod's.
-        assert probe["seen_source"] == source, probe
+    rules = run.data["nft"]["postrouting"]
+    assert f"snat ip to {OWN[0]}" in rules and f"snat ip6 to {OWN[1]}" in rules, rules
+    for family, i in (("v4", 0), ("v6", 1)):
+        for name in (f"egress-80-{family}", f"egress-80-udp-{family}"):
+            probe = probes[name]
+            assert probe["connected"], probe
+            # The internet server sees the firewall's own address: not the pod's, not the port's.
+            assert probe["seen_source"] == OWN[i], probe
+
+
+def test_masquerade_after_the_state_drops_snat_to(run: VmResult) -> None:
+    """Second step, same boot: the state with `to: masquerade` compiled and applied over the first."""
+    then = run.data["then"]
+    assert then is not None, run.output[-2000:]
+    assert "masquerade" in then["postrouting"] and "snat ip" not in then["postrouting"], then["postrouting"]
+    probes = {p["name"]: p for p in then["probes"]}
+    for family, i in (("v4", 0), ("v6", 1)):
+        for proto in ("tcp", "udp"):
+            probe = probes[f"masq-80-{proto}-{family}"]
+            assert probe["connected"], probe
+            # Masquerade takes the egress port's address, though the own address is still plumbed.
+            assert probe["seen_source"] == FW_EXTERNAL[i], probe
 
 
 def test_egress_other_port_is_denied(run: VmResult) -> None:
@@ -258,6 +345,10 @@ def test_nft_counters_match_the_traffic(run: VmResult) -> None:
     # Each denied probe is a SYN and its retry at least, per family; nothing else was dropped.
     assert counters["deny_eg"] >= 4 and counters["deny_in"] >= 4, counters
     assert counters["deny_other"] == counters["drop_invalid"] == 0, counters
-    # One new connection per family through each allow rule (later packets are established).
-    allows = {r["chain"]: r["packets"] for r in nft["rules"] if "allows" in r["comment"]}
-    assert allows == {"ingress4": 1, "egress4": 1, "ingress6": 1, "egress6": 1}, nft["rules"]
+    # One new flow per family and protocol through the allow rules (later packets are established):
+    # egress TCP and UDP to port 80, ingress TCP to 443.
+    allows: dict[str, int] = {}
+    for rule in nft["rules"]:
+        if "allows" in rule["comment"]:
+            allows[rule["chain"]] = allows.get(rule["chain"], 0) + rule["packets"]
+    assert allows == {"ingress4": 1, "egress4": 2, "ingress6": 1, "egress6": 2}, nft["rules"]
