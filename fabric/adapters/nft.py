@@ -72,11 +72,15 @@ class NftTable:
         self.last = None  # if loading fails, the next apply must not trust the kernel's state
         try:
             self._nft("-f", "-", script=script, phase="nft:load")
-        except ApplyError:
+        except ApplyError as exc:
             # The file is one transaction, so nothing changed.  Only now ask `nft -c` whether the
             # script itself is at fault (phase nft:check, not retryable) or the load failed otherwise;
             # checking every script first would double the cost of each full load.
             self.check(script)
+            # The kernel accepts the script, so the load failed for a passing reason (interrupted,
+            # out of memory, a concurrent change): retrying can help, and waiting for the next
+            # cluster event or resync to try again would leave the old table in place for minutes.
+            exc.retryable = True
             raise
         self.last = ruleset
         return Applied("full", script)

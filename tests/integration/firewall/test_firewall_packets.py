@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fabric.adapters.nft import NftTable
 from fabric.core.policy.explain import Flow, explain
 from fabric.errors import ApplyError
 from fabric.firewall.pipeline import compile_manifests, parse_prefixes
@@ -125,3 +126,28 @@ def test_random_clusters_packets_match_reference(
     assert _expected(policy, sample) == want
     got = trio.probe(sample)
     assert got == want, [(f, w, g) for f, w, g in zip(sample, want, got, strict=True) if w != g]
+
+
+def test_load_failing_with_a_valid_script_is_retryable(trio: Trio, tmp_path: Path) -> None:
+    """A full load the kernel refuses once although `nft -c` accepts the script is worth retrying.
+
+    Fault injection: a wrapper in front of the real nft refuses the first load (`-f` without `-c`),
+    standing in for a load interrupted by the kernel; every other call, and the retry, run real nft.
+    """
+    _, ruleset = compile_manifests([SHOP], PREFIXES, "boundary")
+    marker = tmp_path / "refused-once"
+    wrapper = tmp_path / "nft-once"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "-f" ] && [ ! -e {marker} ]; then touch {marker}; echo interrupted >&2; exit 1; fi\n'
+        'exec nft "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    trio.table.remove()  # also makes the module's table forget what it loaded
+    table = NftTable(["ip", "netns", "exec", trio.fw.name], nft=str(wrapper))
+    with pytest.raises(ApplyError) as err:
+        table.apply(ruleset)
+    assert err.value.phase == "nft:load" and err.value.retryable and "interrupted" in str(err.value)
+    assert "table inet fabric" not in trio.fw.exec(["nft", "list", "tables"]).stdout
+    assert table.apply(ruleset).mode == "full"
+    assert trio.probe([("198.51.100.7", "10.244.1.10", 8080, "TCP")]) == [True]
