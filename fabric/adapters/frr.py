@@ -175,6 +175,11 @@ class FrrAdapter:
             self._last_good = self.read_file(LAST_GOOD)
         return self._last_good
 
+    def _remember_good(self, text: str, timeout: float | None) -> None:
+        """Write `text` as the last good config, and keep it as the cached copy `last_good` returns."""
+        self.write_file(LAST_GOOD, text, timeout=timeout)
+        self._last_good = text
+
     def read_file(self, name: str) -> str | None:
         """Contents of `name` in FRR's config dir, or None when it does not exist."""
         result = self._run([*self.cfg.exec_prefix, "cat", self._path(name)])
@@ -266,8 +271,7 @@ class FrrAdapter:
         if not shown.ok or not same_config(shown.stdout, text):
             return self._fallback("running config differs from the candidate after the delta")
         if text != base:
-            self.write_file(LAST_GOOD, text, timeout=timeout)
-            self._last_good = text
+            self._remember_good(text, timeout)
         self.fallback_reason = ""
         return True
 
@@ -290,8 +294,7 @@ class FrrAdapter:
                 retryable=True,
                 phase="frr:reload",
             )
-        self.write_file(LAST_GOOD, text, timeout=timeout)
-        self._last_good = text
+        self._remember_good(text, timeout)
         if not verify:
             return Delta()
         return self.verify(CANDIDATE, timeout=timeout)  # the candidate file holds `text` already
