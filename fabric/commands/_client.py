@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -17,6 +20,57 @@ Token = Annotated[str | None, typer.Option("--token", envvar="FABRIC_TOKEN", hel
 Ca = Annotated[str | None, typer.Option("--ca", envvar="FABRIC_CA", help="CA certificate to pin.")]
 Output = Annotated[str, typer.Option("-o", "--output", help="table or json.")]
 DEFAULT_URL = os.environ.get("FABRIC_URL", "http://127.0.0.1:8080")
+
+
+@dataclass(frozen=True)
+class Conn:
+    """How a command reaches the API (`--url`, `--token`, `--ca`) and prints the answer (`-o`)."""
+
+    url: str
+    token: str | None
+    ca: str | None
+    output: str = "table"
+
+    def call(self, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """Run `fn(api)` against the API (see `call`)."""
+        return call(self.url, self.token, self.ca, fn)
+
+    def show(self, fn: Callable[[Any], Awaitable[Any]]) -> None:
+        """Run `fn(api)` and print its answer as `-o` says."""
+        show(self.call(fn), self.output)
+
+
+def connected(*, output: bool = True) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the shared `--url/--token/--ca` options (and `-o/--output` unless `output=False`),
+    appended after its own options, and hand them to it as one keyword argument `conn: Conn`.
+
+    Each command keeps the options under its own name (`fabric api list --url …`), so they cannot
+    live on a group callback; typer reads the signature this sets.
+    """
+    shared = [
+        inspect.Parameter("url", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_URL, annotation=Url),
+        inspect.Parameter("token", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Token),
+        inspect.Parameter("ca", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Ca),
+    ]
+    if output:
+        shared.append(
+            inspect.Parameter("output", inspect.Parameter.KEYWORD_ONLY, default="table", annotation=Output)
+        )
+
+    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
+        own = inspect.signature(fn, eval_str=True)
+
+        @functools.wraps(fn)
+        def command(
+            *args: Any, url: str, token: str | None, ca: str | None, output: str = "table", **kwargs: Any
+        ) -> None:
+            fn(*args, conn=Conn(url, token, ca, output), **kwargs)
+
+        params = [p for p in own.parameters.values() if p.name != "conn"]
+        command.__signature__ = own.replace(parameters=params + shared)  # type: ignore[attr-defined]
+        return command
+
+    return decorate
 
 
 def call(url: str, token: str | None, ca: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:

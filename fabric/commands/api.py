@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fabric.commands._client import DEFAULT_URL, Ca, Output, Token, Url, call, load_body, show
+from fabric.commands._client import Conn, connected, load_body
 
 app = typer.Typer(help="The central IPAM and machine store (fabric api).", no_args_is_help=True)
 RESOURCES = ("partitions", "projects", "networks", "ips", "switches", "machines", "tokens")
@@ -63,50 +63,44 @@ def serve(
 
 
 @app.command("list")
+@connected()
 def list_(
     resource: Annotated[str, typer.Argument(help=", ".join(RESOURCES))],
     *,
     project: Annotated[str | None, typer.Option(help="Only this project's rows.")] = None,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
-    output: Output = "table",
+    conn: Conn,
 ) -> None:
     """List a resource."""
     what = _resource(resource)
-    show(call(url, token, ca, lambda api: api.request("GET", f"/v1/{what}", project=project)), output)
+    conn.show(lambda api: api.request("GET", f"/v1/{what}", project=project))
 
 
 @app.command("show")
+@connected()
 def show_(
     resource: Annotated[str, typer.Argument()],
     name: Annotated[str, typer.Argument()],
     *,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
-    output: Output = "table",
+    conn: Conn,
 ) -> None:
     """Show one object."""
     what = _resource(resource)
-    show(call(url, token, ca, lambda api: api.request("GET", f"/v1/{what}/{name}")), output)
+    conn.show(lambda api: api.request("GET", f"/v1/{what}/{name}"))
 
 
 @app.command()
+@connected()
 def create(
     resource: Annotated[str, typer.Argument()],
     pairs: Annotated[list[str] | None, typer.Argument(help="key=value fields (YAML values).")] = None,
     *,
     file: Annotated[str | None, typer.Option("-f", "--file", help="JSON/YAML body.")] = None,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
-    output: Output = "table",
+    conn: Conn,
 ) -> None:
     """Create an object from -f FILE and/or key=value pairs (an IP: `create ip network=NET`)."""
     what = _resource(resource)
     body = load_body(file, pairs or [])
-    show(call(url, token, ca, lambda api: api.request("POST", f"/v1/{what}", body)), output)
+    conn.show(lambda api: api.request("POST", f"/v1/{what}", body))
 
 
 IfMatch = Annotated[
@@ -116,6 +110,7 @@ CHANGEABLE = ("partitions", "projects", "networks", "switches", "machines")
 
 
 @app.command()
+@connected()
 def update(
     resource: Annotated[str, typer.Argument(help=", ".join(CHANGEABLE))],
     name: Annotated[str, typer.Argument()],
@@ -123,33 +118,28 @@ def update(
     *,
     file: Annotated[str | None, typer.Option("-f", "--file", help="The whole JSON/YAML body.")] = None,
     if_match: IfMatch = None,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
-    output: Output = "table",
+    conn: Conn,
 ) -> None:
     """Update an object to the body (as for create); unsafe changes are refused naming the field."""
     what = _resource(resource)
     body = {"name": name, **load_body(file, pairs or [])}
     path = f"/v1/{what}/{name}"
-    _write("PUT", path, body, if_match=if_match, url=url, token=token, ca=ca, output=output)
+    _write(conn, "PUT", path, body, if_match=if_match)
 
 
 @app.command()
+@connected()
 def delete(
     resource: Annotated[str, typer.Argument(help=", ".join(CHANGEABLE))],
     name: Annotated[str, typer.Argument()],
     *,
     if_match: IfMatch = None,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
-    output: Output = "table",
+    conn: Conn,
 ) -> None:
     """Delete an object that holds nothing allocated (refused with what still holds on otherwise)."""
     what = _resource(resource)
     path = f"/v1/{what}/{name}"
-    _write("DELETE", path, None, if_match=if_match, url=url, token=token, ca=ca, output=output)
+    _write(conn, "DELETE", path, None, if_match=if_match)
 
 
 async def _first(reply: Any) -> Any:
@@ -158,6 +148,7 @@ async def _first(reply: Any) -> Any:
 
 
 @app.command()
+@connected()
 def allocate(
     kind: Annotated[str, typer.Argument(help="machine or firewall")],
     name: Annotated[str, typer.Argument()],
@@ -166,86 +157,66 @@ def allocate(
     project: Annotated[str | None, typer.Option()] = None,
     ip: Annotated[list[str] | None, typer.Option("--ip", help="Given addresses.")] = None,
     if_match: IfMatch = None,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
-    output: Output = "table",
+    conn: Conn,
 ) -> None:
     """Allocate a machine into a project, or a machine as a firewall."""
     body: dict[str, Any] = {"networks": network, "project": project}
     if kind == "machine":
         body["ips"] = ip or []
     path = f"/v1/{_kind(kind, ('machine', 'firewall'))}/{name}/allocate"
-    _write("POST", path, body, if_match=if_match, url=url, token=token, ca=ca, output=output)
+    _write(conn, "POST", path, body, if_match=if_match)
 
 
 @app.command()
+@connected()
 def free(
     name: Annotated[str, typer.Argument()],
     *,
     if_match: IfMatch = None,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
-    output: Output = "table",
+    conn: Conn,
 ) -> None:
     """Free a machine or firewall: releases its IPs, ASN and networks (idempotent)."""
-    _write(
-        "POST",
-        f"/v1/machines/{name}/free",
-        None,
-        if_match=if_match,
-        url=url,
-        token=token,
-        ca=ca,
-        output=output,
-    )
+    _write(conn, "POST", f"/v1/machines/{name}/free", None, if_match=if_match)
 
 
 @app.command()
+@connected()
 def release(
     address: Annotated[str, typer.Argument()],
     *,
     if_match: IfMatch = None,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
-    output: Output = "table",
+    conn: Conn,
 ) -> None:
     """Release an IP."""
-    _write(
-        "DELETE", f"/v1/ips/{address}", None, if_match=if_match, url=url, token=token, ca=ca, output=output
-    )
+    _write(conn, "DELETE", f"/v1/ips/{address}", None, if_match=if_match)
 
 
 @app.command("port-admin")
+@connected()
 def port_admin(
     switch: Annotated[str, typer.Argument()],
     port: Annotated[str, typer.Argument()],
     admin_status: Annotated[str, typer.Argument(help="up or down")],
     *,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
-    output: Output = "table",
+    conn: Conn,
 ) -> None:
     """Set a switch port administratively down, or back up (the switch's document gets a new revision)."""
     if admin_status not in ("up", "down"):
         raise typer.BadParameter(f"{admin_status!r}: give up or down", param_hint="ADMIN_STATUS")
-    show(call(url, token, ca, lambda api: api.set_port_admin(switch, port, admin_status)), output)
+    conn.show(lambda api: api.set_port_admin(switch, port, admin_status))
 
 
 @app.command()
+@connected(output=False)
 def status(
     kind: Annotated[str, typer.Argument(help="switch or firewall")],
     name: Annotated[str, typer.Argument()],
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
+    *,
+    conn: Conn,
 ) -> None:
     """Print the last status a switch or firewall daemon reported (JSON)."""
     _kind(kind, ("switch", "firewall"))
-    reported = call(url, token, ca, lambda api: api.get_status(kind, name))
+    reported = conn.call(lambda api: api.get_status(kind, name))
     typer.echo(reported.model_dump_json(indent=2))
 
 
@@ -256,70 +227,50 @@ def _kind(kind: str, allowed: tuple[str, ...]) -> str:
     return {"machine": "machines", "firewall": "firewalls", "switch": "switches"}[kind]
 
 
-def _write(
-    method: str,
-    path: str,
-    body: Any,
-    *,
-    if_match: str | None,
-    url: str,
-    token: str | None,
-    ca: str | None,
-    output: str,
-) -> None:
+def _write(conn: Conn, method: str, path: str, body: Any, *, if_match: str | None) -> None:
     """A write that takes If-Match (a stale one is the 412 problem naming If-Match)."""
-    show(
-        call(url, token, ca, lambda api: _first(api.versioned(method, path, body, if_match=if_match))), output
-    )
+    conn.show(lambda api: _first(api.versioned(method, path, body, if_match=if_match)))
 
 
 @app.command()
+@connected(output=False)
 def state(
     kind: Annotated[str, typer.Argument(help="switch, machine or firewall")],
     name: Annotated[str, typer.Argument()],
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
+    *,
+    conn: Conn,
 ) -> None:
     """Print a desired-state document (JSON)."""
-    fetched = call(url, token, ca, lambda api: api.get_state(kind, name))
+    fetched = conn.call(lambda api: api.get_state(kind, name))
     typer.echo(fetched.document.model_dump_json(indent=2, by_alias=True))
 
 
 @app.command()
+@connected()
 def diff(
     kind: Annotated[str, typer.Argument()],
     name: Annotated[str, typer.Argument()],
     rev_from: Annotated[int, typer.Argument()],
     rev_to: Annotated[int, typer.Argument()],
     *,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
-    output: Output = "table",
+    conn: Conn,
 ) -> None:
     """What changed in a document between two revisions."""
     plural = {"switch": "switches", "machine": "machines", "firewall": "firewalls"}[kind]
     path = f"/v1/{plural}/{name}/diff"
-    show(
-        call(url, token, ca, lambda api: api.request("GET", path, **{"from": rev_from, "to": rev_to})), output
-    )
+    conn.show(lambda api: api.request("GET", path, **{"from": rev_from, "to": rev_to}))
 
 
 @app.command()
+@connected()
 def audit(
     *,
     target: Annotated[str | None, typer.Option()] = None,
     limit: int = 50,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
-    output: Output = "table",
+    conn: Conn,
 ) -> None:
     """The audit log: who changed what, when."""
-    show(
-        call(url, token, ca, lambda api: api.request("GET", "/v1/audit", target=target, limit=limit)), output
-    )
+    conn.show(lambda api: api.request("GET", "/v1/audit", target=target, limit=limit))
 
 
 @app.command()

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from fabric.commands._client import DEFAULT_URL, Ca, Token, Url, call
+from fabric.commands._client import Conn, connected
 
 # Order matters: each section may refer to objects of the sections before it.
 SECTIONS = ("partitions", "projects", "networks", "switches", "machines")
 
 
+@connected(output=False)
 def apply(
     file: Annotated[str, typer.Option("-f", "--file", help="YAML with partitions, projects, networks, …")],
     *,
@@ -27,9 +28,7 @@ def apply(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
     ] = False,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
+    conn: Conn,
 ) -> None:
     """Create what the file declares and update what changed, all or nothing (an unsafe change, or with
     --prune an object still in use, is refused naming the field or the blocker, and nothing is written)."""
@@ -52,7 +51,7 @@ def apply(
         except ApiError as exc:
             return exc
 
-    answer = call(url, token, ca, run)
+    answer = conn.call(run)
     if isinstance(answer, ApiError):
         typer.echo(f"{_object(spec, answer.field)}{answer.field}: {answer.detail}", err=True)
         typer.echo("nothing was applied", err=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from fabric.commands._client import DEFAULT_URL, Ca, Output, Token, Url, call, show
+from fabric.commands._client import Conn, connected, show
 
 
-def status(*, url: Url = DEFAULT_URL, token: Token = None, ca: Ca = None, output: Output = "table") -> None:
+@connected()
+def status(*, conn: Conn) -> None:
     """Per switch and firewall: desired and applied revision, drift, last error, heartbeat age."""
-    rows = call(url, token, ca, lambda api: api.request("GET", "/v1/status"))
-    show(rows, output)
+    rows = conn.call(lambda api: api.request("GET", "/v1/status"))
+    show(rows, conn.output)
     if any(r["drift"] or r["stale"] or r["last_error"] for r in rows):
         raise typer.Exit(3)

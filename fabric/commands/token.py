@@ -6,42 +6,39 @@ from typing import Annotated
 
 import typer
 
-from fabric.commands._client import DEFAULT_URL, Ca, Output, Token, Url, call, show
+from fabric.commands._client import Conn, connected
 
 app = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
 
 
 @app.command()
+@connected()
 def create(
     role: Annotated[str, typer.Argument(help="admin, project, switch or firewall")],
     subject: Annotated[str, typer.Argument(help="The project, switch or firewall it is limited to.")] = "",
     *,
     expires_in: Annotated[int | None, typer.Option(help="Seconds until it expires.")] = None,
     description: str = "",
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
-    output: Output = "table",
+    conn: Conn,
 ) -> None:
     """Create a token; its secret is printed once and never stored."""
     body = {"role": role, "subject": subject, "expires_in": expires_in, "description": description}
-    show(call(url, token, ca, lambda api: api.request("POST", "/v1/tokens", body)), output)
+    conn.show(lambda api: api.request("POST", "/v1/tokens", body))
 
 
 @app.command("list")
-def list_(*, url: Url = DEFAULT_URL, token: Token = None, ca: Ca = None, output: Output = "table") -> None:
+@connected()
+def list_(*, conn: Conn) -> None:
     """List tokens (never their secrets)."""
-    show(call(url, token, ca, lambda api: api.request("GET", "/v1/tokens")), output)
+    conn.show(lambda api: api.request("GET", "/v1/tokens"))
 
 
 @app.command()
+@connected()
 def revoke(
     token_id: Annotated[str, typer.Argument()],
     *,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    ca: Ca = None,
-    output: Output = "table",
+    conn: Conn,
 ) -> None:
     """Revoke a token by its id."""
-    show(call(url, token, ca, lambda api: api.request("DELETE", f"/v1/tokens/{token_id}")), output)
+    conn.show(lambda api: api.request("DELETE", f"/v1/tokens/{token_id}"))
