@@ -45,20 +45,25 @@ def _refuse(what: str, name: str, holders: dict[str, list[str]]) -> None:
         raise Conflict(f"{what} {name} cannot be deleted: it still has {parts}", "name")
 
 
+async def _delete_unheld(
+    session: AsyncSession, model: Any, what: str, name: str, holders: dict[str, tuple[Any, Any]]
+) -> Any:
+    """Delete the `what` row `name` unless a holder (label: (column, where)) selects rows; the row."""
+    row = await inventory.get(session, model, name, what)
+    _refuse(what, name, {label: await _names(session, *query) for label, query in holders.items()})
+    await session.delete(row)
+    await session.flush()
+    return row
+
+
 async def delete_partition(session: AsyncSession, name: str) -> Touched:
     """A partition without networks, switches or machines, and its four pools."""
-    part = await inventory.get(session, Partition, name, "partition")
-    _refuse(
-        "partition",
-        name,
-        {
-            "networks": await _names(session, Network.name, Network.partition == name),
-            "switches": await _names(session, Switch.name, Switch.partition == name),
-            "machines": await _names(session, Machine.name, Machine.partition == name),
-        },
-    )
-    await session.delete(part)
-    await session.flush()
+    holders = {
+        "networks": (Network.name, Network.partition == name),
+        "switches": (Switch.name, Switch.partition == name),
+        "machines": (Machine.name, Machine.partition == name),
+    }
+    part = await _delete_unheld(session, Partition, "partition", name, holders)
     for pool_id in (part.vni_pool, part.machine_asn_pool, part.switch_asn_pool, part.loopback_pool):
         await pools.drop_pool(session, pool_id)
     return set()
@@ -66,18 +71,12 @@ async def delete_partition(session: AsyncSession, name: str) -> Touched:
 
 async def delete_project(session: AsyncSession, name: str) -> Touched:
     """A project that owns no network, IP or machine."""
-    project = await inventory.get(session, Project, name, "project")
-    _refuse(
-        "project",
-        name,
-        {
-            "networks": await _names(session, Network.name, Network.project == name),
-            "IPs": await _names(session, Ip.address, Ip.project == name),
-            "machines": await _names(session, Machine.name, Machine.project == name),
-        },
-    )
-    await session.delete(project)
-    await session.flush()
+    holders = {
+        "networks": (Network.name, Network.project == name),
+        "IPs": (Ip.address, Ip.project == name),
+        "machines": (Machine.name, Machine.project == name),
+    }
+    await _delete_unheld(session, Project, "project", name, holders)
     return set()
 
 
