@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from conftest import Server
 from scenario import PARTITION, declare, lldp_status
 from test_api import admin, expect_problem
@@ -100,52 +101,71 @@ async def test_own_address_becomes_the_snat_source(server: Server) -> None:
         assert list(map(str, internet.addresses)) == [given["address"]]
 
 
-async def test_bad_input_is_refused_whole(server: Server) -> None:
+# Each refusal: the body, then the status, the field the problem names and words of its detail.
+REFUSED = [
+    pytest.param(
+        {"network": "alpha-net", "firewall": "fw1"},
+        422,
+        "network",
+        ("alpha-net is private", "external"),
+        id="private-network",
+    ),
+    pytest.param(
+        {"network": "backbone", "firewall": "fw1"},
+        422,
+        "network",
+        ("does not serve network backbone",),
+        id="network-not-served",
+    ),
+    pytest.param(
+        {"network": "ams-internet", "firewall": "fw1"},
+        422,
+        "network",
+        ("partition ams",),
+        id="other-partition",
+    ),
+    pytest.param(
+        {"network": "internet", "firewall": "m1"},
+        422,
+        "firewall",
+        ("m1 is not allocated as a firewall",),
+        id="machine-not-firewall",
+    ),
+    pytest.param({"network": "internet", "firewall": "nosuch"}, 404, "firewall", (), id="unknown-firewall"),
+    pytest.param(
+        {"network": "internet", "firewall": "fw1", "project": "beta"},
+        422,
+        "project",
+        ("belongs to its project (none)",),
+        id="project-given",
+    ),
+    pytest.param(
+        {"network": "internet", "firewall": "fw1", "address": "192.0.2.9"},
+        422,
+        "address",
+        ("outside every prefix of network internet",),
+        id="address-outside",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "field", "words"), REFUSED)
+async def test_bad_input_is_refused_whole(
+    server: Server, body: dict[str, str], status: int, field: str, words: tuple[str, ...]
+) -> None:
     async with admin(server) as api:
         before = await _firewall(api)
         ips_before = await api.request("GET", "/v1/ips")
-        await expect_problem(
-            api.request("POST", "/v1/ips", {"network": "alpha-net", "firewall": "fw1"}),
-            422,
-            "network",
-            "alpha-net is private",
-            "external",
-        )
-        await expect_problem(
-            api.request("POST", "/v1/ips", {"network": "backbone", "firewall": "fw1"}),
-            422,
-            "network",
-            "does not serve network backbone",
-        )
-        await expect_problem(
-            api.request("POST", "/v1/ips", {"network": "ams-internet", "firewall": "fw1"}),
-            422,
-            "network",
-            "partition ams",
-        )
-        await expect_problem(
-            api.request("POST", "/v1/ips", {"network": "internet", "firewall": "m1"}),
-            422,
-            "firewall",
-            "m1 is not allocated as a firewall",
-        )
-        await expect_problem(
-            api.request("POST", "/v1/ips", {"network": "internet", "firewall": "nosuch"}), 404, "firewall"
-        )
-        await expect_problem(
-            api.request("POST", "/v1/ips", {"network": "internet", "firewall": "fw1", "project": "beta"}),
-            422,
-            "project",
-            "belongs to its project (none)",
-        )
-        await expect_problem(
-            api.request(
-                "POST", "/v1/ips", {"network": "internet", "firewall": "fw1", "address": "192.0.2.9"}
-            ),
-            422,
-            "address",
-            "outside every prefix of network internet",
-        )
+        await expect_problem(api.request("POST", "/v1/ips", body), status, field, *words)
+        # Nothing half-applied: no address, no new revision.
+        assert (await _firewall(api)).revision == before.revision
+        assert len(await api.request("GET", "/v1/ips")) == len(ips_before)
+
+
+async def test_exhausted_network_is_refused_whole(server: Server) -> None:
+    async with admin(server) as api:
+        before = await _firewall(api)
+        ips_before = await api.request("GET", "/v1/ips")
         # partner's IPv4 prefix is one address: the first attach takes it, the second finds it exhausted.
         last = await api.request("POST", "/v1/ips", {"network": "partner", "firewall": "fw1"})
         assert last["address"] == "192.0.2.77"
@@ -157,11 +177,9 @@ async def test_bad_input_is_refused_whole(server: Server) -> None:
             "(size 1) is exhausted",
             "network partner",
         )
-        # Nothing half-applied: no address, no new revision after any refusal.
-        after = await _firewall(api)
-        assert after.revision == middle.revision > before.revision
-        ips_after = await api.request("GET", "/v1/ips")
-        assert len(ips_after) == len(ips_before) + 1
+        # Nothing half-applied: only the first attach's address, no new revision after the refusal.
+        assert (await _firewall(api)).revision == middle.revision > before.revision
+        assert len(await api.request("GET", "/v1/ips")) == len(ips_before) + 1
 
 
 async def test_project_token_cannot_attach(server: Server) -> None:
