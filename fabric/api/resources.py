@@ -1,10 +1,10 @@
-"""Routes of the inventory and IPAM resources: create, list, show, allocate, free."""
+"""Routes of the inventory and IPAM resources: create, acquire, release, allocate, free, pause, tokens;
+the routes every resource has alike (list, show, update, delete) are made in `fabric.api.generic`."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from fabric.adapters.store import queries, versions
 from fabric.adapters.store.bodies import (
     FirewallAllocate,
     IpAcquire,
@@ -21,79 +21,7 @@ from fabric.adapters.store.schema import Ip, Machine, Network
 from fabric.api import responses as out
 from fabric.api.auth import require
 from fabric.api.context import Route, body, ctx, if_match, ok, who
-from fabric.errors import ValidationError
-
-
-async def _scope(request: web.Request) -> str | None:
-    """A project token sees only its own project's rows."""
-    principal = who(request)
-    return principal.subject if principal.role == "project" else request.query.get("project")
-
-
-OUT: dict[str, type[out.Out]] = {
-    "partitions": out.PartitionInfo,
-    "projects": out.ProjectInfo,
-    "networks": out.NetworkInfo,
-    "ips": out.IpInfo,
-    "switches": out.SwitchInfo,
-    "machines": out.MachineInfo,
-    "tokens": out.TokenInfo,
-}
-
-
-def _lister(what: str, scoped: bool = False) -> Route:
-    async def handler(request: web.Request) -> web.Response:
-        filters: dict[str, str | None] = {}
-        if scoped:
-            filters["project"] = await _scope(request)
-        for key in ("partition", "network", "kind", "machine"):
-            if key in request.query and what in ("networks", "ips", "switches", "machines"):
-                filters[key] = request.query[key]
-        async with ctx(request).store.db.read() as s:
-            return ok(await queries.listing(s, what, **filters))
-
-    roles = ("admin", "project") if scoped else ("admin",)
-    return Route(
-        "GET",
-        f"/v1/{what}",
-        handler,
-        f"List {what}",
-        response=OUT[what],
-        many=True,
-        roles=roles,
-        query=("project", "partition", "network", "kind", "machine"),
-    )
-
-
-def _shower(what: str, scoped: bool = False, key: str = "name") -> Route:
-    async def handler(request: web.Request) -> web.Response:
-        async with ctx(request).store.db.read() as s:
-            row = await queries.show(s, what, request.match_info[key])
-            version = await versions.version(s, what, request.match_info[key])
-        if scoped:
-            require(
-                who(request),
-                f"read {what} of another project",
-                roles=("project",),
-                subject=row.get("project"),
-            )
-        return ok(row, version=version)
-
-    roles = ("admin", "project") if scoped else ("admin",)
-    return Route(
-        "GET",
-        f"/v1/{what}/{{{key}}}",
-        handler,
-        f"Show one of {what} (ETag: its version)",
-        response=OUT[what],
-        roles=roles,
-    )
-
-
-async def shown(request: web.Request, what: str, name: str, status: int = 200) -> web.Response:
-    """The object as `show` gives it, with its version as ETag (the answer to a write on it)."""
-    async with ctx(request).store.db.read() as s:
-        return ok(await queries.show(s, what, name), status, await versions.version(s, what, name))
+from fabric.api.generic import CREATES, deleter, lister, shower, shown, updater
 
 
 async def create_partition(request: web.Request) -> web.Response:
@@ -204,56 +132,9 @@ async def revoke_token(request: web.Request) -> web.Response:
     return ok({"id": request.match_info["id"], "revoked": True})
 
 
-CREATES: dict[str, type[PartitionCreate | ProjectCreate | NetworkCreate | SwitchCreate | MachineCreate]] = {
-    "partitions": PartitionCreate,
-    "projects": ProjectCreate,
-    "networks": NetworkCreate,
-    "switches": SwitchCreate,
-    "machines": MachineCreate,
-}
-
-
-def _updater(what: str) -> Route:
-    async def handler(request: web.Request) -> web.Response:
-        b = await body(request, CREATES[what])
-        name = request.match_info["name"]
-        if b.name != name:
-            raise ValidationError(f"the body names {b.name!r} but the path names {name!r}", "name")
-        changed = await ctx(request).store.update(who(request), what, b, if_match(request))
-        async with ctx(request).store.db.read() as s:
-            version = await versions.version(s, what, name)
-        return ok({"name": name, "changed": changed}, version=version)
-
-    return Route(
-        "PUT",
-        f"/v1/{what}/{{name}}",
-        handler,
-        f"Update one of {what} to this body (unsafe changes are refused naming the field); If-Match",
-        CREATES[what],
-        response=out.Updated,
-        conditional=True,
-    )
-
-
-def _deleter(what: str) -> Route:
-    async def handler(request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        await ctx(request).store.delete(who(request), what, name, if_match(request))
-        return ok({"name": name, "deleted": True})
-
-    return Route(
-        "DELETE",
-        f"/v1/{what}/{{name}}",
-        handler,
-        f"Delete one of {what} that holds nothing allocated (refused naming what holds on); If-Match",
-        response=out.Deleted,
-        conditional=True,
-    )
-
-
 AP = ("admin", "project")
 ROUTES = [
-    *(r for what in CREATES for r in (_updater(what), _deleter(what))),
+    *(r for what in CREATES for r in (updater(what), deleter(what))),
     Route(
         "POST",
         "/v1/partitions",
@@ -262,11 +143,11 @@ ROUTES = [
         PartitionCreate,
         out.Named,
     ),
-    _lister("partitions"),
-    _shower("partitions"),
+    lister("partitions"),
+    shower("partitions"),
     Route("POST", "/v1/projects", create_project, "Create a project", ProjectCreate, out.Named),
-    _lister("projects"),
-    _shower("projects"),
+    lister("projects"),
+    shower("projects"),
     Route(
         "POST",
         "/v1/networks",
@@ -275,17 +156,17 @@ ROUTES = [
         NetworkCreate,
         out.NetworkCreated,
     ),
-    _lister("networks", scoped=True),
-    _shower("networks", scoped=True),
+    lister("networks", scoped=True),
+    shower("networks", scoped=True),
     Route("POST", "/v1/ips", acquire_ip, "Acquire an IP (given or next free)", IpAcquire, out.IpAcquired, AP),
-    _lister("ips", scoped=True),
-    _shower("ips", scoped=True, key="address"),
+    lister("ips", scoped=True),
+    shower("ips", scoped=True, key="address"),
     Route(
         "DELETE", "/v1/ips/{address}", release_ip, "Release an IP", None, out.IpReleased, AP, conditional=True
     ),
     Route("POST", "/v1/switches", create_switch, "Declare a switch", SwitchCreate, out.SwitchCreated),
-    _lister("switches"),
-    _shower("switches"),
+    lister("switches"),
+    shower("switches"),
     _pauser(True),
     _pauser(False),
     Route(
@@ -299,8 +180,8 @@ ROUTES = [
     Route(
         "POST", "/v1/machines", create_machine, "Register a machine and its NICs", MachineCreate, out.Named
     ),
-    _lister("machines", scoped=True),
-    _shower("machines", scoped=True),
+    lister("machines", scoped=True),
+    shower("machines", scoped=True),
     Route(
         "POST",
         "/v1/machines/{name}/allocate",
@@ -347,6 +228,6 @@ ROUTES = [
         TokenCreate,
         out.TokenCreated,
     ),
-    _lister("tokens"),
+    lister("tokens"),
     Route("DELETE", "/v1/tokens/{id}", revoke_token, "Revoke a token", None, out.TokenRevoked),
 ]
