@@ -11,10 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fabric.adapters.store.bodies import TokenCreate
+from fabric.adapters.store.engine import Database
 from fabric.adapters.store.errors import NotFound
 from fabric.adapters.store.schema import Token
 
 PREFIX = "fab_"
+AUTH_TTL = 1.0  # seconds a token found valid is trusted without reading the store again
+AUTH_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -77,3 +80,29 @@ async def ensure_admin(session: AsyncSession, secret: str) -> None:
     exists = (await session.execute(select(Token).where(Token.hash == digest(secret)))).scalar_one_or_none()
     if exists is None:
         await create(session, TokenCreate(role="admin", description="FABRIC_ADMIN_TOKEN"), secret)
+
+
+class TrustedTokens:
+    """Tokens found valid, remembered for `AUTH_TTL` seconds (a database read less per request); a
+    revocation on another replica, or an expiry, takes effect within that time (here: `forget`)."""
+
+    def __init__(self) -> None:
+        self._valid: dict[str, tuple[float, Principal]] = {}  # token digest -> (checked at, principal)
+
+    async def authenticate(self, db: Database, secret: str) -> Principal | None:
+        """The principal of a valid token, from memory when it was found valid within `AUTH_TTL`."""
+        key, now = digest(secret), time.monotonic()
+        hit = self._valid.get(key)
+        if hit is not None and now - hit[0] < AUTH_TTL:
+            return hit[1]
+        async with db.read() as s:
+            principal = await authenticate(s, secret, time.time())
+        if principal is not None:
+            if len(self._valid) > AUTH_CACHE_SIZE:
+                self._valid.clear()
+            self._valid[key] = (now, principal)
+        return principal
+
+    def forget(self) -> None:
+        """Trust no token on memory any more (a revocation on this replica takes effect at once)."""
+        self._valid.clear()
