@@ -78,9 +78,8 @@ async def take(session: AsyncSession, pool_id: int, size: int = 1, asked: str = 
     raise exhausted(name, whole.size, asked or f"a block of {size}")
 
 
-async def take_at(session: AsyncSession, pool_id: int, start: int, size: int = 1, asked: str = "") -> int:
-    """Take exactly `[start, start+size-1]`; `AllocationError` when any of it is taken or outside."""
-    await _lock(session, pool_id)
+async def _free_span_from(session: AsyncSession, pool_id: int, start: int) -> Span | None:
+    """The free span that begins at or before `start` (the only one that can hold it), or None."""
     row = (
         await session.execute(
             select(FreeRange.first, FreeRange.last)
@@ -89,8 +88,14 @@ async def take_at(session: AsyncSession, pool_id: int, start: int, size: int = 1
             .limit(1)
         )
     ).first()
+    return Span(unkey(row[0]), unkey(row[1])) if row else None
+
+
+async def take_at(session: AsyncSession, pool_id: int, start: int, size: int = 1, asked: str = "") -> int:
+    """Take exactly `[start, start+size-1]`; `AllocationError` when any of it is taken or outside."""
+    await _lock(session, pool_id)
     end = start + size - 1
-    span = Span(unkey(row[0]), unkey(row[1])) if row else None
+    span = await _free_span_from(session, pool_id, start)
     if span is None or start not in span or end not in span:
         name, whole = await _describe(session, pool_id)
         raise taken(name, whole.size, asked or str(start))
@@ -102,14 +107,7 @@ async def release(session: AsyncSession, pool_id: int, start: int, size: int = 1
     """Give a block back, merging it with the free spans that touch it; a double free is refused."""
     await _lock(session, pool_id)
     block = Span(start, start + size - 1)
-    left_row = (
-        await session.execute(
-            select(FreeRange.first, FreeRange.last)
-            .where(FreeRange.pool_id == pool_id, FreeRange.first <= key(start))
-            .order_by(FreeRange.first.desc())
-            .limit(1)
-        )
-    ).first()
+    left = await _free_span_from(session, pool_id, start)
     right_row = (
         await session.execute(
             select(FreeRange.first, FreeRange.last)
@@ -118,7 +116,6 @@ async def release(session: AsyncSession, pool_id: int, start: int, size: int = 1
             .limit(1)
         )
     ).first()
-    left = Span(unkey(left_row[0]), unkey(left_row[1])) if left_row else None
     right = Span(unkey(right_row[0]), unkey(right_row[1])) if right_row else None
     if (left and left.last >= block.first) or (right and right.first <= block.last):
         name, whole = await _describe(session, pool_id)
