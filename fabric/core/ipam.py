@@ -112,8 +112,13 @@ def merge(released: Span, left: Span | None, right: Span | None) -> Span:
 
 def allocated_spans(free: list[Span], whole: Span) -> list[Span]:
     """The taken values of a pool spanning `whole` whose free spans are `free`, as spans."""
+    return _gaps(free, whole)
+
+
+def _gaps(spans: list[Span], whole: Span) -> list[Span]:
+    """What of `whole` the disjoint `spans` (all inside it) leave uncovered, as sorted spans."""
     out, cursor = [], whole.first
-    for span in sorted(free):
+    for span in sorted(spans):
         if span.first > cursor:
             out.append(Span(cursor, span.first - 1))
         cursor = span.last + 1
@@ -131,14 +136,7 @@ def resized(free: list[Span], whole: Span, new: Span) -> list[Span] | int:
             return span.first
         if span.last > new.last:
             return max(span.first, new.last + 1)
-    out, cursor = [], new.first
-    for span in taken_spans:
-        if span.first > cursor:
-            out.append(Span(cursor, span.first - 1))
-        cursor = span.last + 1
-    if cursor <= new.last:
-        out.append(Span(cursor, new.last))
-    return out
+    return _gaps(taken_spans, new)
 
 
 def block_size(net_bits: int, length: int, parent_length: int, path: str = "length") -> int:
