@@ -77,16 +77,9 @@ class ApiClient:
         self, method: str, path: str, body: BaseModel | dict[str, Any] | None = None, **params: Any
     ) -> Any:
         """JSON in, JSON out; `ApiError` for a problem answer."""
-        data = body.model_dump(mode="json", by_alias=True) if isinstance(body, BaseModel) else body
         query = {k: str(v) for k, v in params.items() if v is not None}
-        timeout = aiohttp.ClientTimeout(total=self.timeout)
-        async with self.session.request(
-            method, self.url + path, json=data, params=query, timeout=timeout
-        ) as r:
-            payload = await r.json(content_type=None) if r.content_length != 0 else None
-            if r.status >= 400:
-                raise _error(r.status, payload)
-            return payload
+        payload, _etag = await self._send(method, path, body, params=query)
+        return payload
 
     async def versioned(
         self,
@@ -100,11 +93,22 @@ class ApiClient:
 
         A write whose `if_match` is stale fails with `ApiError` 412 (field `If-Match`, `problem["etag"]`
         the current version)."""
+        return await self._send(method, path, body, headers={"If-Match": if_match} if if_match else {})
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | dict[str, Any] | None,
+        *,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[Any, str | None]:
+        """One JSON request: (payload, the answer's ETag); `ApiError` for a problem answer."""
         data = body.model_dump(mode="json", by_alias=True) if isinstance(body, BaseModel) else body
-        headers = {"If-Match": if_match} if if_match else {}
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with self.session.request(
-            method, self.url + path, json=data, headers=headers, timeout=timeout
+            method, self.url + path, json=data, params=params, headers=headers, timeout=timeout
         ) as r:
             payload = await r.json(content_type=None) if r.content_length != 0 else None
             if r.status >= 400:
