@@ -19,8 +19,9 @@ from prometheus_client import (
     generate_latest,
 )
 
+from fabric.adapters.store.commit import CHANNEL
 from fabric.adapters.store.engine import Database
-from fabric.adapters.store.service import CHANNEL, Store
+from fabric.adapters.store.service import Store
 from fabric.api import declare, resources, state
 from fabric.api.auth import PRINCIPAL, Denied, bearer
 from fabric.api.context import CONTEXT, Context, Route

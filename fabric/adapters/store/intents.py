@@ -1,14 +1,12 @@
 """The store's write intents: what each API write does, as one function run in one transaction.
 
-Each intent builds `fn(session) -> (result, touched)` and hands it to `run` (`Store.run` in
-`fabric.adapters.store.service`: the transaction, the touched documents, the audit entry, the wake-up).
+Each intent builds `fn(session) -> (result, touched)` and hands it to `Committer.run`
+(`fabric.adapters.store.commit`: the transaction, the touched documents, the audit entry, the wake-up).
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +23,7 @@ from fabric.adapters.store.bodies import (
     SwitchCreate,
     TokenCreate,
 )
+from fabric.adapters.store.commit import Committer, precondition
 from fabric.adapters.store.documents import Touched
 from fabric.adapters.store.errors import NotFound
 from fabric.adapters.store.queries import SINGULAR
@@ -33,34 +32,12 @@ from fabric.adapters.store.tokens import Principal
 
 Updatable = PartitionCreate | ProjectCreate | NetworkCreate | SwitchCreate | MachineCreate
 UPDATES, DELETES = declared.UPDATES, declared.DELETES
-R = TypeVar("R")
-Intent = Callable[[AsyncSession], Awaitable[tuple[R, Touched]]]
-Expect = tuple[str, str, str]  # (resource, name, version) of an If-Match
 
 
-def precondition(what: str, name: str, if_match: str | None) -> Expect | None:
-    """The precondition of a write that carried `If-Match: if_match` (None: unconditional)."""
-    return (what, name, if_match) if if_match else None
+class Intents(Committer):
+    """The write intents, each run by `Committer.run`."""
 
-
-class Intents(ABC):
-    """The write intents; a subclass gives `run` (how one commits) and the trusted-token memory."""
-
-    _trusted: tokens.TrustedTokens
-
-    @abstractmethod
-    async def run(
-        self,
-        who: Principal,
-        action: str,
-        target: str,
-        detail: dict[str, Any],
-        fn: Intent[R],
-        *,
-        expect: Expect | None = None,
-        audited: Callable[[R], bool] | None = None,
-    ) -> R:
-        """Run one intent in one transaction (see `Store.run`)."""
+    _trusted: tokens.TrustedTokens  # given by Store: revoking a token forgets it at once
 
     async def create_partition(self, who: Principal, body: PartitionCreate) -> str:
         async def fn(s: AsyncSession) -> tuple[str, Touched]:
