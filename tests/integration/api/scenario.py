@@ -49,7 +49,7 @@ def nics(machine: int) -> list[dict[str, str]]:
 
 
 async def declare(api: ApiClient) -> None:
-    """Declare the fabric and report the leaves' LLDP neighbours (cabling)."""
+    """Declare the fabric: partition fra, projects, networks, leaves and spine, machines (uncabled)."""
     await api.request("POST", "/v1/partitions", PARTITION)
     await api.request("POST", "/v1/projects", {"name": "alpha"})
     await api.request("POST", "/v1/projects", {"name": "beta"})
@@ -74,6 +74,12 @@ async def declare(api: ApiClient) -> None:
         await api.request(
             "POST", "/v1/machines", {"name": name, "partition": "fra", "rack": "r1", "nics": nics(i)}
         )
+
+
+async def cable(api: ApiClient) -> None:
+    """Report both leaves' LLDP neighbours (`lldp_status`), which cables the machines to them."""
+    for leaf in (0, 1):
+        await api.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
 
 
 def lldp_status(leaf: int, *, with_lonely: bool = True) -> SwitchStatus:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import Server
-from scenario import declare, lldp_status
+from scenario import cable, declare, lldp_status
 
 from fabric.adapters.api_client import ApiClient, ApiError
 from fabric.model import FirewallState, MachineState, SwitchState
@@ -32,8 +32,7 @@ async def expect_problem(coro: Any, status: int, field: str, *words: str) -> Api
 async def test_declare_cable_allocate_and_free(server: Server) -> None:
     async with admin(server) as api:
         await declare(api)
-        for leaf in (0, 1):
-            await api.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
+        await cable(api)
         m1 = await api.request(
             "POST", "/v1/machines/m1/allocate", {"project": "alpha", "networks": ["alpha-net", "internet"]}
         )

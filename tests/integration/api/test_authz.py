@@ -7,7 +7,7 @@ import urllib.request
 from typing import Any
 
 from conftest import Server
-from scenario import declare, lldp_status
+from scenario import cable, declare, lldp_status
 
 from fabric.adapters.api_client import ApiClient, ApiError
 from lab.rig.wait import wait_until
@@ -35,8 +35,7 @@ async def status_of(api: ApiClient, method: str, path: str, body: Any = None) ->
 async def test_authz_matrix(server: Server) -> None:
     async with ApiClient(server.url, server.admin) as api:
         await declare(api)
-        for leaf in (0, 1):
-            await api.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
+        await cable(api)
         await api.request("POST", "/v1/firewalls/fw1/allocate", {"networks": ["alpha-net", "internet"]})
         tokens = {"admin": server.admin}
         for role, subject in (

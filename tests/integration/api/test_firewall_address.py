@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import Server
-from scenario import PARTITION, declare, lldp_status
+from scenario import PARTITION, cable, declare
 from test_api import admin, expect_problem
 from test_operator import fabric
 
@@ -56,8 +56,7 @@ async def _declared(api: ApiClient) -> None:
         "/v1/networks",
         {"name": "ams-internet", "partition": "ams", "kind": "external", "prefixes": ["100.70.0.0/24"]},
     )
-    for leaf in (0, 1):
-        await api.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
+    await cable(api)
     served = {"networks": ["alpha-net", "internet", "partner"]}
     await api.request("POST", "/v1/firewalls/fw1/allocate", served)
     await api.request(

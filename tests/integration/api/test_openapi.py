@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import Server
-from scenario import declare, lldp_status
+from scenario import cable, declare
 
 from fabric.adapters.api_client import ApiClient
 from fabric.adapters.store.engine import Database
@@ -62,8 +62,7 @@ def test_every_route_of_the_app_is_documented_with_its_responses(server: Server,
 async def test_live_answers_match_the_documented_models(server: Server) -> None:
     async with ApiClient(server.url, server.admin) as api:
         await declare(api)
-        for leaf in (0, 1):
-            await api.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
+        await cable(api)
         await api.request("POST", "/v1/machines/m1/allocate", {"project": "alpha", "networks": ["alpha-net"]})
         await api.request("POST", "/v1/ips", {"network": "internet", "project": "alpha"})
         await api.post_status(

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from conftest import Server
-from scenario import declare, lldp_status
+from scenario import cable, declare, lldp_status
 from test_api import admin, expect_problem
 
 from fabric.adapters.api_client import ApiClient
@@ -32,8 +32,7 @@ async def token(api: ApiClient, role: str, subject: str) -> str:
 async def test_port_admin_down_and_up_through_the_api(server: Server) -> None:
     async with admin(server) as api:
         await declare(api)
-        for leaf in (0, 1):
-            await api.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
+        await cable(api)
         before = await api.get_state("switch", "leaf01")
         ports = {p.name: p for p in before.document.ports}  # type: ignore[union-attr]
         assert ports["Ethernet8"].admin == "up"

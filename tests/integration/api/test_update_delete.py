@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import Server
-from scenario import NETWORKS, PARTITION, declare, lldp_status
+from scenario import NETWORKS, PARTITION, cable, declare
 from test_api import admin, expect_problem
 
 from fabric.adapters.api_client import ApiClient
@@ -29,8 +29,7 @@ async def revision(api: ApiClient, kind: str, name: str) -> int:
 async def test_setup(server: Server) -> None:
     async with admin(server) as api:
         await declare(api)
-        for leaf in (0, 1):
-            await api.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
+        await cable(api)
         await api.request(
             "POST", "/v1/machines/m1/allocate", {"project": "alpha", "networks": ["alpha-net", "internet"]}
         )
