@@ -49,7 +49,11 @@ async def test_read_tables_scan_and_sonic_conventions(db: SonicDb, config_db: re
     config_db.hset("VLAN|Vlan4000", "dhcp_servers@", "10.0.0.1,10.0.0.2")
     config_db.hset("OTHER|x", "a", "b")
     tables = await db.read_tables(["LOOPBACK_INTERFACE", "VLAN", "PORT"])
-    assert tables["LOOPBACK_INTERFACE"] == {"Loopback0": {}, "Loopback0|10.0.0.11/32": {}}
+    # As Redis holds them: `Observed.from_configdb` hides the placeholder (and records where it was).
+    assert tables["LOOPBACK_INTERFACE"] == {
+        "Loopback0": {"NULL": "NULL"},
+        "Loopback0|10.0.0.11/32": {"NULL": "NULL"},
+    }
     assert tables["VLAN"]["Vlan4000"] == {"vlanid": "4000", "dhcp_servers@": "10.0.0.1,10.0.0.2"}
     assert set(tables) == {"LOOPBACK_INTERFACE", "VLAN", "PORT"}
     assert await db.ports() == [p.name for p in STATE.ports]
@@ -63,7 +67,7 @@ async def test_apply_phase_set_drop_null_and_delete(db: SonicDb, config_db: redi
         "p",
         (
             SetKey("INTERFACE", "Ethernet0", {"vrf_name": "Vrf100010"}, drop=("stale",)),
-            SetKey("VRF", "Vrf100010", {"vni": "100010"}),  # gains fields: loses its placeholder
+            SetKey("VRF", "Vrf100010", {"vni": "100010"}, drop=("NULL",)),  # gains fields, loses NULL
             SetKey("SUPPRESS_VLAN_NEIGH", "Vlan1001", {}),  # field-less key: NULL placeholder
             DelKey("VLAN", "Vlan1001"),
         ),
