@@ -30,20 +30,23 @@ def test_script_args_keep_sonic_conventions() -> None:
         "|",
     )
     assert keys == [
-        *("INTERFACE|Ethernet0", "INTERFACE|Ethernet0"),  # set, then its stale field dropped
-        *("VRF|Vrf1", "VRF|Vrf1"),
+        "INTERFACE|Ethernet0",
+        "INTERFACE|Ethernet0",  # its stale field dropped after the HSET
+        "VRF|Vrf1",
+        "VRF|Vrf1",
         "SUPPRESS_VLAN_NEIGH|Vlan1001",
         "PORTCHANNEL|PortChannel1",
         "VLAN|Vlan1",
         "VLAN_MEMBER|Vlan4000|Ethernet0",
     ]
     assert argv == [
-        *("1", "vrf_name", "Vrf1", "-1", "stale"),
-        *("1", "vni", "1", "-1", "NULL"),  # the plan saw the placeholder: it goes
-        *("1", "NULL", "NULL"),  # no fields: the placeholder, nothing dropped
-        *("1", "members@", "Ethernet0,Ethernet4"),  # no placeholder seen: no HDEL at all
-        *("1", "NULL", "NULL"),  # the placeholder is never dropped when it is what is written
-        "0",
+        *("1", "1", "vrf_name", "Vrf1"),  # groups: count, steps, then the steps' arguments
+        *("-1", "1", "stale"),
+        *("1", "1", "vni", "1"),
+        *("-1", "1", "NULL"),  # the plan saw the placeholder: it goes
+        # no fields: the placeholder; no placeholder seen: no HDEL; NULL is never dropped when written
+        *("1", "3", "NULL", "NULL", "members@", "Ethernet0,Ethernet4", "NULL", "NULL"),
+        *("0", "1"),
     ]
 
 
