@@ -24,10 +24,12 @@ from fabric.core.observed import PLACEHOLDER
 from fabric.core.ops import DelKey, SetKey
 
 # KEYS: one per step (a key that is set and loses fields is two steps, HSET first).  ARGV: groups of
-# consecutive steps of one kind, each `c n` then the arguments of its n steps: c > 0: each step is an
-# HSET of c field/value pairs; c < 0: an HDEL of -c fields; c = 0: a DEL.  Grouped, a full leaf's
-# phase is a handful of groups: no count to send and convert per key (Redis makes a Lua string of every
-# argument before the script runs, which was a quarter of its time), one redis.call per step.
+# consecutive steps of one shape, each `c n` then, for c > 0, the c field names, then the arguments of
+# its n steps: c > 0: an HSET of those fields, the step's arguments are their c values; c < 0: an HDEL
+# of the step's -c fields; c = 0: a DEL.  A full leaf's phase is a handful of groups (all VRF keys set
+# `vni`, all PORT keys `admin_status` and `mtu`): no count per key, no field name repeated per key
+# (Redis makes a Lua string of every argument before the script runs: that was a quarter of its
+# time), one redis.call per step.
 APPLY_SCRIPT = """
 local call = redis.call
 local i, k = 1, 1
@@ -35,14 +37,20 @@ while k <= #KEYS do
   local c, last = tonumber(ARGV[i]), k + tonumber(ARGV[i + 1]) - 1
   i = i + 2
   if c == 1 then
+    local name = ARGV[i]
+    i = i + 1
     for j = k, last do
-      call('HSET', KEYS[j], ARGV[i], ARGV[i + 1])
-      i = i + 2
+      call('HSET', KEYS[j], name, ARGV[i])
+      i = i + 1
     end
-  elseif c > 0 then
+  elseif c > 1 then
+    local pairs = {}
+    for x = 1, c do pairs[2 * x - 1] = ARGV[i + x - 1] end
+    i = i + c
     for j = k, last do
-      call('HSET', KEYS[j], unpack(ARGV, i, i + 2 * c - 1))
-      i = i + 2 * c
+      for x = 1, c do pairs[2 * x] = ARGV[i + x - 1] end
+      call('HSET', KEYS[j], unpack(pairs))
+      i = i + c
     end
   elseif c < 0 then
     for j = k, last do
@@ -61,16 +69,19 @@ return #KEYS
 
 _NO_FIELDS = {PLACEHOLDER: PLACEHOLDER}
 
+Shape = tuple[str, ...] | int
+"""A step's shape: the field names it sets, the number of fields it drops (negative), or 0 (DEL)."""
 
-def _steps(ops: Iterable[SetKey | DelKey], sep: str) -> Iterator[tuple[int, str, list[str]]]:
-    """(count, key, arguments) of each step of `ops` (SONiC's conventions applied here)."""
+
+def _steps(ops: Iterable[SetKey | DelKey], sep: str) -> Iterator[tuple[Shape, str, list[str]]]:
+    """(shape, key, arguments) of each step of `ops` (SONiC's conventions applied here)."""
     for op in ops:
         key = f"{op.table}{sep}{op.key}"
         if isinstance(op, DelKey):
             yield 0, key, []
             continue
         fields = op.fields or _NO_FIELDS  # Redis has no empty hash: the placeholder
-        yield len(fields), key, [arg for item in fields.items() for arg in item]
+        yield tuple(fields), key, list(fields.values())
         drop = [f for f in op.drop if f not in fields]
         if drop:
             yield -len(drop), key, drop
@@ -80,9 +91,12 @@ def script_args(ops: Iterable[SetKey | DelKey], sep: str) -> tuple[list[str], li
     """KEYS and ARGV of `APPLY_SCRIPT` for `ops`."""
     keys: list[str] = []
     argv: list[str] = []
-    for count, group in groupby(_steps(ops, sep), key=itemgetter(0)):
+    for shape, group in groupby(_steps(ops, sep), key=itemgetter(0)):
         steps = list(group)
-        argv += [str(count), str(len(steps))]
+        if isinstance(shape, tuple):
+            argv += [str(len(shape)), str(len(steps)), *shape]
+        else:
+            argv += [str(shape), str(len(steps))]
         for _, key, args in steps:
             keys.append(key)
             argv += args
@@ -99,41 +113,44 @@ def apply_command(sha: str, ops: Sequence[SetKey | DelKey], sep: str) -> bytes:
     The same steps as `_steps`, written straight into RESP text in one pass (no intermediate lists).
     """
     keys: list[str] = []
-    argv: list[str] = []  # a field and its value are one entry; a group's header is filled in last
-    groups: list[tuple[int, int, int]] = []  # (count, index of its header in argv, of its first key)
-    count: int | None = None
-    pairs = 0
+    argv: list[str] = []  # a group's header is filled in last
+    groups: list[tuple[Shape, int, int]] = []  # (shape, index of its header in argv, of its first key)
+    shape: Shape | None = None
     add_key, add_arg = keys.append, argv.append  # the loop runs once per key: no lookups in it
     for op in ops:
         key = f"{op.table}{sep}{op.key}"
         if op.action == "del":
-            if count != 0:
-                count = 0
+            if shape != 0:
+                shape = 0
                 groups.append((0, len(argv), len(keys)))
                 add_arg("")
             add_key(f"${len(key)}\r\n{key}\r\n")
             continue
         fields = op.fields or _NO_FIELDS
-        if count != len(fields):
-            count = len(fields)
-            groups.append((count, len(argv), len(keys)))
+        names = tuple(fields)
+        if shape != names:
+            shape = names
+            groups.append((names, len(argv), len(keys)))
             add_arg("")
         add_key(f"${len(key)}\r\n{key}\r\n")
-        pairs += count
-        for f, v in fields.items():
-            add_arg(f"${len(f)}\r\n{f}\r\n${len(v)}\r\n{v}\r\n")
+        for value in fields.values():
+            add_arg(f"${len(value)}\r\n{value}\r\n")
         if op.drop:
             drop = [f for f in op.drop if f not in fields]
             if drop:
-                count = -len(drop)
-                groups.append((count, len(argv), len(keys)))
-                argv.append("")
+                shape = -len(drop)
+                groups.append((shape, len(argv), len(keys)))
+                add_arg("")
                 add_key(f"${len(key)}\r\n{key}\r\n")
                 argv += [_bulk(f) for f in drop]
+    arity = 3 + len(keys) + len(argv) + len(groups)  # a header stands for two arguments and its names
     ends = [first for _, _, first in groups[1:]] + [len(keys)]  # one too many when there is no group
-    for (size, head, first), end in zip(groups, ends, strict=False):
-        argv[head] = f"{_bulk(str(size))}{_bulk(str(end - first))}"
-    arity = 3 + len(keys) + len(argv) + len(groups) + pairs  # a header is two arguments, a pair two
+    for (kind, head, first), end in zip(groups, ends, strict=False):
+        if isinstance(kind, tuple):
+            argv[head] = "".join([_bulk(str(len(kind))), _bulk(str(end - first)), *map(_bulk, kind)])
+            arity += len(kind)
+        else:
+            argv[head] = f"{_bulk(str(kind))}{_bulk(str(end - first))}"
     text = "".join([f"*{arity}\r\n$7\r\nEVALSHA\r\n{_bulk(sha)}{_bulk(str(len(keys)))}", *keys, *argv])
     if text.isascii():  # RESP counts bytes, which equal characters only for ASCII text
         return text.encode()

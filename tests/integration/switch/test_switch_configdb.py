@@ -80,6 +80,28 @@ async def test_apply_phase_set_drop_null_and_delete(db: SonicDb, config_db: redi
     }
 
 
+async def test_apply_phase_every_step_shape(db: SonicDb, config_db: redis.Redis) -> None:
+    """Groups of one, two and three fields, drops of one and two, deletes, interleaved: Redis ends up
+    holding exactly what the ops say."""
+    for i in range(4):
+        config_db.hset(f"T|d{i}", mapping={"a": "1", "b": "2", "c": "3", "NULL": "NULL"})
+    ops: list[SetKey | DelKey] = []
+    want: dict[str, dict[str, str]] = {}
+    for i in range(12):
+        fields = {f"f{n}": f"v{i}.{n}" for n in range(i % 3 + 1)}
+        ops.append(SetKey("T", f"k{i}", fields))
+        want[f"T|k{i}"] = fields
+        if i % 4 == 0:
+            ops.append(DelKey("T", f"k{i}"))
+            del want[f"T|k{i}"]
+    ops += [SetKey("T", "d0", {"a": "9"}, drop=("b", "c")), SetKey("T", "d1", {"a": "9"}, drop=("NULL",))]
+    ops += [SetKey("T", "d2", {}, drop=("a", "b", "c")), DelKey("T", "d3")]
+    want |= {"T|d0": {"a": "9", "NULL": "NULL"}, "T|d1": {"a": "9", "b": "2", "c": "3"}}
+    want["T|d2"] = {"NULL": "NULL"}
+    await db.apply_ops(Phase("p", tuple(ops)))
+    assert dump(config_db) == want
+
+
 async def test_apply_phase_fires_the_keyspace_notifications_sonic_subscribes_to(
     db: SonicDb, config_db: redis.Redis, redis_server: RedisInstance
 ) -> None:

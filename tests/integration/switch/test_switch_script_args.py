@@ -40,12 +40,24 @@ def test_script_args_keep_sonic_conventions() -> None:
         "VLAN_MEMBER|Vlan4000|Ethernet0",
     ]
     assert argv == [
-        *("1", "1", "vrf_name", "Vrf1"),  # groups: count, steps, then the steps' arguments
-        *("-1", "1", "stale"),
+        *("1", "1", "vrf_name", "Vrf1"),  # groups: field count, steps, the field names; then values
+        *("-1", "1", "stale"),  # HDEL: the fields of each step
         *("1", "1", "vni", "1"),
         *("-1", "1", "NULL"),  # the plan saw the placeholder: it goes
-        # no fields: the placeholder; no placeholder seen: no HDEL; NULL is never dropped when written
-        *("1", "3", "NULL", "NULL", "members@", "Ethernet0,Ethernet4", "NULL", "NULL"),
+        *("1", "1", "NULL", "NULL"),  # no fields: the placeholder
+        *("1", "1", "members@", "Ethernet0,Ethernet4"),  # no placeholder seen: no HDEL
+        *("1", "1", "NULL", "NULL"),  # NULL is never dropped when it is what is written
+        *("0", "1"),
+    ]
+
+
+def test_steps_setting_the_same_fields_share_one_group() -> None:
+    ops = [SetKey("PORT", f"Ethernet{i}", {"admin_status": "up", "mtu": str(9000 + i)}) for i in range(3)]
+    keys, argv = script_args([*ops, SetKey("VRF", "Vrf1", {"vni": "1"}), DelKey("VRF", "Vrf2")], "|")
+    assert keys == ["PORT|Ethernet0", "PORT|Ethernet1", "PORT|Ethernet2", "VRF|Vrf1", "VRF|Vrf2"]
+    assert argv == [
+        *("2", "3", "admin_status", "mtu", "up", "9000", "up", "9001", "up", "9002"),
+        *("1", "1", "vni", "1"),
         *("0", "1"),
     ]
 
