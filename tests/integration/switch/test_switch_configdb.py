@@ -102,6 +102,15 @@ async def test_apply_phase_every_step_shape(db: SonicDb, config_db: redis.Redis)
     assert dump(config_db) == want
 
 
+async def test_apply_phase_after_redis_forgot_the_script(db: SonicDb, config_db: redis.Redis) -> None:
+    """A restarted (or flushed) Redis answers NOSCRIPT: the script is loaded and the phase sent once more."""
+    await db.apply_ops(Phase("p", (SetKey("VRF", "Vrf1", {"vni": "1"}),)))
+    config_db.script_flush()
+    await db.apply_ops(Phase("p", (SetKey("VRF", "Vrf2", {"vni": "2"}),)))
+    assert dump(config_db) == {"VRF|Vrf1": {"vni": "1"}, "VRF|Vrf2": {"vni": "2"}}
+    assert config_db.script_exists(db.apply_sha) == [True]
+
+
 async def test_apply_phase_fires_the_keyspace_notifications_sonic_subscribes_to(
     db: SonicDb, config_db: redis.Redis, redis_server: RedisInstance
 ) -> None:
