@@ -134,6 +134,8 @@ def _diff_table(table: str, desired: Desired, observed: Observed, steps: _Steps)
 def _field_update(
     table: str, key: str, want: Mapping[str, str], have: Mapping[str, str], owned: tuple[str, ...]
 ) -> SetKey | None:
+    # Only owned fields: a placeholder of the switch's own key is not ours to drop (SONiC's `mod_entry`
+    # leaves it beside the fields it writes too).
     changed = {f: v for f, v in want.items() if have.get(f) != v}
     drop = tuple(f for f in owned if f in have and f not in want)
     if not changed and not drop:
