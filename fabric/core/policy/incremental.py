@@ -45,6 +45,7 @@ from fabric.core.policy.ir import (
     network_range,
 )
 from fabric.core.policy.kube import KINDS, Namespace, Network, NetworkPolicy, Pod
+from fabric.core.policy.listing import by_identity, by_position, fresh_manifests
 from fabric.core.policy.manifests import Rejection, flatten, parse_object, raw_id, rejection
 from fabric.core.policy.ruleset import Ruleset, build_ruleset, isolated_elements
 from fabric.core.policy.services import ServiceView
@@ -78,6 +79,7 @@ class PolicyCompiler:
         self.isolation: Isolation = isolation
         self._raw: dict[str, dict[str, Any]] = {}
         self._held: dict[int, str] = {}  # id() of each held manifest -> its object id
+        self._listing: list[Any] | None = None  # the last synced listing, if `by_position` may use it
         self._services: dict[str, ServiceView] = {}
         self._policies: dict[str, NetworkPolicy] = {}
         self._pods: dict[str, dict[str, Pod]] = {}  # namespace -> id -> pod
@@ -111,6 +113,10 @@ class PolicyCompiler:
 
         A manifest equal to the one held for its id is skipped.  Pass new dicts, never mutate one passed.
         """
+        self._listing = None  # held objects change outside a listing: the next sync compares by id
+        return self._update(changed, deleted)
+
+    def _update(self, changed: Iterable[Any], deleted: Iterable[str]) -> CompiledPolicy:
         stale: set[str] = set()  # ids whose fragment must be recompiled
         namespaces: set[str] = set()  # namespaces whose pods changed
         for ident in deleted:
@@ -124,6 +130,9 @@ class PolicyCompiler:
             held = self._raw.get(ident)
             if held is not None:
                 if held == raw:
+                    # Hold the new dict instead: the next sync finds it by identity, not by comparing.
+                    del self._held[id(held)]
+                    self._raw[ident], self._held[id(raw)] = raw, ident
                     continue
                 self._forget(ident, namespaces)
             self._raw[ident] = raw
@@ -142,21 +151,25 @@ class PolicyCompiler:
         return self.compiled()
 
     def sync(self, objects: Iterable[Any]) -> CompiledPolicy:
-        """Make the held objects exactly `objects` (a full listing).  A manifest that is the very dict
-        held already costs one lookup (a watch cache hands the same dicts out again); others are
-        compared, and parsed only when they differ."""
-        changed: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        for raw in flatten(objects):
-            ident = self._held.get(id(raw))
-            if ident is not None and self._raw.get(ident) is raw:
-                seen.add(ident)
-                continue
-            kind = raw.get("kind")
-            if isinstance(kind, str) and kind in KINDS:
-                seen.add(raw_id(kind, raw))
-                changed.append(raw)
-        return self.update(changed, [i for i in self._raw if i not in seen])
+        """Make the held objects exactly `objects` (a full listing).
+
+        A manifest that is the very dict held already costs no Python-level work (see
+        `fabric.core.policy.listing`): a sync of 20,000 unchanged objects and one changed finds the
+        changed one in C.  New dicts are compared with the held one of their id, and parsed only when
+        they differ."""
+        listing = objects if isinstance(objects, list) else list(objects)
+        prev, self._listing = self._listing, None
+        delta = by_position(prev, listing, self._held) if prev is not None else None
+        if delta is None:
+            delta = by_identity(listing, self._held, len(self._raw))
+        fresh = fresh_manifests(delta.fresh, self._held)
+        gone = [i for i in delta.gone if i not in fresh.idents and i not in fresh.kept]
+        compiled = self._update(fresh.changed, sorted(gone))
+        if not fresh.lists and len(self._raw) == len(listing):
+            # Every entry is a distinct held object (each held id is listed once): the next sync
+            # may compare by position.  A copy, as the caller may change its list in place.
+            self._listing = list(listing)
+        return compiled
 
     def _forget(self, ident: str, namespaces: set[str]) -> None:
         old = self._raw.pop(ident, None)
