@@ -25,12 +25,14 @@ from fabric.core.policy.elements import (
     Bucket,
     Element,
     allow_buckets,
+    bucket_offsets,
     guard_elements,
     guard_group,
     join_buckets,
     plain,
+    splice_buckets,
 )
-from fabric.core.policy.index import GroupIndex
+from fabric.core.policy.index import GroupIndex, Splicer
 from fabric.core.policy.ir import (
     FAMILIES,
     Allow,
@@ -55,12 +57,8 @@ _EMPTY = Fragment()  # read only
 _RANK = {"NetworkPolicy": 0, "Service": 1}  # merge order: policies, services, then rejections
 
 
-def _allow_place(allow: Allow) -> tuple[tuple[Direction, Family], int]:
-    return (allow.direction, allow.family), allow.local
-
-
-def _guard_place(guard: Guard) -> tuple[Family, int]:
-    return guard.family, guard.local
+# Where an allow or guard goes: its set and its local address (read in C by GroupIndex.replace).
+_ALLOW_SET, _GUARD_SET, _LOCAL = attrgetter("direction", "family"), attrgetter("family"), attrgetter("local")
 
 
 def _merge_key(rejected: Collection[str], ident: str) -> tuple[int, str | tuple[str, ...]]:
@@ -100,6 +98,7 @@ class PolicyCompiler:
         self._allows: GroupIndex[tuple[Direction, Family], Allow, dict[Bucket, list[Element]]] = GroupIndex(
             lambda key, local, allows: allow_buckets(key[1], local, allows),
             lambda key, groups: join_buckets(groups),
+            splice=Splicer(bucket_offsets, splice_buckets),
         )
         self._guards: GroupIndex[Family, Guard, Any] = GroupIndex(
             lambda family, local, guards: guard_group(guards),
@@ -220,9 +219,9 @@ class PolicyCompiler:
         if (old is None) != (fragment is None):
             self._order = None
         before, after = old or _EMPTY, fragment or _EMPTY
-        self._allows.replace(ident, before.allows, after.allows, _allow_place)
+        self._allows.replace(ident, before.allows, after.allows, _ALLOW_SET, _LOCAL)
         if before.guards or after.guards:
-            self._guards.replace(ident, before.guards, after.guards, _guard_place)
+            self._guards.replace(ident, before.guards, after.guards, _GUARD_SET, _LOCAL)
         if before.cluster != after.cluster:
             counts = self._cluster
             for entry in before.cluster:
