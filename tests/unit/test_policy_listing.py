@@ -1,7 +1,7 @@
 """`PolicyCompiler.sync` over a listing edited in place between syncs (as a watch cache does: the same
 dicts for unchanged objects) equals a fresh compiler given the same listing, whichever way the change
-is found (by position or by identity); and the element-only update of any change, applied to the old
-elements, gives exactly the new ones."""
+is found (by position or by identity), and every compiled policy read later is still what it was; and
+the element-only update of any change, applied to the old elements, gives exactly the new ones."""
 
 from __future__ import annotations
 
@@ -105,11 +105,11 @@ def test_syncs_of_a_listing_edited_in_place(start: list[int], steps: list[Any], 
     listing: list[Any] = []
     _edit(listing, [("insert", n, i) for n, i in enumerate(start)])
     compiler = PolicyCompiler(NETS, isolation)
-    compiler.sync(listing)
+    kept = [(compiler.sync(listing), list(listing))]  # compiled policies, read only at the end
     before = compiler.ruleset()
     for edits in steps:
         _edit(listing, edits)
-        compiler.sync(listing)
+        kept.append((compiler.sync(listing), list(listing)))
         fresh = PolicyCompiler(NETS, isolation)
         fresh.sync(list(listing))
         after = compiler.ruleset()
@@ -122,3 +122,7 @@ def test_syncs_of_a_listing_edited_in_place(start: list[int], steps: list[Any], 
         if update is not None:
             assert _apply(update, before) == _elements(after)
         before = after
+    for compiled, objects in reversed(kept):  # each still what it was when made
+        want = PolicyCompiler(NETS, isolation).sync(objects)
+        assert list(compiled.conditions) == list(want.conditions)
+        assert sorted(compiled.allows) == sorted(want.allows)

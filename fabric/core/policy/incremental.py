@@ -11,6 +11,7 @@ object instead of in input order.  Pure: no I/O, no clock; a daemon calls `updat
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from functools import partial
@@ -70,6 +71,18 @@ def _merge_key(rejected: Collection[str], ident: str) -> tuple[int, str | tuple[
     return _RANK[kind], tuple(rest)
 
 
+class _Snapshot:
+    """The fragments of one `compiled()` in merge order (`order`), once read; until then, the mapping
+    and rejections of that moment if the compiler changed since (else None: the live ones)."""
+
+    __slots__ = ("__weakref__", "held", "order", "rejected")
+
+    def __init__(self) -> None:
+        self.order: tuple[Fragment, ...] | None = None
+        self.held: dict[str, Fragment] | None = None
+        self.rejected: frozenset[str] = frozenset()
+
+
 class PolicyCompiler:
     """The compiled policy of a changing set of Kubernetes objects (see the module docstring)."""
 
@@ -87,7 +100,7 @@ class PolicyCompiler:
         self._order: list[str] | None = None
         self._in_order: list[Fragment] = []  # self._fragments in merge order (while _order is valid)
         self._position: dict[str, int] = {}
-        self._version = 0  # counts fragment replacements: a lazy snapshot knows whether it is current
+        self._unread: list[weakref.ref[_Snapshot]] = []  # snapshots of compiled(), see _in_merge_order
         self._cluster: Counter[tuple[Family, Range]] = Counter(
             (4 if n.version == 4 else 6, network_range(n)) for n in cluster_prefixes
         )
@@ -116,6 +129,8 @@ class PolicyCompiler:
         return self._update(changed, deleted)
 
     def _update(self, changed: Iterable[Any], deleted: Iterable[str]) -> CompiledPolicy:
+        if self._unread:
+            self._keep_snapshots()
         stale: set[str] = set()  # ids whose fragment must be recompiled
         namespaces: set[str] = set()  # namespaces whose pods changed
         for ident in deleted:
@@ -215,7 +230,6 @@ class PolicyCompiler:
         old = self._fragments.pop(ident, None)
         if old is None and fragment is None:
             return
-        self._version += 1
         if (old is None) != (fragment is None):
             self._order = None
         before, after = old or _EMPTY, fragment or _EMPTY
@@ -271,24 +285,36 @@ class PolicyCompiler:
         )
 
     def _in_merge_order(self) -> Callable[[], tuple[Fragment, ...]]:
-        """The fragments held now in merge order, sorted on first call (fragments are replaced, never
-        changed, so a snapshot of the mapping is enough); the sort is kept if nothing changed since."""
+        """The fragments held now in merge order, sorted on first call; the sort is kept if nothing
+        changed since.  Fragments are replaced, never changed, so should the compiler change before
+        the first call, a copy of the mapping made just before that change is enough; one nobody can
+        read any more (the usual case) is never copied."""
         if self._order is not None:
             done = tuple(self._in_order)
             return lambda: done
-        version, held, rejected = self._version, dict(self._fragments), frozenset(self._rejected)
-        memo: list[tuple[Fragment, ...]] = []
+        snapshot = _Snapshot()
+        self._unread.append(weakref.ref(snapshot))
 
         def make() -> tuple[Fragment, ...]:
-            if not memo:
-                if self._version == version:
+            if snapshot.order is None:
+                held = snapshot.held
+                if held is None:  # nothing changed since
                     self._ordered()
-                    memo.append(tuple(self._in_order))
+                    snapshot.order = tuple(self._in_order)
                 else:
-                    memo.append(tuple(held[i] for i in sorted(held, key=partial(_merge_key, rejected))))
-            return memo[0]
+                    key = partial(_merge_key, snapshot.rejected)
+                    snapshot.order, snapshot.held = tuple(held[i] for i in sorted(held, key=key)), None
+            return snapshot.order
 
         return make
+
+    def _keep_snapshots(self) -> None:
+        """Before anything changes: copy the mapping for every snapshot that may still be read."""
+        for ref in self._unread:
+            snapshot = ref()
+            if snapshot is not None and snapshot.order is None and snapshot.held is None:
+                snapshot.held, snapshot.rejected = dict(self._fragments), frozenset(self._rejected)
+        self._unread.clear()
 
     def _isolated_table(self) -> CompiledPolicy:
         if self._isolated is None:

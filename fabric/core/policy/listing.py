@@ -9,9 +9,9 @@ checks that); `by_identity` looks every entry up in the held objects by `id()`, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from itertools import compress, count, repeat
-from operator import is_, is_not
+from collections.abc import Iterable, Iterator
+from itertools import compress, repeat
+from operator import indexOf, is_, is_not
 from typing import Any, NamedTuple
 
 from fabric.core.policy.kube import KINDS
@@ -45,11 +45,10 @@ def by_position(prev: list[Any], listing: list[Any], held: dict[int, str]) -> De
     differing middle stretch are the same objects as before; None when the stretch is long."""
     n, m = len(prev), len(listing)
     limit = min(n, m)
-    head = next(compress(count(), map(is_not, prev, listing)), limit)
+    head = _first(map(is_not, prev, listing), limit)
     if head == n == m:
         return Delta([], ())
-    tail = next(compress(count(), map(is_not, reversed(prev), reversed(listing))), limit)
-    tail = min(tail, limit - head)
+    tail = min(_first(map(is_not, reversed(prev), reversed(listing)), limit), limit - head)
     old, new = prev[head : n - tail], listing[head : m - tail]
     if len(old) + len(new) > MIDDLE_MAX:
         return None
@@ -58,6 +57,14 @@ def by_position(prev: list[Any], listing: list[Any], held: dict[int, str]) -> De
     # the same objects as before, and were distinct from it.
     gone = [held[id(o)] for o in old if id(o) not in listed and id(o) in held]
     return Delta([x for x in new if id(x) not in held], gone)
+
+
+def _first(differs: Iterator[bool], limit: int) -> int:
+    """The index of the first True (in C), else `limit`."""
+    try:
+        return indexOf(differs, True)
+    except ValueError:
+        return limit
 
 
 def by_identity(listing: list[Any], held: dict[int, str], count_held: int) -> Delta:
