@@ -83,8 +83,10 @@ class GroupIndex(Generic[S, T, G]):
                 lists = list(bucket.values())  # one list per origin; usually one origin
                 found = lists[0] if len(lists) == 1 else [i for part in lists for i in part]
                 groups[local] = new = self._group(which, local, found)
-                if changes is not None:
-                    changes = None if old is None else [*changes, (local, old, new)]
+                if old is None:
+                    changes = None
+                elif changes is not None:
+                    changes.append((local, old, new))
             self._patch(which, changes)
         if which not in self._elements:
             groups = self._groups.get(which, {})
