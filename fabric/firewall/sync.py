@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import is_not
 from typing import Any, TypeVar
 
 from fabric.adapters.nft import Applied, NftTable
@@ -94,23 +96,29 @@ def _condition(c: Condition) -> ObjectCondition:
 
 class ConditionRecords:
     """`conditions_of`, remembering each record by the very `Condition` it came from: an unchanged
-    object keeps its `Condition`, so a sync after one change validates one record, not 20,000
-    (~8 us each), and the status lists compare equal by identity."""
+    object keeps its `Condition` (and its place), so a sync after one change validates one record,
+    not 20,000 (~4 us each), finding it by position in C; and the status lists compare equal by
+    identity."""
 
     def __init__(self) -> None:
-        # Keyed by object id: strings hash well; `id()`s are aligned addresses that collide in a dict.
-        self._made: dict[str, tuple[Condition, ObjectCondition]] = {}
+        self._conditions: list[Condition] = []
+        self._records: list[ObjectCondition] = []
 
     def __call__(self, compiled: CompiledPolicy) -> list[ObjectCondition]:
-        old, made = self._made, {}
-        out: list[ObjectCondition] = []
-        for c in compiled.conditions:
-            hit = old.get(c.object)
-            record = hit[1] if hit is not None and hit[0] is c else _condition(c)
-            made[c.object] = (c, record)
-            out.append(record)
-        self._made = made
-        return out
+        conditions = list(compiled.conditions)
+        old, records = self._conditions, self._records
+        if len(old) == len(conditions):
+            records = list(records)
+            for i in compress(range(len(conditions)), map(is_not, conditions, old)):
+                records[i] = _condition(conditions[i])
+        else:  # objects came or went: look the rest up by object id
+            made = {c.object: (c, r) for c, r in zip(old, records, strict=True)}
+            records = []
+            for c in conditions:
+                hit = made.get(c.object)
+                records.append(hit[1] if hit is not None and hit[0] is c else _condition(c))
+        self._conditions, self._records = conditions, records
+        return list(records)
 
 
 class Syncer:
