@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from fabric.adapters.kube import ClusterCache
@@ -93,7 +94,11 @@ class Loop(runtime.Loop[FirewallState, Outcome, FirewallStatus]):
         return [(f"{r.spec.kind} list/watch failed", r.step) for r in self.cache.reflectors]
 
     def attempt(self, desired: FirewallState, deadline: float, resync: bool) -> FirewallAttempt:
-        return FirewallAttempt(self.syncer, desired, self.cache.objects(), Timer())
+        # Each kind's cached objects in the cache's own order (an object modified in place keeps its
+        # place), not `ClusterCache.objects()`, which sorts 20,000 keys per sync: the compiler does
+        # not depend on the order, and finds the changed objects of a stable listing by position.
+        listing = list(chain.from_iterable(r.objects.values() for r in self.cache.reflectors))
+        return FirewallAttempt(self.syncer, desired, listing, Timer())
 
     def sync_result(self, result: Outcome) -> SyncResult:
         return result.result

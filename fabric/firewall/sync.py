@@ -21,11 +21,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import is_not
 from typing import Any, TypeVar
 
 from fabric.adapters.nft import Applied, NftTable
 from fabric.core.policy.incremental import PolicyCompiler
-from fabric.core.policy.ir import CompiledPolicy, Isolation
+from fabric.core.policy.ir import CompiledPolicy, Condition, Isolation
 from fabric.core.policy.kube import Network
 from fabric.core.policy.ruleset import Ruleset
 from fabric.errors import ApplyError, FabricError
@@ -85,10 +87,38 @@ def count_rules(ruleset: Ruleset) -> int:
 
 def conditions_of(compiled: CompiledPolicy) -> list[ObjectCondition]:
     """The compiler's per-object conditions as status records."""
-    return [
-        ObjectCondition(object=c.object[:512], accepted=c.accepted, reason=c.reason[:REASON_MAX])
-        for c in compiled.conditions
-    ]
+    return [_condition(c) for c in compiled.conditions]
+
+
+def _condition(c: Condition) -> ObjectCondition:
+    return ObjectCondition(object=c.object[:512], accepted=c.accepted, reason=c.reason[:REASON_MAX])
+
+
+class ConditionRecords:
+    """`conditions_of`, remembering each record by the very `Condition` it came from: an unchanged
+    object keeps its `Condition` (and its place), so a sync after one change validates one record,
+    not 20,000 (~4 us each), finding it by position in C; and the status lists compare equal by
+    identity."""
+
+    def __init__(self) -> None:
+        self._conditions: list[Condition] = []
+        self._records: list[ObjectCondition] = []
+
+    def __call__(self, compiled: CompiledPolicy) -> list[ObjectCondition]:
+        conditions = list(compiled.conditions)
+        old, records = self._conditions, self._records
+        if len(old) == len(conditions):
+            records = list(records)
+            for i in compress(range(len(conditions)), map(is_not, conditions, old)):
+                records[i] = _condition(conditions[i])
+        else:  # objects came or went: look the rest up by object id
+            made = {c.object: (c, r) for c, r in zip(old, records, strict=True)}
+            records = []
+            for c in conditions:
+                hit = made.get(c.object)
+                records.append(hit[1] if hit is not None and hit[0] is c else _condition(c))
+        self._conditions, self._records = conditions, records
+        return list(records)
 
 
 class Syncer:
@@ -100,6 +130,7 @@ class Syncer:
         self._prefixes: tuple[Network, ...] = ()
         self.applied = Outcome(SyncResult(applied_revision=0))
         self._rules: tuple[Ruleset, int] | None = None
+        self._conditions = ConditionRecords()
         # A sync abandoned at its deadline may still be running nft in its thread: never two at once.
         self._lock = threading.Lock()
 
@@ -111,7 +142,7 @@ class Syncer:
             applied: Applied = await asyncio.to_thread(self._apply, ruleset)
         # After the table is loaded: the conditions' merge order (a sort of every object id, made on
         # first read) is not needed to build the ruleset.
-        conditions = conditions_of(compiled)
+        conditions = self._conditions(compiled)
         with timer.phase("count"):
             rules = self._count(ruleset)
         # The table is in the kernel now: a later phase's failure reports these counts and conditions.

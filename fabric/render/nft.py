@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itertools import compress, count
-from operator import ne
+from operator import is_not
 
 from fabric.core.policy.ruleset import NftSet, Ruleset
 from fabric.render.env import render
@@ -70,10 +70,14 @@ Elements = tuple[tuple[str, str], ...]
 
 def _changed_middle(old: Elements, new: Elements) -> tuple[Elements, Elements]:
     """Both lists without their common head and tail: a change to one object is a short stretch of a
-    long canonical list, and keys are unique, so nothing outside the stretches can differ."""
+    long canonical list, and keys are unique, so nothing outside the stretches can differ.
+
+    The ends are found by identity, in C: the incremental compiler reuses the element tuples of every
+    unchanged object, so `is not` stops where `!=` would, at a fraction of the cost (no tuple
+    comparison per element).  An equal element that is not the same tuple only widens the stretches,
+    which the caller compares by value."""
     limit = min(len(old), len(new))
-    # The first differing index from each end, compared in C (60,000 elements take ~1 ms).
-    head = next(compress(count(), map(ne, old, new)), limit)
-    tail = next(compress(count(), map(ne, reversed(old), reversed(new))), limit)
+    head = next(compress(count(), map(is_not, old, new)), limit)
+    tail = next(compress(count(), map(is_not, reversed(old), reversed(new))), limit)
     tail = min(tail, limit - head)
     return old[head : len(old) - tail], new[head : len(new) - tail]

@@ -104,6 +104,49 @@ def join_buckets(groups: Iterable[dict[Bucket, list[Element]]]) -> dict[Bucket, 
     return {b: tuple(v) for b, v in out.items()}
 
 
+Offsets = dict[Bucket, int]
+"""Where one address's elements start in each bucket's joined tuple."""
+
+
+def bucket_offsets(groups: Iterable[tuple[int, dict[Bucket, list[Element]]]]) -> dict[int, Offsets]:
+    """`Offsets` of every address, for groups given in address order (the order `join_buckets` uses)."""
+    at: dict[Bucket, int] = {}
+    out: dict[int, Offsets] = {}
+    for local, group in groups:
+        here: Offsets = {}
+        for bucket, elements in group.items():
+            here[bucket] = start = at.get(bucket, 0)
+            at[bucket] = start + len(elements)
+        out[local] = here
+    return out
+
+
+def splice_buckets(
+    joined: dict[Bucket, tuple[Element, ...]],
+    changes: Iterable[tuple[Offsets, dict[Bucket, list[Element]], dict[Bucket, list[Element]]]],
+) -> dict[Bucket, tuple[Element, ...]] | None:
+    """`joined` with changed groups (offsets, old, new) replaced in place: the same as joining again,
+    in C-speed copies of the changed buckets only; None when a group's buckets or counts changed (the
+    offsets of the groups after it would move)."""
+    edits: dict[Bucket, list[tuple[int, list[Element]]]] = {}
+    for offsets, old, new in changes:
+        if old.keys() != new.keys():
+            return None
+        for bucket, elements in new.items():
+            before = old[bucket]
+            if len(elements) != len(before):
+                return None
+            if elements != before:
+                edits.setdefault(bucket, []).append((offsets[bucket], elements))
+    out = dict(joined)
+    for bucket, pieces in edits.items():
+        flat = list(joined[bucket])
+        for start, elements in pieces:
+            flat[start : start + len(elements)] = elements
+        out[bucket] = tuple(flat)
+    return out
+
+
 def guard_group(guards: Sequence[Guard]) -> Pieces:
     """Disjoint (protocols, ports) pieces of the guards of one local address, with their origins."""
     return disjoint([((g.protocols, g.ports), g.origin) for g in guards])

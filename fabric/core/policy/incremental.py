@@ -11,6 +11,7 @@ object instead of in input order.  Pure: no I/O, no clock; a daemon calls `updat
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from functools import partial
@@ -25,12 +26,14 @@ from fabric.core.policy.elements import (
     Bucket,
     Element,
     allow_buckets,
+    bucket_offsets,
     guard_elements,
     guard_group,
     join_buckets,
     plain,
+    splice_buckets,
 )
-from fabric.core.policy.index import GroupIndex
+from fabric.core.policy.index import GroupIndex, Splicer
 from fabric.core.policy.ir import (
     FAMILIES,
     Allow,
@@ -45,6 +48,7 @@ from fabric.core.policy.ir import (
     network_range,
 )
 from fabric.core.policy.kube import KINDS, Namespace, Network, NetworkPolicy, Pod
+from fabric.core.policy.listing import by_identity, by_position, fresh_manifests
 from fabric.core.policy.manifests import Rejection, flatten, parse_object, raw_id, rejection
 from fabric.core.policy.ruleset import Ruleset, build_ruleset, isolated_elements
 from fabric.core.policy.services import ServiceView
@@ -54,12 +58,8 @@ _EMPTY = Fragment()  # read only
 _RANK = {"NetworkPolicy": 0, "Service": 1}  # merge order: policies, services, then rejections
 
 
-def _allow_place(allow: Allow) -> tuple[tuple[Direction, Family], int]:
-    return (allow.direction, allow.family), allow.local
-
-
-def _guard_place(guard: Guard) -> tuple[Family, int]:
-    return guard.family, guard.local
+# Where an allow or guard goes: its set and its local address (read in C by GroupIndex.replace).
+_ALLOW_SET, _GUARD_SET, _LOCAL = attrgetter("direction", "family"), attrgetter("family"), attrgetter("local")
 
 
 def _merge_key(rejected: Collection[str], ident: str) -> tuple[int, str | tuple[str, ...]]:
@@ -71,6 +71,18 @@ def _merge_key(rejected: Collection[str], ident: str) -> tuple[int, str | tuple[
     return _RANK[kind], tuple(rest)
 
 
+class _Snapshot:
+    """The fragments of one `compiled()` in merge order (`order`), once read; until then, the mapping
+    and rejections of that moment if the compiler changed since (else None: the live ones)."""
+
+    __slots__ = ("__weakref__", "held", "order", "rejected")
+
+    def __init__(self) -> None:
+        self.order: tuple[Fragment, ...] | None = None
+        self.held: dict[str, Fragment] | None = None
+        self.rejected: frozenset[str] = frozenset()
+
+
 class PolicyCompiler:
     """The compiled policy of a changing set of Kubernetes objects (see the module docstring)."""
 
@@ -78,6 +90,7 @@ class PolicyCompiler:
         self.isolation: Isolation = isolation
         self._raw: dict[str, dict[str, Any]] = {}
         self._held: dict[int, str] = {}  # id() of each held manifest -> its object id
+        self._listing: list[Any] | None = None  # the last synced listing, if `by_position` may use it
         self._services: dict[str, ServiceView] = {}
         self._policies: dict[str, NetworkPolicy] = {}
         self._pods: dict[str, dict[str, Pod]] = {}  # namespace -> id -> pod
@@ -87,7 +100,7 @@ class PolicyCompiler:
         self._order: list[str] | None = None
         self._in_order: list[Fragment] = []  # self._fragments in merge order (while _order is valid)
         self._position: dict[str, int] = {}
-        self._version = 0  # counts fragment replacements: a lazy snapshot knows whether it is current
+        self._unread: list[weakref.ref[_Snapshot]] = []  # snapshots of compiled(), see _in_merge_order
         self._cluster: Counter[tuple[Family, Range]] = Counter(
             (4 if n.version == 4 else 6, network_range(n)) for n in cluster_prefixes
         )
@@ -98,6 +111,7 @@ class PolicyCompiler:
         self._allows: GroupIndex[tuple[Direction, Family], Allow, dict[Bucket, list[Element]]] = GroupIndex(
             lambda key, local, allows: allow_buckets(key[1], local, allows),
             lambda key, groups: join_buckets(groups),
+            splice=Splicer(bucket_offsets, splice_buckets),
         )
         self._guards: GroupIndex[Family, Guard, Any] = GroupIndex(
             lambda family, local, guards: guard_group(guards),
@@ -111,6 +125,12 @@ class PolicyCompiler:
 
         A manifest equal to the one held for its id is skipped.  Pass new dicts, never mutate one passed.
         """
+        self._listing = None  # held objects change outside a listing: the next sync compares by id
+        return self._update(changed, deleted)
+
+    def _update(self, changed: Iterable[Any], deleted: Iterable[str]) -> CompiledPolicy:
+        if self._unread:
+            self._keep_snapshots()
         stale: set[str] = set()  # ids whose fragment must be recompiled
         namespaces: set[str] = set()  # namespaces whose pods changed
         for ident in deleted:
@@ -124,6 +144,9 @@ class PolicyCompiler:
             held = self._raw.get(ident)
             if held is not None:
                 if held == raw:
+                    # Hold the new dict instead: the next sync finds it by identity, not by comparing.
+                    del self._held[id(held)]
+                    self._raw[ident], self._held[id(raw)] = raw, ident
                     continue
                 self._forget(ident, namespaces)
             self._raw[ident] = raw
@@ -142,21 +165,25 @@ class PolicyCompiler:
         return self.compiled()
 
     def sync(self, objects: Iterable[Any]) -> CompiledPolicy:
-        """Make the held objects exactly `objects` (a full listing).  A manifest that is the very dict
-        held already costs one lookup (a watch cache hands the same dicts out again); others are
-        compared, and parsed only when they differ."""
-        changed: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        for raw in flatten(objects):
-            ident = self._held.get(id(raw))
-            if ident is not None and self._raw.get(ident) is raw:
-                seen.add(ident)
-                continue
-            kind = raw.get("kind")
-            if isinstance(kind, str) and kind in KINDS:
-                seen.add(raw_id(kind, raw))
-                changed.append(raw)
-        return self.update(changed, [i for i in self._raw if i not in seen])
+        """Make the held objects exactly `objects` (a full listing).
+
+        A manifest that is the very dict held already costs no Python-level work (see
+        `fabric.core.policy.listing`): a sync of 20,000 unchanged objects and one changed finds the
+        changed one in C.  New dicts are compared with the held one of their id, and parsed only when
+        they differ."""
+        listing = objects if isinstance(objects, list) else list(objects)
+        prev, self._listing = self._listing, None
+        delta = by_position(prev, listing, self._held) if prev is not None else None
+        if delta is None:
+            delta = by_identity(listing, self._held, len(self._raw))
+        fresh = fresh_manifests(delta.fresh, self._held)
+        gone = [i for i in delta.gone if i not in fresh.idents and i not in fresh.kept]
+        compiled = self._update(fresh.changed, sorted(gone))
+        if not fresh.lists and len(self._raw) == len(listing):
+            # Every entry is a distinct held object (each held id is listed once): the next sync
+            # may compare by position.  A copy, as the caller may change its list in place.
+            self._listing = list(listing)
+        return compiled
 
     def _forget(self, ident: str, namespaces: set[str]) -> None:
         old = self._raw.pop(ident, None)
@@ -203,13 +230,12 @@ class PolicyCompiler:
         old = self._fragments.pop(ident, None)
         if old is None and fragment is None:
             return
-        self._version += 1
         if (old is None) != (fragment is None):
             self._order = None
         before, after = old or _EMPTY, fragment or _EMPTY
-        self._allows.replace(ident, before.allows, after.allows, _allow_place)
+        self._allows.replace(ident, before.allows, after.allows, _ALLOW_SET, _LOCAL)
         if before.guards or after.guards:
-            self._guards.replace(ident, before.guards, after.guards, _guard_place)
+            self._guards.replace(ident, before.guards, after.guards, _GUARD_SET, _LOCAL)
         if before.cluster != after.cluster:
             counts = self._cluster
             for entry in before.cluster:
@@ -259,24 +285,36 @@ class PolicyCompiler:
         )
 
     def _in_merge_order(self) -> Callable[[], tuple[Fragment, ...]]:
-        """The fragments held now in merge order, sorted on first call (fragments are replaced, never
-        changed, so a snapshot of the mapping is enough); the sort is kept if nothing changed since."""
+        """The fragments held now in merge order, sorted on first call; the sort is kept if nothing
+        changed since.  Fragments are replaced, never changed, so should the compiler change before
+        the first call, a copy of the mapping made just before that change is enough; one nobody can
+        read any more (the usual case) is never copied."""
         if self._order is not None:
             done = tuple(self._in_order)
             return lambda: done
-        version, held, rejected = self._version, dict(self._fragments), frozenset(self._rejected)
-        memo: list[tuple[Fragment, ...]] = []
+        snapshot = _Snapshot()
+        self._unread.append(weakref.ref(snapshot))
 
         def make() -> tuple[Fragment, ...]:
-            if not memo:
-                if self._version == version:
+            if snapshot.order is None:
+                held = snapshot.held
+                if held is None:  # nothing changed since
                     self._ordered()
-                    memo.append(tuple(self._in_order))
+                    snapshot.order = tuple(self._in_order)
                 else:
-                    memo.append(tuple(held[i] for i in sorted(held, key=partial(_merge_key, rejected))))
-            return memo[0]
+                    key = partial(_merge_key, snapshot.rejected)
+                    snapshot.order, snapshot.held = tuple(held[i] for i in sorted(held, key=key)), None
+            return snapshot.order
 
         return make
+
+    def _keep_snapshots(self) -> None:
+        """Before anything changes: copy the mapping for every snapshot that may still be read."""
+        for ref in self._unread:
+            snapshot = ref()
+            if snapshot is not None and snapshot.order is None and snapshot.held is None:
+                snapshot.held, snapshot.rejected = dict(self._fragments), frozenset(self._rejected)
+        self._unread.clear()
 
     def _isolated_table(self) -> CompiledPolicy:
         if self._isolated is None:

@@ -8,7 +8,7 @@ tuple is rebuilt only for sets that changed, so unchanged sets keep the very sam
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 S = TypeVar("S", bound=Hashable)  # which set
 T = TypeVar("T")  # one item
@@ -25,8 +25,10 @@ class GroupIndex(Generic[S, T, G]):
         join: Callable[[S, Iterable[Any]], Any],
         *,
         with_locals: bool = False,
+        splice: Splicer | None = None,
     ) -> None:
-        self._group, self._join, self._with_locals = group, join, with_locals
+        self._group, self._join, self._with_locals, self._splice = group, join, with_locals, splice
+        self._offsets: dict[S, dict[int, Any]] = {}
         self._items: dict[S, dict[int, dict[str, list[T]]]] = {}
         self._groups: dict[S, dict[int, G]] = {}
         self._order: dict[S, list[int]] = {}
@@ -34,39 +36,58 @@ class GroupIndex(Generic[S, T, G]):
         self._elements: dict[S, Any] = {}
 
     def replace(
-        self, origin: str, old: Sequence[T], new: Sequence[T], where: Callable[[T], tuple[S, int]]
+        self,
+        origin: str,
+        old: Sequence[T],
+        new: Sequence[T],
+        which: Callable[[T], S],
+        local: Callable[[T], int],
     ) -> None:
-        """What `origin` contributes changes from `old` to `new`; `where` gives an item's set and local."""
+        """What `origin` contributes changes from `old` to `new`; `which` and `local` give an item's set
+        and local address (pass `operator.attrgetter`s: items are placed in C, not per Python call)."""
         if old == new:
             return
-        for which, local in {where(item) for item in old}:
-            self._items[which][local].pop(origin, None)
-            self._dirty.setdefault(which, set()).add(local)
-        grouped: dict[tuple[S, int], list[T]] = {}
-        for item in new:
-            grouped.setdefault(where(item), []).append(item)
-        for (which, local), items in grouped.items():
-            self._items.setdefault(which, {}).setdefault(local, {})[origin] = items
-            self._dirty.setdefault(which, set()).add(local)
+        for key, address in set(zip(map(which, old), map(local, old), strict=True)):
+            self._items[key][address].pop(origin, None)
+            self._dirty.setdefault(key, set()).add(address)
+        places = list(zip(map(which, new), map(local, new), strict=True))
+        grouped: dict[tuple[S, int], list[T]]
+        if places and places.count(places[0]) == len(places):
+            grouped = {places[0]: list(new)}  # the usual case: one object, one address, one set
+        else:
+            grouped = {}
+            for place, item in zip(places, new, strict=True):
+                grouped.setdefault(place, []).append(item)
+        for (key, address), items in grouped.items():
+            self._items.setdefault(key, {}).setdefault(address, {})[origin] = items
+            self._dirty.setdefault(key, set()).add(address)
 
     def elements(self, which: S) -> Any:
-        """What `join` made of set `which`'s groups (memoised until one of them changes)."""
+        """What `join` made of set `which`'s groups (memoised until one of them changes).  When only
+        groups that were there already changed, `splice` (if given) patches the last result instead."""
         dirty = self._dirty.pop(which, None)
         if dirty:
             items, groups = self._items[which], self._groups.setdefault(which, {})
+            changes: list[tuple[int, G, G]] | None = []
             for local in dirty:
                 bucket = items.get(local)
+                old = groups.get(local)
                 if not bucket:
                     items.pop(local, None)
                     if groups.pop(local, None) is not None:
                         self._order.pop(which, None)
+                    changes = None
                     continue
-                if local not in groups:
+                if old is None:
                     self._order.pop(which, None)
                 lists = list(bucket.values())  # one list per origin; usually one origin
                 found = lists[0] if len(lists) == 1 else [i for part in lists for i in part]
-                groups[local] = self._group(which, local, found)
-            self._elements.pop(which, None)
+                groups[local] = new = self._group(which, local, found)
+                if old is None:
+                    changes = None
+                elif changes is not None:
+                    changes.append((local, old, new))
+            self._patch(which, changes)
         if which not in self._elements:
             groups = self._groups.get(which, {})
             order = self._order.get(which)
@@ -75,3 +96,25 @@ class GroupIndex(Generic[S, T, G]):
             parts = ((k, groups[k]) for k in order) if self._with_locals else (groups[k] for k in order)
             self._elements[which] = self._join(which, parts)
         return self._elements[which]
+
+    def _patch(self, which: S, changes: list[tuple[int, G, G]] | None) -> None:
+        """Splice `changes` (local, old, new) into the last result, else drop it to be joined again."""
+        last, splice = self._elements.pop(which, None), self._splice
+        if changes and last is not None and splice is not None and which in self._order:
+            offsets = self._offsets.get(which)
+            if offsets is None:  # computed once, kept while splices keep every group's place
+                groups = self._groups[which]
+                offsets = self._offsets[which] = splice.offsets((k, groups[k]) for k in self._order[which])
+            patched = splice.patch(last, [(offsets[local], old, new) for local, old, new in changes])
+            if patched is not None:
+                self._elements[which] = patched
+                return
+        self._offsets.pop(which, None)
+
+
+class Splicer(NamedTuple):
+    """How a join's result is patched: `offsets` of groups in order, `patch(result, [(offset, old,
+    new)])` (None when it cannot)."""
+
+    offsets: Callable[[Iterable[tuple[int, Any]]], dict[int, Any]]
+    patch: Callable[[Any, list[tuple[Any, Any, Any]]], Any]
