@@ -44,7 +44,7 @@ from lab.rig.daemon import wrap
 from lab.sonic.base_config import APPL_DB, CONFIG_DB, STATE_DB
 from lab.sonic.desired import TABLES, Desired, PortSpec, VlanSpec, desired, vxlan_name
 from lab.sonic.kernel import Kernel
-from lab.sonic.lldp import lldp_entries
+from lab.sonic.lldp import LldpHold, lldp_entries
 
 log = logging.getLogger("lab.sonic")
 BURST_S = 0.05  # how long a burst of notifications is drained before processing
@@ -85,7 +85,8 @@ class StandIn:
         # VRF -> (L3VNI, its VXLAN device) waiting for zebra to show it up, then the re-bind toggle
         self.rebinds: dict[str, tuple[int, str]] = {}
         self.unbound: set[str] = set()  # VRFs whose L3VNI's VXLAN device the re-bind set down
-        self.lldp_kept: dict[str, dict[str, str]] = {}
+        self.lldp_kept: dict[str, dict[str, str]] = {}  # what APPL_DB holds
+        self.lldp_hold = LldpHold()
         self.port_oper: dict[str, str] = {}
 
     # ---- the loop --------------------------------------------------------------------------------------
@@ -317,12 +318,9 @@ class StandIn:
         result = run(["lldpctl", "-u", self.lldp_socket, "-f", "json0"], timeout=10)
         if not result.ok:
             return
-        entries = lldp_entries(json.loads(result.stdout or "{}"))
-        # A port moved into a VRF namespace leaves lldpd's sight (a kernel VRF would not move it):
-        # keep its last entry, as SONiC would still see the neighbour.
-        for port, have in self.placed.items():
-            if have.vrf is not None and port in self.lldp_kept:
-                entries.setdefault(port, self.lldp_kept[port])
+        heard = lldp_entries(json.loads(result.stdout or "{}"))
+        in_vrf = {port for port, have in self.placed.items() if have.vrf is not None}
+        entries = self.lldp_hold.entries(heard, in_vrf, time.monotonic())
         pipe = self.appl.pipeline(transaction=True)
         for port in set(self.lldp_kept) - set(entries):
             pipe.delete(f"LLDP_ENTRY_TABLE:{port}")
