@@ -4,17 +4,15 @@ Conventions of SONiC kept here and nowhere else:
 - a key is ``TABLE<sep>key`` (``|`` in CONFIG_DB and STATE_DB, ``:`` in APPL_DB); the key part may itself
   contain the separator (``VLAN_MEMBER|Vlan4000|Ethernet12``);
 - a key without fields holds the placeholder field ``NULL`` = ``NULL`` (Redis has no empty hash); it is
-  hidden when reading and written when a `SetKey` has no fields;
+  read as Redis holds it (`Observed.from_configdb` hides it and records where it was), written when a
+  `SetKey` has no fields and removed only when its `drop` names it (`fabric.adapters.configdb_script`);
 - a list field is stored as ``name@`` = ``a,b,c``; it is read and written under its raw name ``name@``
   (`list_field` builds one), so what the planner compares is exactly what Redis holds.
 
-Every Redis failure becomes a retryable `ApplyError`.  A phase is one server-side script (`EVALSHA`
-of `APPLY_SCRIPT`, every key and field an argument): Redis runs a script atomically, and a command that
-did not arrive whole is never run, so no key of the phase is half-written.  One command per phase
-instead of one per key (or a MULTI/EXEC of one per key) keeps the client's per-command cost out of the
-apply: the command is encoded here (RESP, `encode_command`) and sent with one write, because
-redis-py's own argument packing cost more than Redis's work.  HSET/HDEL/DEL inside a script fire the
-same keyspace notifications SONiC's managers subscribe to.
+Every Redis failure becomes a retryable `ApplyError`.  A phase is one atomic server-side script call
+(`fabric.adapters.configdb_script`): one command per phase instead of one per key (or a MULTI/EXEC of
+one per key) keeps the client's per-command cost out of the apply; the command is encoded there (RESP)
+and sent with one write, because redis-py's own argument packing cost more than Redis's work.
 """
 
 from __future__ import annotations
@@ -29,78 +27,22 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from fabric.adapters.configdb_script import APPLY_SCRIPT, apply_command
 from fabric.adapters.sonicdb import Database, DbLayout
 from fabric.core.configdb import TABLE_ORDER
-from fabric.core.ops import DelKey, Phase, SetKey, StateWait
+from fabric.core.observed import PLACEHOLDER
+from fabric.core.ops import Phase, StateWait
 from fabric.errors import ApplyError
 from fabric.model.status import LldpNeighbour, PortStatus
 
 Tables = dict[str, dict[str, dict[str, str]]]
 """`{TABLE: {key: {field: value}}}`, the shape of CONFIG_DB as data."""
 
-NULL = "NULL"
 T = TypeVar("T")
 
 # Tables the plan may write, plus those it reads for context (the tunnel's name, loopback, mode).
 OWNED_TABLES = TABLE_ORDER
 CONTEXT_TABLES = ("VXLAN_TUNNEL", "VXLAN_EVPN_NVO", "LOOPBACK_INTERFACE", "DEVICE_METADATA")
-
-
-# ARGV per key, in KEYS order: "D" (delete), or "S", n, n field/value pairs, m, m fields to drop.
-APPLY_SCRIPT = """
-local i = 1
-for k = 1, #KEYS do
-  local kind = ARGV[i]
-  i = i + 1
-  if kind == 'D' then
-    redis.call('DEL', KEYS[k])
-  else
-    local n = tonumber(ARGV[i])
-    i = i + 1
-    if n > 0 then redis.call('HSET', KEYS[k], unpack(ARGV, i, i + 2 * n - 1)) end
-    i = i + 2 * n
-    local m = tonumber(ARGV[i])
-    i = i + 1
-    if m > 0 then redis.call('HDEL', KEYS[k], unpack(ARGV, i, i + m - 1)) end
-    i = i + m
-  end
-end
-return #KEYS
-"""
-
-
-def script_args(ops: Iterable[SetKey | DelKey], sep: str) -> tuple[list[str], list[str]]:
-    """KEYS and ARGV of `APPLY_SCRIPT` for `ops` (SONiC's conventions applied here)."""
-    keys: list[str] = []
-    argv: list[str] = []
-    for op in ops:
-        keys.append(f"{op.table}{sep}{op.key}")
-        if isinstance(op, DelKey):
-            argv.append("D")
-            continue
-        fields = op.fields or {NULL: NULL}  # Redis has no empty hash: the placeholder
-        drop = [f for f in op.drop if f not in fields]
-        if op.fields:
-            drop.append(NULL)  # a key that gains fields loses its placeholder
-        argv.append("S")
-        argv.append(str(len(fields)))
-        for item in fields.items():
-            argv += item
-        argv.append(str(len(drop)))
-        argv += drop
-    return keys, argv
-
-
-def encode_command(args: Sequence[str]) -> bytes:
-    """One Redis command in RESP (an array of bulk strings), ready for a single socket write."""
-    # Built as one str and encoded once: RESP counts bytes, which equal characters while the text is
-    # ASCII (CONFIG_DB's names and values nearly always are); half of a full leaf's apply time went
-    # into encoding argument by argument.
-    text = "".join([f"${len(arg)}\r\n{arg}\r\n" for arg in args])
-    if text.isascii():
-        return f"*{len(args)}\r\n{text}".encode()
-    parts = [arg.encode() for arg in args]
-    return b"*%d\r\n%b" % (len(parts), b"".join([b"$%d\r\n%b\r\n" % (len(p), p) for p in parts]))
 
 
 def list_field(name: str, values: Sequence[str]) -> tuple[str, str]:
@@ -110,7 +52,7 @@ def list_field(name: str, values: Sequence[str]) -> tuple[str, str]:
 
 def from_raw(raw: dict[str, str]) -> dict[str, str]:
     """A Redis hash as fields: the ``NULL`` placeholder dropped."""
-    return {k: v for k, v in raw.items() if k != NULL}
+    return {k: v for k, v in raw.items() if k != PLACEHOLDER}
 
 
 def _client(db: Database) -> aioredis.Redis:
@@ -163,8 +105,13 @@ class SonicDb:
 
     # -- reading -------------------------------------------------------------------------------
     async def read_tables(self, tables: Iterable[str] = OWNED_TABLES + CONTEXT_TABLES) -> Tables:
-        """Every key of `tables` in CONFIG_DB: SCAN per table, then one pipeline of HGETALLs."""
-        return await self._call("configdb:read", lambda: _read(self.config, self.layout.config, tables))
+        """Every key of `tables` in CONFIG_DB as Redis holds it (``NULL`` placeholders included).
+
+        SCAN per table, then one pipeline of HGETALLs.
+        """
+        return await self._call(
+            "configdb:read", lambda: _read(self.config, self.layout.config, tables, raw=True)
+        )
 
     async def read_appl(self, table: str) -> Tables:
         """One APPL_DB table (e.g. ``LLDP_ENTRY_TABLE``), keyed without the table prefix."""
@@ -208,8 +155,7 @@ class SonicDb:
         """Write `phase.ops` as one atomic script call (all of it or nothing)."""
         if not phase.ops:
             return
-        keys, argv = script_args(phase.ops, self.layout.config.separator)
-        command = encode_command(["EVALSHA", self.apply_sha, str(len(keys)), *keys, *argv])
+        command = apply_command(self.apply_sha, phase.ops, self.layout.config.separator)
 
         async def write() -> None:
             try:
@@ -276,7 +222,7 @@ class SonicDb:
         return [w for n, w in zip(found, waits, strict=True) if bool(n) != w.present]
 
 
-async def _read(client: aioredis.Redis, db: Database, tables: Iterable[str]) -> Tables:
+async def _read(client: aioredis.Redis, db: Database, tables: Iterable[str], *, raw: bool = False) -> Tables:
     sep = db.separator
     keys: list[str] = []
     for table in tables:
@@ -289,10 +235,10 @@ async def _read(client: aioredis.Redis, db: Database, tables: Iterable[str]) -> 
         for key in keys:
             pipe.hgetall(key)
         values = await pipe.execute()
-    for key, raw in zip(keys, values, strict=True):
+    for key, fields in zip(keys, values, strict=True):
         table, _, rest = key.partition(sep)
-        if raw:  # a key deleted between SCAN and HGETALL is simply absent
-            out[table][rest] = from_raw(raw)
+        if fields:  # a key deleted between SCAN and HGETALL is simply absent
+            out[table][rest] = fields if raw else from_raw(fields)
     return out
 
 

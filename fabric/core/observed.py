@@ -16,6 +16,9 @@ from fabric.errors import ValidationError
 Tables = Mapping[str, Mapping[str, Mapping[str, str]]]
 """CONFIG_DB as data: TABLE -> key (parts joined by `|`) -> field -> value, all strings."""
 
+PLACEHOLDER = "NULL"
+"""SONiC's placeholder field (``NULL`` = ``NULL``) of a key without fields: Redis has no empty hash."""
+
 _MAP_KEY = re.compile(r"^map_(\d+)_Vlan(\d+)$")
 
 
@@ -25,11 +28,25 @@ class Observed:
 
     configdb: Tables = field(default_factory=dict)
     frr: str | None = None
+    placeholders: frozenset[tuple[str, str]] = frozenset()
+    """`(table, key)` of keys read with the `PLACEHOLDER` field beside other fields (hidden in `configdb`)."""
 
     @classmethod
     def from_configdb(cls, data: Any, frr: str | None = None) -> Observed:
         """Validate a parsed config_db.json (Redis form or `sonic-cfggen` form with lists)."""
-        return cls(configdb=normalise_tables(data), frr=frr)
+        tables = normalise_tables(data)
+        held = frozenset(
+            (table, key)
+            for table, keys in data.items()
+            for key, fields in keys.items()
+            if PLACEHOLDER in fields and tables[table][key]
+        )
+        return cls(configdb=tables, frr=frr, placeholders=held)
+
+    def holds_placeholder(self, table: str, key: str) -> bool:
+        """Whether `table|key` holds the `PLACEHOLDER` field: a key without fields always does."""
+        fields = self.fields(table, key)
+        return fields is not None and (not fields or (table, key) in self.placeholders)
 
     @property
     def tunnel(self) -> str | None:
@@ -80,7 +97,7 @@ def normalise_tables(data: Any) -> dict[str, dict[str, dict[str, str]]]:
             out[table][key] = {
                 name: value
                 for name, value in (_field(table, key, n, v) for n, v in fields.items())
-                if name != "NULL"
+                if name != PLACEHOLDER
             }
     return out
 

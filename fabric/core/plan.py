@@ -12,7 +12,9 @@ STATE_DB:
 
 A key whose fields cannot change in place (`INTERFACE`, `VLAN_INTERFACE`, `VXLAN_TUNNEL_MAP`: SONiC's
 managers only act on a create) is deleted in a remove phase and re-created in an add phase, never in the
-same phase.  Keys the daemon does not own (`fabric.core.ownership`) are never read into a plan.
+same phase.  A key that gains fields loses SONiC's ``NULL`` placeholder (``NULL`` in `SetKey.drop`)
+only when `observed` shows it holds one.  Keys the daemon does not own (`fabric.core.ownership`) are
+never read into a plan.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fabric.core.configdb import TABLE_ORDER, ConfigDb
-from fabric.core.observed import Observed
+from fabric.core.observed import PLACEHOLDER, Observed
 from fabric.core.ops import DelKey, Op, Phase, Plan, SetKey, StateWait
 from fabric.core.ownership import Ownership
 from fabric.model.names import natural_key
@@ -124,12 +126,16 @@ def _diff_table(table: str, desired: Desired, observed: Observed, steps: _Steps)
                 steps.add_waits[level].extend(_wait(table, key, present=True))
             else:
                 drop = tuple(sorted(set(have) - set(want)))
+                if want and observed.holds_placeholder(table, key):
+                    drop += (PLACEHOLDER,)  # the key gains fields: SONiC's placeholder goes
                 steps.adds[level].append(SetKey(table, key, dict(want), drop))
 
 
 def _field_update(
     table: str, key: str, want: Mapping[str, str], have: Mapping[str, str], owned: tuple[str, ...]
 ) -> SetKey | None:
+    # Only owned fields: a placeholder of the switch's own key is not ours to drop (SONiC's `mod_entry`
+    # leaves it beside the fields it writes too).
     changed = {f: v for f, v in want.items() if have.get(f) != v}
     drop = tuple(f for f in owned if f in have and f not in want)
     if not changed and not drop:

@@ -49,7 +49,11 @@ async def test_read_tables_scan_and_sonic_conventions(db: SonicDb, config_db: re
     config_db.hset("VLAN|Vlan4000", "dhcp_servers@", "10.0.0.1,10.0.0.2")
     config_db.hset("OTHER|x", "a", "b")
     tables = await db.read_tables(["LOOPBACK_INTERFACE", "VLAN", "PORT"])
-    assert tables["LOOPBACK_INTERFACE"] == {"Loopback0": {}, "Loopback0|10.0.0.11/32": {}}
+    # As Redis holds them: `Observed.from_configdb` hides the placeholder (and records where it was).
+    assert tables["LOOPBACK_INTERFACE"] == {
+        "Loopback0": {"NULL": "NULL"},
+        "Loopback0|10.0.0.11/32": {"NULL": "NULL"},
+    }
     assert tables["VLAN"]["Vlan4000"] == {"vlanid": "4000", "dhcp_servers@": "10.0.0.1,10.0.0.2"}
     assert set(tables) == {"LOOPBACK_INTERFACE", "VLAN", "PORT"}
     assert await db.ports() == [p.name for p in STATE.ports]
@@ -63,7 +67,7 @@ async def test_apply_phase_set_drop_null_and_delete(db: SonicDb, config_db: redi
         "p",
         (
             SetKey("INTERFACE", "Ethernet0", {"vrf_name": "Vrf100010"}, drop=("stale",)),
-            SetKey("VRF", "Vrf100010", {"vni": "100010"}),  # gains fields: loses its placeholder
+            SetKey("VRF", "Vrf100010", {"vni": "100010"}, drop=("NULL",)),  # gains fields, loses NULL
             SetKey("SUPPRESS_VLAN_NEIGH", "Vlan1001", {}),  # field-less key: NULL placeholder
             DelKey("VLAN", "Vlan1001"),
         ),
@@ -74,6 +78,37 @@ async def test_apply_phase_set_drop_null_and_delete(db: SonicDb, config_db: redi
         "SUPPRESS_VLAN_NEIGH|Vlan1001": {"NULL": "NULL"},
         "VRF|Vrf100010": {"vni": "100010"},
     }
+
+
+async def test_apply_phase_every_step_shape(db: SonicDb, config_db: redis.Redis) -> None:
+    """Groups of one, two and three fields, drops of one and two, deletes, interleaved: Redis ends up
+    holding exactly what the ops say."""
+    for i in range(4):
+        config_db.hset(f"T|d{i}", mapping={"a": "1", "b": "2", "c": "3", "NULL": "NULL"})
+    ops: list[SetKey | DelKey] = []
+    want: dict[str, dict[str, str]] = {}
+    for i in range(12):
+        fields = {f"f{n}": f"v{i}.{n}" for n in range(i % 3 + 1)}
+        ops.append(SetKey("T", f"k{i}", fields))
+        want[f"T|k{i}"] = fields
+        if i % 4 == 0:
+            ops.append(DelKey("T", f"k{i}"))
+            del want[f"T|k{i}"]
+    ops += [SetKey("T", "d0", {"a": "9"}, drop=("b", "c")), SetKey("T", "d1", {"a": "9"}, drop=("NULL",))]
+    ops += [SetKey("T", "d2", {}, drop=("a", "b", "c")), DelKey("T", "d3")]
+    want |= {"T|d0": {"a": "9", "NULL": "NULL"}, "T|d1": {"a": "9", "b": "2", "c": "3"}}
+    want["T|d2"] = {"NULL": "NULL"}
+    await db.apply_ops(Phase("p", tuple(ops)))
+    assert dump(config_db) == want
+
+
+async def test_apply_phase_after_redis_forgot_the_script(db: SonicDb, config_db: redis.Redis) -> None:
+    """A restarted (or flushed) Redis answers NOSCRIPT: the script is loaded and the phase sent once more."""
+    await db.apply_ops(Phase("p", (SetKey("VRF", "Vrf1", {"vni": "1"}),)))
+    config_db.script_flush()
+    await db.apply_ops(Phase("p", (SetKey("VRF", "Vrf2", {"vni": "2"}),)))
+    assert dump(config_db) == {"VRF|Vrf1": {"vni": "1"}, "VRF|Vrf2": {"vni": "2"}}
+    assert config_db.script_exists(db.apply_sha) == [True]
 
 
 async def test_apply_phase_fires_the_keyspace_notifications_sonic_subscribes_to(
