@@ -10,8 +10,9 @@ Apply (`FrrAdapter.apply`) has two paths; `last_path` says which one ran.
   ``vtysh -f /dev/stdin``, then one ``show running-config`` that must print the candidate exactly
   (our frr.conf is FRR's canonical form), up to the order of top-level blocks (`same_config`).
   Taken whenever a last good config exists.
-- reload (the fallback, and the first apply): write the candidate, ``vtysh -C -f`` it (syntax),
-  ``frr-reload.py --reload``, then ``frr-reload.py --test`` must show an empty delta.
+- reload (the fallback, and the first apply; `fabric.adapters.frr_reload`): write the candidate,
+  ``vtysh -C -f`` it (syntax), ``frr-reload.py --reload``, then ``frr-reload.py --test`` must show an
+  empty delta.
 
 The fast path never decides alone: when the delta cannot be computed, a command is rejected or the
 running config differs afterwards (FRR restarted with other config, edited by hand, a delta this code
@@ -31,19 +32,28 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from fabric.adapters.frr_reload import CANDIDATE, LAST_GOOD, Delta, apply_reload, parse_delta
 from fabric.adapters.process import Result, run
-from fabric.core.frr_delta import DeltaUnsupported, frr_delta, same_config
+from fabric.core.frr_delta import DeltaUnsupported, config_difference, frr_delta, same_config
 from fabric.errors import ApplyError
 from fabric.model.status import BgpSession
 from fabric.switch.config import FrrConfig
 
+__all__ = [
+    "FAST",
+    "LAST_GOOD",
+    "RELOAD",
+    "Delta",
+    "FrrAdapter",
+    "has_substance",
+    "parse_bgp_summary",
+    "parse_delta",
+    "parse_version",
+]
 log = logging.getLogger(__name__)
 
-CANDIDATE = "fabric-candidate.conf"
-LAST_GOOD = "fabric-last-good.conf"
 # The daemons whose PIDs identify a running FRR (a restart of the bgp container changes both).
 IDENTITY_DAEMONS = ("zebra", "bgpd")
 # What marks a running config as holding something beyond FRR's boilerplate (for adoption).
@@ -51,38 +61,6 @@ _SUBSTANCE = re.compile(r"^(router |vrf |route-map |ip prefix-list |ipv6 prefix-
 # vtysh -f prints these for a line a daemon rejected (and exits non-zero).
 _REJECTED = re.compile(r"^(line \d+:|% )", re.MULTILINE)
 FAST, RELOAD = "fast", "reload"
-
-
-@dataclass(frozen=True)
-class Delta:
-    """Lines frr-reload.py would delete (``-``) and add (``+``) to reach a file."""
-
-    delete: tuple[str, ...] = ()
-    add: tuple[str, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not self.delete and not self.add
-
-    def lines(self) -> list[str]:
-        """The delta as ``- line`` / ``+ line`` strings, deletions first."""
-        return [f"- {x}" for x in self.delete] + [f"+ {x}" for x in self.add]
-
-
-def parse_delta(text: str) -> Delta:
-    """Parse ``frr-reload.py --test`` output (``Lines To Delete`` / ``Lines To Add`` sections)."""
-    section: list[str] | None = None
-    delete: list[str] = []
-    add: list[str] = []
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        if line == "Lines To Delete":
-            section = delete
-        elif line == "Lines To Add":
-            section = add
-        elif section is not None and line.strip() and not set(line) <= {"="}:
-            section.append(line)
-    return Delta(tuple(delete), tuple(add))
 
 
 def parse_version(text: str) -> str | None:
@@ -251,7 +229,7 @@ class FrrAdapter:
             self.last_path = FAST
             return Delta()
         self.last_path = RELOAD
-        return self._apply_reload(text, timeout=timeout, verify=verify)
+        return apply_reload(self, text, timeout=timeout, verify=verify)
 
     def _apply_fast(self, text: str, timeout: float | None) -> bool:
         """Apply the delta from the last good config in one vtysh call; True when FRR runs `text`."""
@@ -268,8 +246,11 @@ class FrrAdapter:
             if not result.ok or _REJECTED.search(output):
                 return self._fallback(f"FRR rejected the delta: {output.strip()[:300] or result.describe()}")
         shown = self._run(self.vtysh_argv("-c", "show running-config"), timeout=timeout)
-        if not shown.ok or not same_config(shown.stdout, text):
-            return self._fallback("running config differs from the candidate after the delta")
+        if not shown.ok:
+            return self._fallback(f"running config unreadable after the delta: {shown.describe()[:200]}")
+        if not same_config(shown.stdout, text):
+            diff = config_difference(shown.stdout, text)
+            return self._fallback(f"running config differs from the candidate after the delta: {diff}")
         if text != base:
             self._remember_good(text, timeout)
         self.fallback_reason = ""
@@ -277,37 +258,5 @@ class FrrAdapter:
 
     def _fallback(self, reason: str) -> bool:
         self.fallback_reason = reason
-        log.info("FRR fast path not taken, reloading: %s", reason, extra={"frr_fallback": reason[:200]})
+        log.info("FRR fast path not taken, reloading: %s", reason, extra={"frr_fallback": reason[:600]})
         return False
-
-    def _apply_reload(self, text: str, *, timeout: float | None, verify: bool) -> Delta:
-        """Write, check, ``frr-reload.py --reload`` and (with `verify`) ``--test`` `text`."""
-        path = self.write_file(CANDIDATE, text, timeout=timeout)
-        check = self._run(self.vtysh_argv("-C", "-f", path), timeout=timeout)
-        if not check.ok:
-            raise ApplyError(check.describe(), retryable=False, phase="frr:check")
-        reload = self._run(self.reload_argv("--reload", path), timeout=timeout)
-        if not reload.ok or _reported_failure(reload):
-            restored = self._restore(timeout)
-            raise ApplyError(
-                f"{reload.describe()}; last good config {restored}",
-                retryable=True,
-                phase="frr:reload",
-            )
-        self._remember_good(text, timeout)
-        if not verify:
-            return Delta()
-        return self.verify(CANDIDATE, timeout=timeout)  # the candidate file holds `text` already
-
-    def _restore(self, timeout: float | None) -> str:
-        """Reload the last good config; says how that went (for the error message)."""
-        if self.last_good() is None:
-            return "not available (nothing applied yet)"
-        result = self._run(self.reload_argv("--reload", self._path(LAST_GOOD)), timeout=timeout)
-        return "restored" if result.ok else f"could not be restored either ({result.describe()[:200]})"
-
-
-def _reported_failure(result: Result) -> bool:
-    """frr-reload.py may exit 0 yet log commands FRR rejected; treat those as a failed reload."""
-    text = result.stdout + result.stderr
-    return "Failed to fix" in text or "% Unknown command" in text or "% Invalid" in text

@@ -215,5 +215,19 @@ def same_config(running: str, candidate: str) -> bool:
     return sorted(shown, key=_order) == sorted(wanted, key=_order)
 
 
+def config_difference(running: str, candidate: str, limit: int = 3) -> str:
+    """Why `same_config` says no, for a log line: the first top-level blocks only FRR shows (``+``)
+    and only the candidate holds (``-``), each as its lines joined by `` | ``."""
+    try:
+        shown, wanted = parse(running_as_file(running)), parse(candidate)
+    except DeltaUnsupported as exc:
+        return f"not comparable: {exc}"
+    extra = [n for n in shown if n not in wanted]
+    missing = [n for n in wanted if n not in shown]
+    parts = [f"+ {' | '.join(n.block())}" for n in extra[:limit]]
+    parts += [f"- {' | '.join(n.block())}" for n in missing[:limit]]
+    return "; ".join(parts) or "same blocks"
+
+
 def _order(node: Node) -> tuple[str, ...]:
     return tuple(node.block())

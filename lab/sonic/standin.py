@@ -16,9 +16,13 @@ down, moves the ports back and leaves the namespace, empty, in place.  This is w
 from SONiC, whose vrfmgrd deletes the kernel VRF device: what SONiC shows (STATE_DB `VRF_TABLE`, FRR's
 `router bgp ... vrf`, the ports) is the same.  A VRF outside the range is logged and never realised.
 The rest of the netns-backend dance is done here too: a VRF is filled only once zebra lists it
-(`_await_zebra`), and once zebra shows a new L3VNI up, `vrf X / no vni N` and a poll later `vni N`
-re-bind it in bgpd (L3VNIs bound at runtime otherwise often stay unbound, or get routes without router
-MACs).  Lab code only: the switch daemon never sees any of this except through the DBs.
+(`_await_zebra`), and once zebra shows a new L3VNI up, its VXLAN device is set down and a poll later up
+again, which makes zebra withdraw the L3VNI from bgpd and announce it anew (L3VNIs bound at runtime
+otherwise often stay unbound, or get routes without router MACs).  That re-bind is done on the device,
+never in FRR's config: toggling `no vni N` / `vni N` in FRR (as this stand-in once did) left a second
+in which FRR's running config lacked the `vni` the switch daemon applied, so a daemon applying then
+saw FRR differ from its candidate and fell back to frr-reload.py.  Lab code only: the switch daemon
+never sees any of this except through the DBs.
 """
 
 from __future__ import annotations
@@ -40,13 +44,13 @@ from lab.rig.daemon import wrap
 from lab.sonic.base_config import APPL_DB, CONFIG_DB, STATE_DB
 from lab.sonic.desired import TABLES, Desired, PortSpec, VlanSpec, desired, vxlan_name
 from lab.sonic.kernel import Kernel
-from lab.sonic.lldp import lldp_entries
+from lab.sonic.lldp import LldpHold, lldp_entries
 
 log = logging.getLogger("lab.sonic")
 BURST_S = 0.05  # how long a burst of notifications is drained before processing
 POLL_S = 1.0  # LLDP and port oper state
 # Lab-only STATE_DB hash (no SONiC table): VRF -> "pending" while its L3VNI re-bind is under way, so
-# tests can wait for the stand-in's FRR toggling to be over.
+# tests can wait for the stand-in's device toggling to be over.
 REBIND_KEY = "LAB_STANDIN_TABLE|l3vni_rebind"
 ZEBRA_VRF_WAIT_S = 5.0  # zebra picks a new VRF namespace up within a second; some it never lists (below)
 
@@ -80,8 +84,9 @@ class StandIn:
         self.link_set: dict[str, tuple[bool, int | None]] = {}
         # VRF -> (L3VNI, its VXLAN device) waiting for zebra to show it up, then the re-bind toggle
         self.rebinds: dict[str, tuple[int, str]] = {}
-        self.unbound: set[str] = set()  # VRFs between `no vni` and `vni` of the re-bind
-        self.lldp_kept: dict[str, dict[str, str]] = {}
+        self.unbound: set[str] = set()  # VRFs whose L3VNI's VXLAN device the re-bind set down
+        self.lldp_kept: dict[str, dict[str, str]] = {}  # what APPL_DB holds
+        self.lldp_hold = LldpHold()
         self.port_oper: dict[str, str] = {}
 
     # ---- the loop --------------------------------------------------------------------------------------
@@ -284,15 +289,15 @@ class StandIn:
         states = {(v.get("vrf"), v.get("vni")): v.get("state") for v in shown.get("vrfs", [])}
         for vrf, (vni, device) in list(self.rebinds.items()):
             if vrf in self.unbound:
-                # Second half of the toggle, one poll after the first: in one vtysh call bgpd's
-                # withdraw and re-import coalesce in zebra, which then never installs the router MACs.
-                self.vtysh("configure terminal", f"vrf {vrf}", f"vni {vni}")
-                log.info("re-bound L3VNI %d of %s in FRR", vni, vrf)
+                # Second half of the toggle, one poll after the first: bgpd's withdraw and re-import
+                # of the L3VNI must not coalesce in zebra, which then never installs the router MACs.
+                self.kernel.ip(vrf, "link", "set", device, "up")
+                log.info("re-bound L3VNI %d of %s (%s down and up)", vni, vrf, device)
                 self._rebind_over(vrf)
                 continue
             state = states.get((vrf, vni))
             if state == "Up":
-                self.vtysh("configure terminal", f"vrf {vrf}", f"no vni {vni}")
+                self.kernel.ip(vrf, "link", "set", device, "down")
                 self.unbound.add(vrf)
             elif state is not None:
                 # FRR has the VNI but zebra missed the VXLAN device's bridge (it saw the device before
@@ -313,12 +318,9 @@ class StandIn:
         result = run(["lldpctl", "-u", self.lldp_socket, "-f", "json0"], timeout=10)
         if not result.ok:
             return
-        entries = lldp_entries(json.loads(result.stdout or "{}"))
-        # A port moved into a VRF namespace leaves lldpd's sight (a kernel VRF would not move it):
-        # keep its last entry, as SONiC would still see the neighbour.
-        for port, have in self.placed.items():
-            if have.vrf is not None and port in self.lldp_kept:
-                entries.setdefault(port, self.lldp_kept[port])
+        heard = lldp_entries(json.loads(result.stdout or "{}"))
+        in_vrf = {port for port, have in self.placed.items() if have.vrf is not None}
+        entries = self.lldp_hold.entries(heard, in_vrf, time.monotonic())
         pipe = self.appl.pipeline(transaction=True)
         for port in set(self.lldp_kept) - set(entries):
             pipe.delete(f"LLDP_ENTRY_TABLE:{port}")

@@ -355,6 +355,23 @@ def test_freeing_returns_ports_to_pxe_and_removes_the_vrf(lab: LabState, demo: D
     assert pings(lab, "m1", demo.ips["m1"], demo.ips["m2"])
 
 
+def frr_fallbacks(lab: LabState, leaf: str) -> list[str]:
+    """Why the leaf's switch daemon fell back from the FRR fast path to frr-reload.py (its log)."""
+    log = Path(LabState.load(lab.name).node(leaf).switch_config or "").with_suffix(".log")
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return [entry["frr_fallback"] for entry in lines if "frr_fallback" in entry]
+
+
+@pytest.mark.parametrize("leaf", ["leaf01", "leaf02"])
+def test_leaves_reach_frr_by_the_fast_path_after_the_first_apply(
+    lab: LabState, demo: DemoReport, leaf: str
+) -> None:
+    # Up to here tenant VRFs were added (with the stand-in's L3VNI re-bind), machines allocated and a
+    # VRF removed: after the very first apply (no last good config yet) every one took the delta.
+    wait_until(lambda: not db(lab, leaf, STATE_DB).hlen(REBIND_KEY), timeout=UP, what="re-binds over")
+    assert frr_fallbacks(lab, leaf) == ["no last good config"]
+
+
 def test_api_down_keeps_the_data_plane_and_daemons_converge_when_it_returns(
     lab: LabState, demo: DemoReport
 ) -> None:

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from fabric.core.frr_delta import DeltaUnsupported, Node, frr_delta, parse, running_as_file, same_config
+from fabric.core.frr_delta import (
+    DeltaUnsupported,
+    Node,
+    config_difference,
+    frr_delta,
+    parse,
+    running_as_file,
+    same_config,
+)
 from tests.golden.cases import ROOT
 
 BASE = """frr defaults traditional
@@ -200,3 +208,10 @@ def test_running_config_compares_up_to_frrs_additions_and_top_level_order() -> N
     assert same_config(shown, swapped)  # route-map before prefix-list: same config
     assert not same_config(shown, BASE.replace("maximum-prefix 513", "maximum-prefix 1"))
     assert not same_config(shown.replace(" vni 1001\n", " vni 1001\n extra\n"), BASE)
+
+
+def test_config_difference_names_the_blocks_that_differ() -> None:
+    shown = BASE.replace(" vni 1001\n", "")
+    assert config_difference(shown, BASE) == ("+ vrf Vrf1 | exit-vrf; - vrf Vrf1 |  vni 1001 | exit-vrf")
+    assert config_difference(BASE, BASE) == "same blocks"
+    assert config_difference(BASE, " vrf X\n").startswith("not comparable: ")  # bad indentation

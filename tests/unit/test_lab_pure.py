@@ -17,7 +17,7 @@ from lab.addressing import switch_identities
 from lab.intent import lab_intent, nic_mac, switch_config, vrf_names
 from lab.sonic.base_config import base_config, database_config, host_ports, redis_keys
 from lab.sonic.desired import PortSpec, VlanSpec, desired, vxlan_name
-from lab.sonic.lldp import lldp_entries
+from lab.sonic.lldp import LldpHold, lldp_entries
 from lab.state import lab_prefix
 from lab.topology import load_topology
 
@@ -158,3 +158,17 @@ def test_desired_reads_vrf_vlan_vni_and_ports() -> None:
         routed=False, vrf=None, vlan="Vlan4000", admin_up=False, mtu=None
     )
     assert vxlan_name("vtep", "Vlan1000") == "vtep-1000"
+
+
+def test_lldp_hold_keeps_a_lost_neighbour_in_a_vrf_and_for_the_hold_after() -> None:
+    m1 = {"lldp_rem_sys_name": "m1"}
+    hold = LldpHold(hold=10.0)
+    assert hold.entries({"Ethernet0": m1}, set(), 0.0) == {"Ethernet0": m1}
+    # Moved into a VRF namespace: lldpd no longer sees it, the neighbour stays however long.
+    assert hold.entries({}, {"Ethernet0"}, 100.0) == {"Ethernet0": m1}
+    # Moved back: kept while lldpd re-learns it, for the hold counted from the move.
+    assert hold.entries({}, set(), 105.0) == {"Ethernet0": m1}
+    assert hold.entries({}, set(), 110.0) == {}
+    assert hold.entries({}, set(), 111.0) == {}  # forgotten, not resurrected
+    other = {"lldp_rem_sys_name": "m9"}
+    assert hold.entries({"Ethernet0": other}, set(), 112.0) == {"Ethernet0": other}  # what lldpd says wins

@@ -1,7 +1,8 @@
 """The FRR fast path against a real FRR 8.4: the delta of `fabric.core.frr_delta` applied in one vtysh
 call leaves FRR running the candidate exactly (and frr-reload.py --test finds nothing to change), for
-every transition of the switch goldens and some targeted edits; a rejected command and a drifted FRR
-both end on the frr-reload.py fallback.
+every transition of the switch goldens and some targeted edits, and for the lab's typical transitions on
+FRR's netns VRF backend (a tenant VRF added and removed, a second machine in a VRF); a rejected command
+and a drifted FRR both end on the frr-reload.py fallback.
 
 One FRR instance for the module (zebra with SONiC's FPM module, so the goldens' `fpm` lines load);
 each test starts from whatever the previous one left, as a switch would.
@@ -133,3 +134,64 @@ def test_drifted_frr_falls_back_to_reload(instance: FrrInstance, adapter: FrrAda
     assert "differs" in adapter.fallback_reason
     assert drift.empty, drift.lines()
     runs(instance, target)
+
+
+# ---- the netns VRF backend (the lab's leaves) ------------------------------------------------------------
+# As in the lab: every VRF namespace exists before zebra -n starts, and the rendering keeps a `vrf X /
+# netns ...` block for each (netns_vrfs_always), so a tenant VRF coming or going changes only its `vni`,
+# its `router bgp ... vrf X` and the machines' neighbours, prefix lists and route-maps.  One leaf per
+# golden: a `vrf X / netns` block added at runtime fails in zebra -n ("Failure to communicate"), which
+# is why the lab never changes that set.
+REMOVAL = "leaf_vrf_removal_netns"
+MANY_NETNS = "leaf_vrf_many_netns"
+
+
+def netns_transitions() -> list[tuple[str, str, str, str]]:
+    """(id, leaf, before, after) on the netns backend: a tenant VRF removed (withdraw, then final) and
+    added back, and a second machine's neighbour leaving a VRF and coming back."""
+    before = observed_of(REMOVAL).frr
+    assert before is not None
+    withdraw, final, many = golden(REMOVAL, "frr.withdraw.conf"), golden(REMOVAL), golden(MANY_NETNS)
+    one = "".join(line for line in many.splitlines(keepends=True) if "neighbor Ethernet16 " not in line)
+    return [
+        ("tenant VRF withdrawn (its vni first)", REMOVAL, before, withdraw),
+        ("tenant VRF removed", REMOVAL, withdraw, final),
+        ("tenant VRF added", REMOVAL, final, before),
+        ("tenant VRF removed in one step", REMOVAL, before, final),
+        ("second machine added to a VRF", MANY_NETNS, one, many),
+        ("second machine removed from a VRF", MANY_NETNS, many, one),
+    ]
+
+
+NETNS_TRANSITIONS = netns_transitions()
+
+
+@pytest.fixture(scope="module")
+def netns_leaves(rig: Rig) -> dict[str, tuple[FrrInstance, FrrAdapter]]:
+    """A leaf running zebra -n per golden, its VRF namespaces made before FRR starts."""
+    leaves = {}
+    for index, case in enumerate((REMOVAL, MANY_NETNS)):
+        node = f"fdn{index}"
+        vrf_dir = rig.netns_dir(node)
+        for line in golden(case).splitlines():
+            if line.startswith("vrf "):
+                vrf_dir.add(line.split()[1])
+        instance = rig.frr(rig.netns(node), "leaf01", netns_vrf=True, netns_dir=vrf_dir)
+        leaves[case] = (instance, FrrAdapter(frr_config(instance)))
+    return leaves
+
+
+@pytest.mark.parametrize(
+    ("leaf", "before", "after"), [t[1:] for t in NETNS_TRANSITIONS], ids=[t[0] for t in NETNS_TRANSITIONS]
+)
+def test_netns_backend_transition_takes_the_fast_path(
+    netns_leaves: dict[str, tuple[FrrInstance, FrrAdapter]], leaf: str, before: str, after: str
+) -> None:
+    instance, adapter = netns_leaves[leaf]
+    if adapter.last_good() != before:
+        adapter.apply(before)
+        runs(instance, before)
+    drift = adapter.apply(after)
+    assert adapter.last_path == FAST, adapter.fallback_reason
+    assert drift.empty
+    runs(instance, after)  # show running-config is the candidate; frr-reload.py --test is empty
