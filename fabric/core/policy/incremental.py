@@ -156,6 +156,7 @@ class PolicyCompiler:
                 self._remember(ident, kind, parse_object(kind, raw), namespaces)
             except pydantic.ValidationError as exc:
                 self._rejected[ident] = rejection(ident, exc, raw)
+                self._order = None  # a rejected object moves to the end of the merge order
         if namespaces:  # their policies select pods and resolve named ports: recompile them
             for ident in [*self._policies, *self._rejected]:
                 if ident.startswith("NetworkPolicy/") and ident.split("/")[1] in namespaces:
@@ -190,7 +191,8 @@ class PolicyCompiler:
         if old is None:
             return  # never held: nothing else is either (every other table is filled after `_raw`)
         self._held.pop(id(old), None)
-        self._rejected.pop(ident, None)
+        if self._rejected.pop(ident, None) is not None:
+            self._order = None  # no longer rejected: its place in the merge order changes
         self._services.pop(ident, None)
         self._policies.pop(ident, None)
         self._namespaces.pop(ident, None)
