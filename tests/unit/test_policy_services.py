@@ -3,6 +3,7 @@ whatever it does not take on itself goes to the model, so errors keep naming the
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import pydantic
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from fabric.core.policy.kube import Service
 from fabric.core.policy.manifests import parse_objects
-from fabric.core.policy.services import ServiceView, fast_service
+from fabric.core.policy.services import ServiceView, _ip, fast_service
 
 
 def mostly(valid: list[Any], odd: list[Any]) -> st.SearchStrategy[Any]:
@@ -111,3 +112,24 @@ def test_a_bad_service_is_rejected_naming_the_field() -> None:
     assert not cluster.services
     assert cluster.rejected[0].object == "Service/default/web"
     assert cluster.rejected[0].reason == "spec.loadBalancerSourceRanges.0: '10.0.0.0/33' is not a CIDR"
+
+
+OCTETS = st.one_of(
+    st.integers(0, 300).map(str), st.sampled_from(["00", "01", "010", "-1", "", "a", "\u0661", "0x1"])
+)
+SPACES = st.sampled_from(["", " ", "\n", "\x00", "."])
+
+
+@given(st.lists(OCTETS, min_size=3, max_size=5), SPACES, SPACES)
+def test_the_dotted_quad_shortcut_is_ipaddress(octets: list[str], before: str, after: str) -> None:
+    text = f"{before}{'.'.join(octets)}{after}"
+    try:
+        slow: object = ipaddress.ip_address(text)
+    except ValueError:
+        slow = "rejected"
+    try:
+        fast: object = _ip(text)
+    except ValueError:
+        fast = "rejected"
+    assert fast == slow
+    assert type(fast) is type(slow)

@@ -16,7 +16,7 @@ import re
 import socket
 from typing import Any, NamedTuple
 
-from fabric.core.policy.kube import IPV4, Address, Network, Service, _address, _network, lb_addresses
+from fabric.core.policy.kube import Address, Network, Service, _address, _network, lb_addresses
 
 # The ObjectMeta patterns, anchored the way pydantic's regex engine anchors `^...$` (end of text only).
 _NAME = re.compile(r"[a-z0-9A-Z]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?")
@@ -59,44 +59,37 @@ def parse_service(raw: dict[str, Any]) -> ServiceView:
 
 def fast_service(raw: dict[str, Any]) -> ServiceView | None:
     """The view when `raw` has the plain shape and is valid; None when the model has to decide."""
-    meta, spec, status = raw.get("metadata"), raw.get("spec"), raw.get("status", {})
+    meta, spec, status = raw.get("metadata"), raw.get("spec"), raw.get("status", _NONE)
     if type(meta) is not dict or type(spec) is not dict or type(status) is not dict:
         return None
     name, namespace = meta.get("name"), meta.get("namespace", "default")
-    if not (_is_name(name, _NAME, 253) and _namespace_ok(namespace) and _labels_ok(meta)):
+    if type(name) is not str or not 0 < len(name) <= 253 or _NAME.fullmatch(name) is None:
+        return None
+    if type(namespace) is not str or not _namespace_name(namespace) or not _labels_ok(meta):
         return None
     if "load_balancer_ip" in spec or "load_balancer_source_ranges" in spec or "load_balancer" in status:
         return None  # populate_by_name: the model reads these too; let it
-    type_ = spec.get("type", "ClusterIP")
-    ports = _ports(spec.get("ports", []))
+    type_, ports = spec.get("type", "ClusterIP"), _ports(spec.get("ports", _NONE_LIST))
+    if type(type_) is not str or ports is None:
+        return None
     try:
-        ingress = _ingress_ips(status)
-        lb_ip = spec.get("loadBalancerIP")
-        if lb_ip is not None:
-            lb_ip = _ip(lb_ip) if type(lb_ip) is str else None
-            if lb_ip is None:
-                return None
-        ranges = _ranges(spec.get("loadBalancerSourceRanges", []))
+        addresses = _addresses(status, spec.get("loadBalancerIP"))
+        ranges = _ranges(spec.get("loadBalancerSourceRanges", _NONE_LIST))
     except ValueError:
         return None
-    if type(type_) is not str or ports is None or ingress is None or ranges is None:
+    if addresses is None or ranges is None:
         return None
-    assert isinstance(name, str) and isinstance(namespace, str)
-    return ServiceView(namespace, name, type_, ports, tuple(lb_addresses(ingress, lb_ip)), ranges)
+    return ServiceView(namespace, name, type_, ports, addresses, ranges)
 
 
-def _is_name(value: object, pattern: re.Pattern[str], longest: int) -> bool:
-    return type(value) is str and 0 < len(value) <= longest and pattern.fullmatch(value) is not None
-
-
-def _namespace_ok(value: object) -> bool:
-    """`_is_name` of a namespace, memoised for strings: a few namespaces hold thousands of Services."""
-    return type(value) is str and _namespace_name(value)
+_NONE: dict[str, Any] = {}  # the default of an absent mapping; read only
+_NONE_LIST: list[Any] = []  # the default of an absent list; read only
 
 
 @functools.lru_cache(maxsize=4096)
 def _namespace_name(value: str) -> bool:
-    return _is_name(value, _NAMESPACE, 63)
+    """Whether a namespace string is valid, memoised: a few namespaces hold thousands of Services."""
+    return 0 < len(value) <= 63 and _NAMESPACE.fullmatch(value) is not None
 
 
 def _labels_ok(meta: dict[str, Any]) -> bool:
@@ -107,6 +100,7 @@ def _labels_ok(meta: dict[str, Any]) -> bool:
 
 
 def _ports(ports: object) -> tuple[tuple[str, int], ...] | None:
+    """(protocol, port) pairs, the same tuple object for equal values (see `_interned`)."""
     if type(ports) is not list:
         return None
     out: list[tuple[str, int]] = []
@@ -121,17 +115,25 @@ def _ports(ports: object) -> tuple[tuple[str, int], ...] | None:
         if type(port.get("name", "")) is not str:
             return None
         out.append((protocol, number))
-    return tuple(out)
+    return _interned(tuple(out))
 
 
-def _ingress_ips(status: dict[str, Any]) -> list[Address] | None:
-    balancer = status.get("loadBalancer", {})
+@functools.lru_cache(maxsize=4096)
+def _interned(value: tuple[Any, ...]) -> tuple[Any, ...]:
+    """One tuple object per value: the compiler memoises a Service's shape by the identity of its
+    ports and source ranges (hashing `ipaddress` networks runs Python code; comparing ids does not)."""
+    return value
+
+
+def _addresses(status: dict[str, Any], lb_ip: object) -> tuple[Address, ...] | None:
+    """`lb_addresses` of the status ingress IPs and `spec.loadBalancerIP`; ValueError on a bad one."""
+    balancer = status.get("loadBalancer", _NONE)
     if type(balancer) is not dict:
         return None
-    entries = balancer.get("ingress", [])
+    entries = balancer.get("ingress", _NONE_LIST)
     if type(entries) is not list:
         return None
-    out: list[Address] = []
+    ingress: list[Address] = []
     for entry in entries:
         if type(entry) is not dict:
             return None
@@ -140,15 +142,25 @@ def _ingress_ips(status: dict[str, Any]) -> list[Address] | None:
             continue
         if type(ip) is not str:
             return None
-        out.append(_ip(ip))
-    return out
+        ingress.append(_ip(ip))
+    fallback: Address | None = None
+    if lb_ip is not None:  # parsed even when ingress IPs win: the model validates it either way
+        if type(lb_ip) is not str:
+            return None
+        fallback = _ip(lb_ip)
+    if len(ingress) == 1:
+        return (ingress[0],)  # the usual single address: `lb_addresses` without its list copies
+    return tuple(lb_addresses(ingress, fallback))
 
 
 def _ip(text: str) -> Address:
-    """`_address` of a string, with a shortcut for plain dotted quads (the same value, 2x faster)."""
-    if IPV4.fullmatch(text):
-        return ipaddress.IPv4Address(int.from_bytes(socket.inet_aton(text), "big"))
-    return _address(text)  # type: ignore[no-any-return]
+    """`_address` of a string, with a shortcut for dotted quads: glibc's `inet_pton` accepts exactly
+    the dotted quads `ipaddress` accepts (four decimal octets <= 255, no leading zeros, nothing else;
+    a property test holds them equal), in a tenth of the time of matching the `IPV4` pattern."""
+    try:
+        return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
+    except (OSError, ValueError):  # not a dotted quad (ValueError: an embedded NUL)
+        return _address(text)  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -158,6 +170,19 @@ def _cidr(text: str) -> Network:
 
 
 def _ranges(ranges: object) -> tuple[Network, ...] | None:
-    if type(ranges) is not list or any(type(r) is not str for r in ranges):
+    """Source ranges, the same tuple object for equal strings; ValueError on a bad CIDR."""
+    if type(ranges) is not list:
         return None
-    return tuple(_cidr(r) for r in ranges)
+    if not ranges:
+        return ()
+    for text in ranges:
+        if type(text) is not str:
+            return None
+    return _networks(tuple(ranges))
+
+
+@functools.lru_cache(maxsize=4096)
+def _networks(texts: tuple[str, ...]) -> tuple[Network, ...]:
+    """`_network` of each string, memoised by the whole list: a few lists recur across many services
+    (and one tuple object per list lets the compiler memoise by identity, see `_interned`)."""
+    return tuple(_cidr(text) for text in texts)
