@@ -12,6 +12,7 @@ import functools
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
+from ipaddress import IPv4Address
 from typing import NamedTuple
 
 from fabric.core.policy.ir import (
@@ -180,25 +181,46 @@ def _named_port_note(where: str, index: int, port: PolicyPort, pod: Pod | None) 
 
 def compile_service(service: ServiceView, isolation: Isolation) -> Fragment:
     """What one Service opens: its load-balancer IPs on its ports, from its source ranges."""
-    fragment = Fragment()
     if service.type != "LoadBalancer":
-        return fragment
+        return Fragment()
     origin = f"Service/{service.namespace}/{service.name}"  # object_id, inlined on this hot path
     addresses = service.addresses
     if not addresses:
-        fragment.condition = Condition(origin, True, "no load-balancer IP assigned yet")
-        return fragment
-    shape = _service_shape(service.ports, service.source_ranges, isolation)
-    allows, guards, cluster = fragment.allows, fragment.guards, fragment.cluster
+        return Fragment(condition=Condition(origin, True, "no load-balancer IP assigned yet"))
+    shape = _shape_of(service.ports, service.source_ranges, isolation)
+    allows: list[Allow] = []
+    guards: list[Guard] = []
+    cluster: list[tuple[Family, Range]] = []
     new = tuple.__new__  # Allow(...) and Guard(...) without their Python-level __new__ frames
     for address in addresses:
-        family: Family = 4 if address.version == 4 else 6
+        # The type, not `.version`, and one int(): both are Python-level calls on `ipaddress` objects.
+        family: Family = 4 if type(address) is IPv4Address else 6
         local = int(address)
         cluster.append((family, (local, local)))
         allows += [new(Allow, ("ingress", family, local, p, q, r, origin)) for p, q, r in shape.boxes[family]]
-        guards += [new(Guard, (family, local, p, q, origin)) for p, q in shape.guards]
-    fragment.condition = Condition(origin, True, f"{len(addresses)} address(es){shape.reason}")
-    return fragment
+        if shape.guards:
+            guards += [new(Guard, (family, local, p, q, origin)) for p, q in shape.guards]
+    condition = Condition(origin, True, f"{len(addresses)} address(es){shape.reason}")
+    return Fragment(allows, guards, cluster, [], condition)
+
+
+_SHAPES: dict[tuple[int, int, Isolation], tuple[object, object, _Shape]] = {}
+
+
+def _shape_of(
+    ports: tuple[tuple[str, int], ...], ranges: tuple[Network, ...], isolation: Isolation
+) -> _Shape:
+    """`_service_shape`, memoised by the identity of `ports` and `ranges` first: the fast parser hands
+    out one tuple object per value, and hashing `ipaddress` networks runs Python code per network.
+    Each entry keeps its tuples alive (so their ids are not reused) and checks them on a hit."""
+    key = (id(ports), id(ranges), isolation)
+    hit = _SHAPES.get(key)
+    if hit is not None and hit[0] is ports and hit[1] is ranges:
+        return hit[2]
+    if len(_SHAPES) >= 4096:
+        _SHAPES.clear()  # bounded like the lru caches behind it; refilled from them
+    shape = _SHAPES[key] = (ports, ranges, _service_shape(ports, ranges, isolation))
+    return shape[2]
 
 
 class _Shape(NamedTuple):

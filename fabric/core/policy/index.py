@@ -47,20 +47,39 @@ class GroupIndex(Generic[S, T, G]):
         and local address (pass `operator.attrgetter`s: items are placed in C, not per Python call)."""
         if old == new:
             return
-        for key, address in set(zip(map(which, old), map(local, old), strict=True)):
-            self._items[key][address].pop(origin, None)
-            self._dirty.setdefault(key, set()).add(address)
+        if old:
+            for key, address in set(zip(map(which, old), map(local, old), strict=True)):
+                self._items[key][address].pop(origin, None)
+                self._mark(key, address)
+        if not new:
+            return
         places = list(zip(map(which, new), map(local, new), strict=True))
-        grouped: dict[tuple[S, int], list[T]]
-        if places and places.count(places[0]) == len(places):
-            grouped = {places[0]: list(new)}  # the usual case: one object, one address, one set
-        else:
-            grouped = {}
-            for place, item in zip(places, new, strict=True):
-                grouped.setdefault(place, []).append(item)
-        for (key, address), items in grouped.items():
-            self._items.setdefault(key, {}).setdefault(address, {})[origin] = items
-            self._dirty.setdefault(key, set()).add(address)
+        if places.count(places[0]) == len(places):  # the usual case: one object, one address, one set
+            self._put(origin, places[0], list(new))
+            return
+        grouped: dict[tuple[S, int], list[T]] = {}
+        for place, item in zip(places, new, strict=True):
+            grouped.setdefault(place, []).append(item)
+        for place, items in grouped.items():
+            self._put(origin, place, items)
+
+    def _put(self, origin: str, place: tuple[S, int], items: list[T]) -> None:
+        # get-then-create rather than setdefault({}): no throwaway dict per call on a cold start.
+        key, address = place
+        by_address = self._items.get(key)
+        if by_address is None:
+            by_address = self._items[key] = {}
+        bucket = by_address.get(address)
+        if bucket is None:
+            bucket = by_address[address] = {}
+        bucket[origin] = items
+        self._mark(key, address)
+
+    def _mark(self, key: S, address: int) -> None:
+        dirty = self._dirty.get(key)
+        if dirty is None:
+            dirty = self._dirty[key] = set()
+        dirty.add(address)
 
     def elements(self, which: S) -> Any:
         """What `join` made of set `which`'s groups (memoised until one of them changes).  When only
