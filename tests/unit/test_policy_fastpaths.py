@@ -8,6 +8,7 @@ import ipaddress
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fabric.core.policy.ir import network_range
 from fabric.core.policy.kube import _network
 from fabric.core.policy.ruleset import hash_size
 
@@ -56,3 +57,12 @@ def test_hash_size_examples() -> None:
     assert hash_size(0) == 64
     assert hash_size(20_000) == 32_768
     assert hash_size(40_000) == 65_536
+
+
+@given(
+    st.one_of(st.ip_addresses(v=4).map(lambda a: (a, 32)), st.ip_addresses(v=6).map(lambda a: (a, 128))),
+    st.data(),
+)
+def test_network_range_is_network_to_broadcast(address: tuple[object, int], data: st.DataObject) -> None:
+    net = ipaddress.ip_network(f"{address[0]}/{data.draw(st.integers(0, address[1]))}", strict=False)
+    assert network_range.__wrapped__(net) == (int(net.network_address), int(net.broadcast_address))

@@ -118,18 +118,24 @@ def compile_network_policy(policy: NetworkPolicy, pods: list[Pod]) -> Fragment:
         )
         for index, (peers, rule_ports) in enumerate(rules):
             where = f"{direction}[{index}]"
+            # A rule's remote ranges depend on its peers and the family only: made once per family,
+            # not once per selected pod address (a rule can list thousands of ipBlocks).
+            remotes = {f: _peer_ranges(peers, f) for f in FAMILIES} if selected else {}
             for pod in selected:
                 ports = _rule_ports(rule_ports, pod if direction == "ingress" else None, where, notes)
                 for address in pod.addresses():
-                    family = _family(address)
-                    for remote in _peer_ranges(peers, family):
-                        for protocols, port_range in ports:
-                            fragment.allows.append(
-                                Allow(direction, family, int(address), protocols, port_range, remote, origin)
-                            )
+                    family, local = _family(address), int(address)
+                    fragment.allows += [
+                        _new(Allow, (direction, family, local, protocols, port_range, remote, origin))
+                        for remote in remotes[family]
+                        for protocols, port_range in ports
+                    ]
     reason = "; ".join(dict.fromkeys(notes)) or f"selects {len(selected)} pod(s)"
     fragment.condition = Condition(origin, True, reason)
     return fragment
+
+
+_new = tuple.__new__  # Allow(...) without its Python-level __new__ frame, on hot paths
 
 
 def _isolate(fragment: Fragment, direction: Direction, addresses: list[Address], origin: str) -> None:
@@ -146,7 +152,10 @@ def _peer_ranges(peers: list[PolicyPeer], family: Family) -> list[Range]:
         block = peer.ip_block
         if block is None or _family(block.cidr) != family:
             continue  # pod and namespace selectors pick cluster pods: never on the far side
-        out.extend(subtract(network_range(block.cidr), [network_range(e) for e in block.except_]))
+        if block.except_:
+            out.extend(subtract(network_range(block.cidr), [network_range(e) for e in block.except_]))
+        else:  # the usual block: nothing to subtract
+            out.append(network_range(block.cidr))
     return out
 
 
@@ -191,15 +200,16 @@ def compile_service(service: ServiceView, isolation: Isolation) -> Fragment:
     allows: list[Allow] = []
     guards: list[Guard] = []
     cluster: list[tuple[Family, Range]] = []
-    new = tuple.__new__  # Allow(...) and Guard(...) without their Python-level __new__ frames
     for address in addresses:
         # The type, not `.version`, and one int(): both are Python-level calls on `ipaddress` objects.
         family: Family = 4 if type(address) is IPv4Address else 6
         local = int(address)
         cluster.append((family, (local, local)))
-        allows += [new(Allow, ("ingress", family, local, p, q, r, origin)) for p, q, r in shape.boxes[family]]
+        allows += [
+            _new(Allow, ("ingress", family, local, p, q, r, origin)) for p, q, r in shape.boxes[family]
+        ]
         if shape.guards:
-            guards += [new(Guard, (family, local, p, q, origin)) for p, q in shape.guards]
+            guards += [_new(Guard, (family, local, p, q, origin)) for p, q in shape.guards]
     condition = Condition(origin, True, f"{len(addresses)} address(es){shape.reason}")
     return Fragment(allows, guards, cluster, [], condition)
 

@@ -38,8 +38,12 @@ def all_addresses(family: Family) -> Range:
 
 @functools.lru_cache(maxsize=65536)
 def network_range(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Range:
-    """A network as an inclusive integer range (memoised: source ranges recur across services)."""
-    return (int(net.network_address), int(net.broadcast_address))
+    """A network as an inclusive integer range (memoised: source ranges recur across services).
+
+    The high end is computed from the prefix length, not read from `broadcast_address`: that cached
+    property builds two more address objects, and most networks are read here once."""
+    low = int(net.network_address)
+    return (low, low + (1 << (net.max_prefixlen - net.prefixlen)) - 1)
 
 
 def subtract(base: Range, holes: list[Range]) -> list[Range]:
