@@ -54,6 +54,9 @@ def flatten(documents: Iterable[Any]) -> list[dict[str, Any]]:
     """Every object in `documents`, with `List` kinds unpacked (recursively) and empty documents dropped."""
     out: list[dict[str, Any]] = []
     for doc in documents:
+        if type(doc) is dict and "items" not in doc:
+            out.append(doc)  # the usual object: what the general test below decides, in one step
+            continue
         if not isinstance(doc, dict):
             continue
         if isinstance(doc.get("items"), list) and str(doc.get("kind", "")).endswith("List"):
@@ -99,9 +102,13 @@ _BUCKET = {"Service": "services", "NetworkPolicy": "policies", "Pod": "pods", "N
 
 def raw_id(kind: str, raw: dict[str, Any]) -> str:
     """The object id of a manifest, read before (and whether or not) it parses."""
-    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
-    assert isinstance(meta, dict)
-    return object_id(kind, str(meta.get("namespace") or "default"), str(meta.get("name") or "?"))
+    meta = raw.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+    namespace, name = meta.get("namespace") or "default", meta.get("name") or "?"
+    if type(namespace) is not str or type(name) is not str:
+        namespace, name = str(namespace), str(name)  # only then: str() of a str is a call for nothing
+    return f"{kind}/{name}" if kind == "Namespace" else f"{kind}/{namespace}/{name}"  # object_id
 
 
 def _reasons(exc: pydantic.ValidationError) -> str:
