@@ -210,7 +210,7 @@ def compile_service(service: ServiceView, isolation: Isolation) -> Fragment:
         ]
         if shape.guards:
             guards += [_new(Guard, (family, local, p, q, origin)) for p, q in shape.guards]
-    condition = Condition(origin, True, f"{len(addresses)} address(es){shape.reason}")
+    condition = _new(Condition, (origin, True, f"{len(addresses)} address(es){shape.reason}"))
     return Fragment(allows, guards, cluster, [], condition)
 
 

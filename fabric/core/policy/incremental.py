@@ -234,7 +234,9 @@ class PolicyCompiler:
 
     def _replace(self, ident: str, fragment: Fragment | None) -> None:
         old = self._fragments.pop(ident, None)
-        if old is None and fragment is None:
+        if old is None:
+            if fragment is not None:
+                self._add(ident, fragment)
             return
         if (old is None) != (fragment is None):
             self._order = None
@@ -260,6 +262,23 @@ class PolicyCompiler:
             self._fragments[ident] = fragment
             if self._order is not None:
                 self._in_order[self._position[ident]] = fragment
+
+    def _add(self, ident: str, fragment: Fragment) -> None:
+        """`_replace` of nothing (every object of a cold start): only what `fragment` holds is done."""
+        self._order = None
+        if fragment.allows:
+            self._allows.replace(ident, (), fragment.allows, _ALLOW_SET, _LOCAL)
+        if fragment.guards:
+            self._guards.replace(ident, (), fragment.guards, _GUARD_SET, _LOCAL)
+        if fragment.cluster:
+            counts = self._cluster
+            for entry in fragment.cluster:
+                counts[entry] = counts.get(entry, 0) + 1
+            self._cluster_elements = self._cluster_lists = None
+        if fragment.isolated:
+            self._isolated = None
+            self._isolating.add(ident)
+        self._fragments[ident] = fragment
 
     def _ordered(self) -> list[str]:
         if self._order is None:

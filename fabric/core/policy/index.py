@@ -73,7 +73,10 @@ class GroupIndex(Generic[S, T, G]):
         if bucket is None:
             bucket = by_address[address] = {}
         bucket[origin] = items
-        self._mark(key, address)
+        dirty = self._dirty.get(key)
+        if dirty is None:
+            dirty = self._dirty[key] = set()
+        dirty.add(address)
 
     def _mark(self, key: S, address: int) -> None:
         dirty = self._dirty.get(key)

@@ -86,9 +86,10 @@ class Guard(NamedTuple):
     origin: str
 
 
-@dataclass(frozen=True)
-class Condition:
-    """Whether an object made it into the ruleset (`object` is `Kind/namespace/name`)."""
+class Condition(NamedTuple):
+    """Whether an object made it into the ruleset (`object` is `Kind/namespace/name`).
+
+    A named tuple, not a frozen dataclass: one per object, and this builds in half the time."""
 
     object: str
     accepted: bool
