@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from fabric.core.policy.kube import Service
 from fabric.core.policy.manifests import parse_objects
-from fabric.core.policy.services import ServiceView, _ip, fast_service
+from fabric.core.policy.services import ServiceView, _ip, _local, fast_service
 
 
 def mostly(valid: list[Any], odd: list[Any]) -> st.SearchStrategy[Any]:
@@ -133,3 +133,11 @@ def test_the_dotted_quad_shortcut_is_ipaddress(octets: list[str], before: str, a
         fast = "rejected"
     assert fast == slow
     assert type(fast) is type(slow)
+    try:
+        local: object = _local(text)
+    except ValueError:
+        local = "rejected"
+    if isinstance(slow, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        assert local == (slow.version, int(slow))
+    else:
+        assert local == "rejected"

@@ -12,7 +12,6 @@ import functools
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
-from ipaddress import IPv4Address
 from typing import NamedTuple
 
 from fabric.core.policy.ir import (
@@ -200,10 +199,7 @@ def compile_service(service: ServiceView, isolation: Isolation) -> Fragment:
     allows: list[Allow] = []
     guards: list[Guard] = []
     cluster: list[tuple[Family, Range]] = []
-    for address in addresses:
-        # The type, not `.version`, and one int(): both are Python-level calls on `ipaddress` objects.
-        family: Family = 4 if type(address) is IPv4Address else 6
-        local = int(address)
+    for family, local in addresses:
         cluster.append((family, (local, local)))
         allows += [
             _new(Allow, ("ingress", family, local, p, q, r, origin)) for p, q, r in shape.boxes[family]

@@ -16,12 +16,14 @@ import re
 import socket
 from typing import Any, NamedTuple
 
+from fabric.core.policy.ir import Family
 from fabric.core.policy.kube import Address, Network, Service, _address, _network, lb_addresses
 
 # The ObjectMeta patterns, anchored the way pydantic's regex engine anchors `^...$` (end of text only).
 _NAME = re.compile(r"[a-z0-9A-Z]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?")
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _PROTOCOLS = frozenset({"TCP", "UDP", "SCTP"})
+Local = tuple[Family, int]  # an address as the compiler reads it: (family, integer)
 
 
 class ServiceView(NamedTuple):
@@ -33,8 +35,10 @@ class ServiceView(NamedTuple):
     name: str
     type: str
     ports: tuple[tuple[str, int], ...]
-    addresses: tuple[Address, ...]
-    """Load-balancer IPs: status ingress IPs, else spec.loadBalancerIP; sorted, unique."""
+    addresses: tuple[Local, ...]
+    """Load-balancer IPs as (family, integer): status ingress IPs, else spec.loadBalancerIP; sorted,
+    unique.  Integers, not `ipaddress` objects: the compiler needs nothing else, and the fast parser
+    reads a dotted quad straight into one (building the object would cost more than all the rest)."""
     source_ranges: tuple[Network, ...]
 
     @classmethod
@@ -46,7 +50,7 @@ class ServiceView(NamedTuple):
             service.metadata.name,
             spec.type,
             tuple((p.protocol, p.port) for p in spec.ports),
-            tuple(service.load_balancer_ips()),
+            _locals(service.load_balancer_ips()),
             tuple(spec.load_balancer_source_ranges),
         )
 
@@ -125,7 +129,7 @@ def _interned(value: tuple[Any, ...]) -> tuple[Any, ...]:
     return value
 
 
-def _addresses(status: dict[str, Any], lb_ip: object) -> tuple[Address, ...] | None:
+def _addresses(status: dict[str, Any], lb_ip: object) -> tuple[Local, ...] | None:
     """`lb_addresses` of the status ingress IPs and `spec.loadBalancerIP`; ValueError on a bad one."""
     balancer = status.get("loadBalancer", _NONE)
     if type(balancer) is not dict:
@@ -133,7 +137,7 @@ def _addresses(status: dict[str, Any], lb_ip: object) -> tuple[Address, ...] | N
     entries = balancer.get("ingress", _NONE_LIST)
     if type(entries) is not list:
         return None
-    ingress: list[Address] = []
+    ingress: list[str] = []
     for entry in entries:
         if type(entry) is not dict:
             return None
@@ -142,15 +146,27 @@ def _addresses(status: dict[str, Any], lb_ip: object) -> tuple[Address, ...] | N
             continue
         if type(ip) is not str:
             return None
-        ingress.append(_ip(ip))
+        ingress.append(ip)
     fallback: Address | None = None
     if lb_ip is not None:  # parsed even when ingress IPs win: the model validates it either way
         if type(lb_ip) is not str:
             return None
         fallback = _ip(lb_ip)
     if len(ingress) == 1:
-        return (ingress[0],)  # the usual single address: `lb_addresses` without its list copies
-    return tuple(lb_addresses(ingress, fallback))
+        return (_local(ingress[0]),)  # the usual single address: nothing to sort or merge
+    return _locals(lb_addresses([_ip(ip) for ip in ingress], fallback))
+
+
+def _locals(addresses: list[Address]) -> tuple[Local, ...]:
+    return tuple((4 if a.version == 4 else 6, int(a)) for a in addresses)
+
+
+def _local(text: str) -> Local:
+    """`_locals` of one address string, a dotted quad read without an `ipaddress` object (see `_ip`)."""
+    try:
+        return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except (OSError, ValueError):
+        return _locals([_address(text)])[0]
 
 
 def _ip(text: str) -> Address:
