@@ -117,9 +117,9 @@ def compile_network_policy(policy: NetworkPolicy, pods: list[Pod]) -> Fragment:
         )
         for index, (peers, rule_ports) in enumerate(rules):
             where = f"{direction}[{index}]"
-            # A rule's remote ranges depend on its peers and the family only: made once per family,
+            # A rule's remote ranges depend on its peers only: made once (both families in one pass),
             # not once per selected pod address (a rule can list thousands of ipBlocks).
-            remotes = {f: _peer_ranges(peers, f) for f in FAMILIES} if selected else {}
+            remotes = _peer_ranges(peers) if selected else {}
             for pod in selected:
                 ports = _rule_ports(rule_ports, pod if direction == "ingress" else None, where, notes)
                 for address in pod.addresses():
@@ -142,19 +142,20 @@ def _isolate(fragment: Fragment, direction: Direction, addresses: list[Address],
         fragment.isolated.append((direction, _family(address), int(address), origin))
 
 
-def _peer_ranges(peers: list[PolicyPeer], family: Family) -> list[Range]:
-    """Remote address ranges of `family` the peers allow; an empty peer list allows every address."""
+def _peer_ranges(peers: list[PolicyPeer]) -> dict[Family, list[Range]]:
+    """Remote address ranges the peers allow, by family; an empty peer list allows every address."""
     if not peers:
-        return [all_addresses(family)]
-    out: list[Range] = []
+        return {f: [all_addresses(f)] for f in FAMILIES}
+    out: dict[Family, list[Range]] = {4: [], 6: []}
     for peer in peers:
         block = peer.ip_block
-        if block is None or _family(block.cidr) != family:
+        if block is None:
             continue  # pod and namespace selectors pick cluster pods: never on the far side
+        ranges = out[_family(block.cidr)]
         if block.except_:
-            out.extend(subtract(network_range(block.cidr), [network_range(e) for e in block.except_]))
+            ranges.extend(subtract(network_range(block.cidr), [network_range(e) for e in block.except_]))
         else:  # the usual block: nothing to subtract
-            out.append(network_range(block.cidr))
+            ranges.append(network_range(block.cidr))
     return out
 
 

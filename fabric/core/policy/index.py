@@ -53,7 +53,8 @@ class GroupIndex(Generic[S, T, G]):
                 self._mark(key, address)
         if not new:
             return
-        places = list(zip(map(which, new), map(local, new), strict=True))
+        # Not strict: both maps run over `new` (a strict zip costs 20% of this line).
+        places = list(zip(map(which, new), map(local, new), strict=False))
         if places.count(places[0]) == len(places):  # the usual case: one object, one address, one set
             self._put(origin, places[0], list(new))
             return
