@@ -238,9 +238,9 @@ class PolicyCompiler:
             if fragment is not None:
                 self._add(ident, fragment)
             return
-        if (old is None) != (fragment is None):
-            self._order = None
-        before, after = old or _EMPTY, fragment or _EMPTY
+        if fragment is None:
+            self._order = None  # it leaves the merge order
+        before, after = old, fragment or _EMPTY
         self._allows.replace(ident, before.allows, after.allows, _ALLOW_SET, _LOCAL)
         if before.guards or after.guards:
             self._guards.replace(ident, before.guards, after.guards, _GUARD_SET, _LOCAL)

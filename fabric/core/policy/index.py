@@ -74,10 +74,7 @@ class GroupIndex(Generic[S, T, G]):
         if bucket is None:
             bucket = by_address[address] = {}
         bucket[origin] = items
-        dirty = self._dirty.get(key)
-        if dirty is None:
-            dirty = self._dirty[key] = set()
-        dirty.add(address)
+        self._mark(key, address)
 
     def _mark(self, key: S, address: int) -> None:
         dirty = self._dirty.get(key)
