@@ -7,7 +7,8 @@
 2. One changed service: `PolicyCompiler.update` + element-only apply, vs recompiling everything and
    replacing the table.
 3. New-connection latency through the firewall: 20,000 services vs the same table with only the service
-   connected to (same chains, same conntrack), and vs no table at all; three identical namespace paths
+   connected to (same chains, same conntrack), vs conntrack alone (no rules of ours) and vs no table at
+   all; four identical namespace paths
    side by side, one client timing connect() alone, many short rounds in rotating order.
 
 Wall-clock times are reported with the CPU time they used (ours: this process; nft: its child
@@ -36,9 +37,14 @@ from fabric.adapters.process import run
 
 SERVICES, CIDRS, POLICIES = 20_000, 5_000, 50
 PREFIXES = ["10.244.0.0/16", "100.64.0.0/10"]
-# Rounds per epoch; 30 epochs put each variant on each of the 3 paths 10 times: 48,000 timed connections
+# Rounds per epoch; 32 epochs put each variant on each of the 4 paths 8 times: 51,200 timed connections
 # per variant.  Short epochs, many of them: the epoch (not the round) is the independent unit.
-LATENCY_EPOCHS, LATENCY_ROUNDS, LATENCY_PER_ROUND, LATENCY_WARMUP = 30, 40, 40, 5
+LATENCY_EPOCHS, LATENCY_ROUNDS, LATENCY_PER_ROUND, LATENCY_WARMUP = 32, 40, 40, 5
+# The fixed price of any stateful firewall, without our rules: conntrack on, every packet accepted.
+CONNTRACK_ONLY = (
+    "table inet fabric {\n chain forward {\n  type filter hook forward priority filter; policy accept;\n"
+    "  ct state established,related accept\n }\n}\n"
+)
 COLD_STARTS = 5  # cold starts of part 1, each from an empty compiler and no table
 
 
@@ -315,8 +321,8 @@ def _path(rig: Any, variant: str) -> Any:
 
 
 def latency() -> None:
-    """Part 3 (root): connect latency through a forwarding namespace, three variants side by side on
-    three identical namespace paths; the variants rotate over the paths epoch by epoch (tables
+    """Part 3 (root): connect latency through a forwarding namespace, four variants side by side on
+    four identical namespace paths; the variants rotate over the paths epoch by epoch (tables
     reloaded in between), so a path's own bias (server placement, hash luck) cancels out instead of
     favouring one variant, and the spread between epochs shows what a reload changes."""
     from bench import _latency
@@ -330,6 +336,7 @@ def latency() -> None:
         compiler = PolicyCompiler(_prefixes(), "boundary")
         compiler.update(subset)
         rulesets[variant] = compiler.ruleset()
+    rulesets["conntrack"] = CONNTRACK_ONLY
     rulesets["none"] = None
     variants = list(rulesets)
     rounds: dict[str, list[list[int]]] = {v: [] for v in variants}
@@ -347,7 +354,10 @@ def latency() -> None:
                 space, table = paths[(i + epoch) % len(paths)]
                 spaces[variant] = space
                 table.remove()
-                if rulesets[variant] is not None:
+                if isinstance(rulesets[variant], str):
+                    loaded = run([*table.argv, "-f", "-"], input=rulesets[variant])
+                    assert loaded.ok, loaded.describe()
+                elif rulesets[variant] is not None:
                     table.apply(rulesets[variant])
             cfg = {
                 "netns": spaces,
@@ -366,17 +376,24 @@ def latency() -> None:
         f"new-connection latency (connect() alone: SYN -> SYN-ACK through a forwarding firewall namespace), "
         f"{LATENCY_EPOCHS} epochs x {LATENCY_ROUNDS} rounds x {LATENCY_PER_ROUND} connections per variant, "
         f"each round after {LATENCY_WARMUP} discarded warm-up connections; variants in rotating order per "
-        f"round; one client process per epoch times all three; three identical client/firewall/server "
+        f"round; one client process per epoch times all {len(variants)}; {len(variants)} identical "
+        f"client/firewall/server "
         f"namespace paths side by side, the variants rotate over the paths epoch by epoch "
         f"({LATENCY_EPOCHS // len(variants)} epochs on each)"
     )
-    labels = {"20k": "20,000 services", "1": "same table, 1 service", "none": "no table (no conntrack)"}
-    for line in _latency.describe(rounds, labels, ("1", "none"), LATENCY_ROUNDS):
+    labels = {
+        "20k": "20,000 services",
+        "1": "same table, 1 service",
+        "conntrack": "conntrack only (no rules of ours)",
+        "none": "no table (no conntrack)",
+    }
+    for line in _latency.describe(rounds, labels, ("1", "conntrack", "none"), LATENCY_ROUNDS):
         print(line)
     print(
         "  anchors: 'same table, 1 service' has the same chains, sets and conntrack, only one element per "
-        "set (the fair baseline for 'does size cost per packet'); 'no table' is the issue's empty "
-        "ruleset: no hooks, no conntrack at all"
+        "set (the fair baseline for 'does size cost per packet'); 'conntrack only' is one forward chain "
+        "accepting everything with connection tracking on (what any stateful firewall pays before its "
+        "first rule); 'no table' is the issue's empty ruleset: no hooks, no conntrack at all"
     )
 
 
