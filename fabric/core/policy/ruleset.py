@@ -1,10 +1,20 @@
 """`CompiledPolicy` (+ `FirewallState`) → `Ruleset`: the nftables table as data, ready to format.
 
-Per-packet cost does not grow with services or policies: each direction and family is one lookup in
-one concatenated interval set `local . l4proto . dport . remote`, whose elements are made disjoint
-(nftables refuses overlapping ones) and carry the objects they came from as comments, plus one hash
-lookup per remote prefix length in use for the exact elements (one protocol, one port, a CIDR block:
-every LoadBalancer port) — hash sets load ~2.5x faster than interval sets and cost O(1) per packet.
+Per-packet cost does not grow with services or policies.  What one local address accepts in one
+direction and family is its `Profile`: the disjoint (protocol, port, remote) boxes of the union of its
+allows.  Each direction and family is one verdict map keyed by the local address (`allow_in4`:
+`ip daddr vmap`), whose element (commented with the objects it came from) jumps to the chain of the
+address's profile; that chain's one rule looks up `l4proto . dport . remote` in the profile's interval
+set and accepts.  No match returns to the calling chain, which goes on as before (guards, isolation,
+deny).  So a packet costs one hash lookup and one interval lookup in a small set.
+
+Profiles are shared: 10,000 services open on 80 and 443 to everyone jump to one profile, services with
+the same ports and source ranges to another, the pods of one policy to a third.  The 20,000-service,
+5,000-CIDR benchmark table holds ~20,700 elements instead of 60,104 (one interval set of every
+address's pieces plus one hash set per remote prefix length) and `nft -f` loads it ~3x faster
+(0.13 s against 0.43 s median, alternated on one machine).  Profiles are named by a hash of their
+keys, so names stay the same across syncs and restarts; they come and go with map elements in
+element-only updates (see `fabric.render.nft.render_element_update`).
 """
 
 from __future__ import annotations
