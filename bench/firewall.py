@@ -7,7 +7,9 @@
 2. One changed service: `PolicyCompiler.update` + element-only apply, vs recompiling everything and
    replacing the table.
 3. New-connection latency through the firewall: 20,000 services vs the same table with only the service
-   connected to (same chains, same conntrack), and vs no table at all; interleaved rounds.
+   connected to (same chains, same conntrack), vs conntrack alone (no rules of ours) and vs no table at
+   all; four identical namespace paths
+   side by side, one client timing connect() alone, many short rounds in rotating order.
 
 Wall-clock times are reported with the CPU time they used (ours: this process; nft: its child
 processes), since other work on a shared machine stretches wall time but not CPU time.
@@ -35,7 +37,14 @@ from fabric.adapters.process import run
 
 SERVICES, CIDRS, POLICIES = 20_000, 5_000, 50
 PREFIXES = ["10.244.0.0/16", "100.64.0.0/10"]
-LATENCY_ROUNDS, LATENCY_PER_ROUND = 5, 50
+# Rounds per epoch; 32 epochs put each variant on each of the 4 paths 8 times: 51,200 timed connections
+# per variant.  Short epochs, many of them: the epoch (not the round) is the independent unit.
+LATENCY_EPOCHS, LATENCY_ROUNDS, LATENCY_PER_ROUND, LATENCY_WARMUP = 32, 40, 40, 5
+# The fixed price of any stateful firewall, without our rules: conntrack on, every packet accepted.
+CONNTRACK_ONLY = (
+    "table inet fabric {\n chain forward {\n  type filter hook forward priority filter; policy accept;\n"
+    "  ct state established,related accept\n }\n}\n"
+)
 COLD_STARTS = 5  # cold starts of part 1, each from an empty compiler and no table
 
 
@@ -288,85 +297,104 @@ def report(data: dict[str, Any]) -> None:
     )
 
 
-LATENCY_CLIENT = """
-import socket, sys, time, json
-out = []
-for _ in range(int(sys.argv[3])):
-    s = socket.socket(); s.bind((sys.argv[1], 0)); t = time.perf_counter()
-    s.connect((sys.argv[2], 443)); s.recv(8); out.append(time.perf_counter() - t); s.close()
-print(json.dumps(out))
-"""
+def _path(rig: Any, variant: str) -> Any:
+    """client -- firewall -- server namespaces for one variant, the same addresses and routes in each."""
+    from lab.rig import veth
 
-LATENCY_SERVER = """
-import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 443))
-s.listen(512)
-print("ready", flush=True)
-while True:
-    c, _ = s.accept(); c.sendall(b"hi"); c.close()
-"""
+    out, fw, srv = rig.netns(f"lc{variant}"), rig.netns(f"lf{variant}"), rig.netns(f"ls{variant}")
+    veth(out, "eth0", fw, "ext0")
+    veth(srv, "eth0", fw, "int0")
+    for ns, dev, addr in (
+        (out, "eth0", "100.127.0.2/30"),
+        (fw, "ext0", "100.127.0.1/30"),
+        (srv, "eth0", "100.127.1.2/30"),
+        (fw, "int0", "100.127.1.1/30"),
+    ):
+        ns.ip("addr", "add", addr, "dev", dev)
+    out.ip("route", "add", "default", "via", "100.127.0.1")
+    srv.ip("route", "add", "default", "via", "100.127.1.1")
+    fw.ip("route", "add", "100.64.0.0/16", "via", "100.127.1.2")
+    fw.ip("route", "add", "192.0.2.9/32", "via", "100.127.0.2")
+    out.ip("addr", "add", "192.0.2.9/32", "dev", "lo")
+    srv.ip("addr", "add", "100.64.0.6/32", "dev", "lo")  # svc6: open to everyone on 443
+    return out, fw, srv
 
 
 def latency() -> None:
-    """Part 3 (root): connect latency through a forwarding namespace; 20k services vs the same table with
-    one service (the one connected to), vs no table; variants interleaved round by round."""
+    """Part 3 (root): connect latency through a forwarding namespace, four variants side by side on
+    four identical namespace paths; the variants rotate over the paths epoch by epoch (tables
+    reloaded in between), so a path's own bias (server placement, hash luck) cancels out instead of
+    favouring one variant, and the spread between epochs shows what a reload changes."""
+    from bench import _latency
     from fabric.adapters.nft import NftTable
     from fabric.core.policy.incremental import PolicyCompiler
-    from lab.rig import Rig, veth, wait_until
+    from lab.rig import Rig, wait_until
 
     docs = objects()
-    rulesets = {}
-    for name, subset in (("20k", docs), ("1", [docs[6]])):
+    rulesets: dict[str, Any] = {}
+    for variant, subset in (("20k", docs), ("1", [docs[6]])):
         compiler = PolicyCompiler(_prefixes(), "boundary")
         compiler.update(subset)
-        rulesets[name] = compiler.ruleset()
+        rulesets[variant] = compiler.ruleset()
+    rulesets["conntrack"] = CONNTRACK_ONLY
+    rulesets["none"] = None
+    variants = list(rulesets)
+    rounds: dict[str, list[list[int]]] = {v: [] for v in variants}
     with Rig() as rig:
-        out, fw, cl = rig.netns("bout"), rig.netns("bfw"), rig.netns("bcl")
-        veth(out, "eth0", fw, "ext0")
-        veth(cl, "eth0", fw, "int0")
-        for ns, dev, addr in (
-            (out, "eth0", "100.127.0.2/30"),
-            (fw, "ext0", "100.127.0.1/30"),
-            (cl, "eth0", "100.127.1.2/30"),
-            (fw, "int0", "100.127.1.1/30"),
-        ):
-            ns.ip("addr", "add", addr, "dev", dev)
-        out.ip("route", "add", "default", "via", "100.127.0.1")
-        cl.ip("route", "add", "default", "via", "100.127.1.1")
-        fw.ip("route", "add", "100.64.0.0/16", "via", "100.127.1.2")
-        fw.ip("route", "add", "192.0.2.9/32", "via", "100.127.0.2")
-        out.ip("addr", "add", "192.0.2.9/32", "dev", "lo")
-        cl.ip("addr", "add", "100.64.0.6/32", "dev", "lo")  # svc6: open to everyone on 443
-        log = rig.tempdir("lat") / "server.log"
-        cl.start([sys.executable, "-c", LATENCY_SERVER], what="latency-server", log_path=log)
-        wait_until(lambda: "ready" in log.read_text() if log.exists() else False, timeout=10)
-        table = NftTable(prefix=["ip", "netns", "exec", fw.name])
-        samples: dict[str, list[float]] = {"20k": [], "1": [], "none": []}
-        for _ in range(LATENCY_ROUNDS):
-            for variant in samples:
-                if variant == "none":
-                    table.remove()
-                else:
-                    table.last = None
+        paths = []
+        for n in range(len(variants)):
+            out, fw, srv = _path(rig, f"p{n}")
+            log = rig.tempdir(f"lat{n}") / "server.log"
+            srv.start([sys.executable, "-c", _latency.SERVER], what=f"latency-server-{n}", log_path=log)
+            wait_until(lambda log=log: log.exists() and "ready" in log.read_text(), timeout=10)
+            paths.append((str(out.path), NftTable(prefix=["ip", "netns", "exec", fw.name])))
+        for epoch in range(LATENCY_EPOCHS):
+            spaces = {}
+            for i, variant in enumerate(variants):
+                space, table = paths[(i + epoch) % len(paths)]
+                spaces[variant] = space
+                table.remove()
+                if isinstance(rulesets[variant], str):
+                    loaded = run([*table.argv, "-f", "-"], input=rulesets[variant])
+                    assert loaded.ok, loaded.describe()
+                elif rulesets[variant] is not None:
                     table.apply(rulesets[variant])
-                res = out.exec(
-                    [sys.executable, "-c", LATENCY_CLIENT, "192.0.2.9", "100.64.0.6", str(LATENCY_PER_ROUND)],
-                    timeout=120,
-                )
-                assert res.ok, res.describe()
-                samples[variant] += json.loads(res.stdout)
-    med = {k: statistics.median(v) * 1e6 for k, v in samples.items()}
-    p90 = {k: statistics.quantiles(v, n=10)[-1] * 1e6 for k, v in samples.items()}
+            cfg = {
+                "netns": spaces,
+                "src": "192.0.2.9",
+                "dst": "100.64.0.6",
+                "port": 443,
+                "rounds": LATENCY_ROUNDS,
+                "per_round": LATENCY_PER_ROUND,
+                "warmup": LATENCY_WARMUP,
+            }
+            res = run([sys.executable, "-c", _latency.CLIENT], input=json.dumps(cfg), timeout=600)
+            assert res.ok, res.describe()
+            for variant, got in json.loads(res.stdout).items():
+                rounds[variant] += got
     print(
-        f"new-connection latency, {len(samples['1'])} connections each, "
-        f"interleaved in {LATENCY_ROUNDS} rounds:"
+        f"new-connection latency (connect() alone: SYN -> SYN-ACK through a forwarding firewall namespace), "
+        f"{LATENCY_EPOCHS} epochs x {LATENCY_ROUNDS} rounds x {LATENCY_PER_ROUND} connections per variant, "
+        f"each round after {LATENCY_WARMUP} discarded warm-up connections; variants in rotating order per "
+        f"round; one client process per epoch times all {len(variants)}; {len(variants)} identical "
+        f"client/firewall/server "
+        f"namespace paths side by side, the variants rotate over the paths epoch by epoch "
+        f"({LATENCY_EPOCHS // len(variants)} epochs on each)"
     )
-    labels = {"20k": "20,000 services", "1": "same table, 1 service", "none": "no table (no conntrack)"}
-    for key, label in labels.items():
-        print(f"  {label}: median {med[key]:.0f} us, p90 {p90[key]:.0f} us")
-    print(f"  ratio 20,000 services / same table with 1 service: {med['20k'] / med['1']:.2f} (median)")
+    labels = {
+        "20k": "20,000 services",
+        "1": "same table, 1 service",
+        "conntrack": "conntrack only (no rules of ours)",
+        "none": "no table (no conntrack)",
+    }
+    for line in _latency.describe(rounds, labels, ("1", "conntrack", "none"), LATENCY_ROUNDS):
+        print(line)
+    print(
+        "  anchors: 'same table, 1 service' has the same chains, sets and conntrack, only one element per "
+        "set (the fair baseline for 'does size cost per packet'); 'conntrack only' is one forward chain "
+        "accepting everything with connection tracking on (what any stateful firewall pays before its "
+        "first rule); 'no table' is the issue's empty ruleset: no hooks, no conntrack at all"
+    )
 
 
 def main() -> None:

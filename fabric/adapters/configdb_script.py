@@ -5,7 +5,9 @@ atomically, and a command that did not arrive whole is never run, so no key of a
 HSET/HDEL/DEL inside a script fire the same keyspace notifications SONiC's managers subscribe to.
 
 SONiC's conventions applied here (`script_args`):
-- a `SetKey` without fields writes the placeholder field ``NULL`` = ``NULL`` (Redis has no empty hash);
+- a `SetKey` without fields and without `drop` writes the placeholder field ``NULL`` = ``NULL`` (Redis
+  has no empty hash); one without fields but with `drop` is an HDEL only: the planner made it for a key
+  that keeps other fields (it puts the placeholder in `fields` itself when the key would be left empty);
 - the placeholder is removed only when the plan says so (``NULL`` in `SetKey.drop`: the planner saw the
   key hold it), so a key that never had one gets no HDEL, and SONiC's managers no spurious ``hdel`` event.
 
@@ -80,8 +82,9 @@ def _steps(ops: Iterable[SetKey | DelKey], sep: str) -> Iterator[tuple[Shape, st
         if isinstance(op, DelKey):
             yield 0, key, []
             continue
-        fields = op.fields or _NO_FIELDS  # Redis has no empty hash: the placeholder
-        yield tuple(fields), key, list(fields.values())
+        fields = op.fields or ({} if op.drop else _NO_FIELDS)  # Redis has no empty hash: the placeholder
+        if fields:
+            yield tuple(fields), key, list(fields.values())
         drop = [f for f in op.drop if f not in fields]
         if drop:
             yield -len(drop), key, drop
@@ -126,15 +129,16 @@ def apply_command(sha: str, ops: Sequence[SetKey | DelKey], sep: str) -> bytes:
                 add_arg("")
             add_key(f"${len(key)}\r\n{key}\r\n")
             continue
-        fields = op.fields or _NO_FIELDS
-        names = tuple(fields)
-        if shape != names:
-            shape = names
-            groups.append((names, len(argv), len(keys)))
-            add_arg("")
-        add_key(f"${len(key)}\r\n{key}\r\n")
-        for value in fields.values():
-            add_arg(f"${len(value)}\r\n{value}\r\n")
+        fields = op.fields or ({} if op.drop else _NO_FIELDS)
+        if fields:
+            names = tuple(fields)
+            if shape != names:
+                shape = names
+                groups.append((names, len(argv), len(keys)))
+                add_arg("")
+            add_key(f"${len(key)}\r\n{key}\r\n")
+            for value in fields.values():
+                add_arg(f"${len(value)}\r\n{value}\r\n")
         if op.drop:
             drop = [f for f in op.drop if f not in fields]
             if drop:

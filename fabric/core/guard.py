@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from fabric.core.observed import PLACEHOLDER
 from fabric.core.ops import DelKey, Op, Plan, SetKey
 from fabric.core.ownership import Ownership
 from fabric.model.switch import SwitchState
@@ -65,13 +66,14 @@ def not_owned(plan: Plan, state: SwitchState) -> list[str]:
 
     A key outside the ownership rules is refused; so is deleting a key of which only some fields are
     ours (`PORT`, the PXE VLAN: the switch's base config) or writing one of its other fields.
+    (The placeholder the planner writes into a key it would otherwise leave empty is not a field.)
     """
     rules = Ownership.of(state)
     out = []
     for _, op in plan.ops():
         fields = rules.field_owned(op.table, op.key)
         partial = fields is not None and (
-            isinstance(op, DelKey) or not set(op.fields) | set(op.drop) <= set(fields)
+            isinstance(op, DelKey) or not set(op.fields) - {PLACEHOLDER} | set(op.drop) <= set(fields)
         )
         if not rules.owns(op.table, op.key) or partial:
             out.append(f"{op.table}|{op.key}")

@@ -15,7 +15,11 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class SetKey:
-    """Make CONFIG_DB `table|key` hold `fields` (HSET), removing `drop` fields it holds but should not."""
+    """Make CONFIG_DB `table|key` hold `fields` (HSET), removing `drop` fields it holds but should not.
+
+    No `fields` and no `drop`: a key without fields (SONiC's ``NULL`` placeholder is written).  No
+    `fields` but a `drop`: an HDEL only, for a key that keeps other fields.
+    """
 
     table: str
     key: str

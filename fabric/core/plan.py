@@ -13,8 +13,10 @@ STATE_DB:
 A key whose fields cannot change in place (`INTERFACE`, `VLAN_INTERFACE`, `VXLAN_TUNNEL_MAP`: SONiC's
 managers only act on a create) is deleted in a remove phase and re-created in an add phase, never in the
 same phase.  A key that gains fields loses SONiC's ``NULL`` placeholder (``NULL`` in `SetKey.drop`)
-only when `observed` shows it holds one.  Keys the daemon does not own (`fabric.core.ownership`) are
-never read into a plan.
+only when `observed` shows it holds one.  A key that only loses fields gets an HDEL-only step (a
+`SetKey` without fields, with `drop`); the placeholder is written (``NULL`` in `SetKey.fields`) only
+when that would leave the key empty, since Redis deletes an empty hash.  Keys the daemon does not own
+(`fabric.core.ownership`) are never read into a plan.
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ def _diff_table(table: str, desired: Desired, observed: Observed, steps: _Steps)
         want, have = want_keys.get(key), have_keys.get(key)
         owned_fields = desired.ownership.field_owned(table, key)
         if owned_fields is not None:
-            op = _field_update(table, key, want or {}, have or {}, owned_fields)
+            placeholder = observed.holds_placeholder(table, key)
+            op = _field_update(table, key, want or {}, have or {}, owned_fields, placeholder=placeholder)
             if op is not None:
                 steps.adds[level].append(op)
             continue
@@ -125,14 +128,36 @@ def _diff_table(table: str, desired: Desired, observed: Observed, steps: _Steps)
                 steps.adds[level].append(SetKey(table, key, dict(want)))
                 steps.add_waits[level].extend(_wait(table, key, present=True))
             else:
-                drop = tuple(sorted(set(have) - set(want)))
-                if want and observed.holds_placeholder(table, key):
-                    drop += (PLACEHOLDER,)  # the key gains fields: SONiC's placeholder goes
-                steps.adds[level].append(SetKey(table, key, dict(want), drop))
+                steps.adds[level].append(_in_place(table, key, want, have, observed))
+
+
+def _in_place(
+    table: str, key: str, want: Mapping[str, str], have: Mapping[str, str], observed: Observed
+) -> SetKey:
+    """The in-place change of a key we own whole: all wanted fields, or HDEL only when it only loses some."""
+    drop = tuple(sorted(set(have) - set(want)))
+    placeholder = observed.holds_placeholder(table, key)
+    if want and placeholder:
+        drop += (PLACEHOLDER,)  # the key has fields: SONiC's placeholder goes
+    if any(have.get(f) != v for f, v in want.items()):
+        return SetKey(table, key, dict(want), drop)
+    return SetKey(table, key, _hdel_only(placeholder or bool(want)), drop)
+
+
+def _hdel_only(keeps_a_field: bool) -> dict[str, str]:
+    """Fields of a step that only drops fields: none (HDEL only, no needless HSET and no event for
+    SONiC's managers), or the placeholder when the key would be left empty (Redis would delete it)."""
+    return {} if keeps_a_field else {PLACEHOLDER: PLACEHOLDER}
 
 
 def _field_update(
-    table: str, key: str, want: Mapping[str, str], have: Mapping[str, str], owned: tuple[str, ...]
+    table: str,
+    key: str,
+    want: Mapping[str, str],
+    have: Mapping[str, str],
+    owned: tuple[str, ...],
+    *,
+    placeholder: bool,
 ) -> SetKey | None:
     # Only owned fields: a placeholder of the switch's own key is not ours to drop (SONiC's `mod_entry`
     # leaves it beside the fields it writes too).
@@ -140,6 +165,8 @@ def _field_update(
     drop = tuple(f for f in owned if f in have and f not in want)
     if not changed and not drop:
         return None
+    if not changed:
+        return SetKey(table, key, _hdel_only(placeholder or not set(have) <= set(drop)), drop)
     return SetKey(table, key, changed, drop)
 
 

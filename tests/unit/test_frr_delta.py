@@ -90,98 +90,97 @@ def test_equal_configs_need_no_commands() -> None:
     assert frr_delta(BASE, BASE) == ""
 
 
-def test_leaving_vrf_unbinds_its_vni_before_its_bgp_instance_goes() -> None:
-    after = BASE.replace("vrf Vrf2\n vni 1002\nexit-vrf\n!\n", "").replace(
-        "router bgp 65000 vrf Vrf2\n no bgp ebgp-requires-policy\nexit\n!\n", ""
-    )
-    assert frr_delta(BASE, after).splitlines() == [
-        "vrf Vrf2",
-        " no vni 1002",
-        "exit-vrf",
-        "no router bgp 65000 vrf Vrf2",
-        "no vrf Vrf2",
-    ]
+# (id, BASE changed to this, the commands from BASE to it): each id says the rule the case pins down.
+DELTAS = [
+    pytest.param(
+        BASE.replace("vrf Vrf2\n vni 1002\nexit-vrf\n!\n", "").replace(
+            "router bgp 65000 vrf Vrf2\n no bgp ebgp-requires-policy\nexit\n!\n", ""
+        ),
+        ["vrf Vrf2", " no vni 1002", "exit-vrf", "no router bgp 65000 vrf Vrf2", "no vrf Vrf2"],
+        id="leaving-vrf-unbinds-its-vni-before-its-bgp-instance-goes",
+    ),
+    pytest.param(
+        BASE.replace("maximum-prefix 513", "maximum-prefix 1"),
+        [
+            "router bgp 65000 vrf Vrf1",
+            " address-family ipv4 unicast",
+            "  no neighbor Ethernet0 maximum-prefix 513",
+            " exit-address-family",
+            "exit",
+            "router bgp 65000 vrf Vrf1",
+            " address-family ipv4 unicast",
+            "  neighbor Ethernet0 maximum-prefix 1",
+            " exit-address-family",
+            "exit",
+        ],
+        id="replaced-line-is-negated-before-it-is-set",
+    ),
+    pytest.param(
+        BASE.replace(
+            " neighbor MACHINE peer-group\n neighbor Ethernet0 interface peer-group MACHINE\n !\n"
+            " address-family ipv4 unicast\n  neighbor Ethernet0 maximum-prefix 513\n exit-address-family\n",
+            "",
+        ),
+        [
+            "router bgp 65000 vrf Vrf1",
+            " address-family ipv4 unicast",
+            "  no neighbor Ethernet0 maximum-prefix 513",
+            " exit-address-family",
+            " no neighbor Ethernet0 interface peer-group MACHINE",
+            " no neighbor MACHINE peer-group",
+            "exit",
+        ],
+        id="leaving-neighbour-loses-its-family-lines-first-and-members-go-before-the-group",
+    ),
+    pytest.param(
+        BASE.replace(
+            "ip prefix-list PL-A seq 10 permit 10.0.0.0/24\n",
+            "vrf Vrf3\n vni 1003\nexit-vrf\n!\n"
+            "router bgp 65000 vrf Vrf3\n no bgp ebgp-requires-policy\nexit\n!\n"
+            "ip prefix-list PL-A seq 10 permit 10.0.0.0/24\n",
+        ).replace("permit 10.0.0.0/24", "permit 10.0.0.0/16"),
+        [
+            "no ip prefix-list PL-A seq 10 permit 10.0.0.0/24",
+            "vrf Vrf3",
+            " vni 1003",
+            "exit-vrf",
+            "router bgp 65000 vrf Vrf3",
+            " no bgp ebgp-requires-policy",
+            "exit",
+            "ip prefix-list PL-A seq 10 permit 10.0.0.0/16",
+        ],
+        id="added-blocks-come-whole-in-the-new-files-order",
+    ),
+    pytest.param(
+        BASE.replace(
+            "router bgp 65000 vrf Vrf2\n no bgp ebgp-requires-policy\nexit", "router bgp 65000 vrf Vrf2\nexit"
+        ),
+        ["router bgp 65000 vrf Vrf2", " bgp ebgp-requires-policy", "exit"],
+        id="negating-a-no-line-sets-it",
+    ),
+    pytest.param(
+        BASE.replace(
+            " !\n address-family l2vpn evpn\n  neighbor FABRIC activate\n  advertise-all-vni\n"
+            " exit-address-family\n",
+            "",
+        ),
+        [
+            "router bgp 65000",
+            " address-family l2vpn evpn",
+            "  no advertise-all-vni",
+            "  no neighbor FABRIC activate",
+            " exit-address-family",
+            "exit",
+        ],
+        id="whole-sub-context-that-leaves-is-emptied",
+    ),
+]
 
 
-def test_replaced_line_is_negated_before_it_is_set() -> None:
-    after = BASE.replace("maximum-prefix 513", "maximum-prefix 1")
-    assert frr_delta(BASE, after).splitlines() == [
-        "router bgp 65000 vrf Vrf1",
-        " address-family ipv4 unicast",
-        "  no neighbor Ethernet0 maximum-prefix 513",
-        " exit-address-family",
-        "exit",
-        "router bgp 65000 vrf Vrf1",
-        " address-family ipv4 unicast",
-        "  neighbor Ethernet0 maximum-prefix 1",
-        " exit-address-family",
-        "exit",
-    ]
-
-
-def test_leaving_neighbour_loses_its_family_lines_first_and_members_go_before_the_group() -> None:
-    after = BASE.replace(
-        " neighbor MACHINE peer-group\n neighbor Ethernet0 interface peer-group MACHINE\n !\n"
-        " address-family ipv4 unicast\n  neighbor Ethernet0 maximum-prefix 513\n exit-address-family\n",
-        "",
-    )
-    assert frr_delta(BASE, after).splitlines() == [
-        "router bgp 65000 vrf Vrf1",
-        " address-family ipv4 unicast",
-        "  no neighbor Ethernet0 maximum-prefix 513",
-        " exit-address-family",
-        " no neighbor Ethernet0 interface peer-group MACHINE",
-        " no neighbor MACHINE peer-group",
-        "exit",
-    ]
-
-
-def test_added_blocks_come_whole_in_the_new_files_order() -> None:
-    added = (
-        "vrf Vrf3\n vni 1003\nexit-vrf\n!\n"
-        "router bgp 65000 vrf Vrf3\n no bgp ebgp-requires-policy\nexit\n!\n"
-        "ip prefix-list PL-A seq 10 permit 10.0.0.0/24\n"
-    )
-    after = BASE.replace("ip prefix-list PL-A seq 10 permit 10.0.0.0/24\n", added).replace(
-        "permit 10.0.0.0/24", "permit 10.0.0.0/16"
-    )
-    assert frr_delta(BASE, after).splitlines() == [
-        "no ip prefix-list PL-A seq 10 permit 10.0.0.0/24",
-        "vrf Vrf3",
-        " vni 1003",
-        "exit-vrf",
-        "router bgp 65000 vrf Vrf3",
-        " no bgp ebgp-requires-policy",
-        "exit",
-        "ip prefix-list PL-A seq 10 permit 10.0.0.0/16",
-    ]
-
-
-def test_negating_a_no_line_sets_it() -> None:
-    after = BASE.replace(
-        "router bgp 65000 vrf Vrf2\n no bgp ebgp-requires-policy\nexit", "router bgp 65000 vrf Vrf2\nexit"
-    )
-    assert frr_delta(BASE, after).splitlines() == [
-        "router bgp 65000 vrf Vrf2",
-        " bgp ebgp-requires-policy",
-        "exit",
-    ]
-
-
-def test_whole_sub_context_that_leaves_is_emptied() -> None:
-    after = BASE.replace(
-        " !\n address-family l2vpn evpn\n  neighbor FABRIC activate\n  advertise-all-vni\n"
-        " exit-address-family\n",
-        "",
-    )
-    assert frr_delta(BASE, after).splitlines() == [
-        "router bgp 65000",
-        " address-family l2vpn evpn",
-        "  no advertise-all-vni",
-        "  no neighbor FABRIC activate",
-        " exit-address-family",
-        "exit",
-    ]
+@pytest.mark.parametrize(("after", "commands"), DELTAS)
+def test_delta_commands_and_their_order(after: str, commands: list[str]) -> None:
+    assert after != BASE  # each case really changes something
+    assert frr_delta(BASE, after).splitlines() == commands
 
 
 @pytest.mark.parametrize(

@@ -56,3 +56,34 @@ def test_a_key_holding_only_the_placeholder_and_wanting_no_field_is_left_alone()
         )
         == []
     )
+
+
+def test_a_key_that_only_loses_fields_gets_an_hdel_only_step() -> None:
+    pxe = Ownership(vni_range=(1, 10), vlan_range=(1000, 1100), pxe_vlan=4000, ports=frozenset())
+    held = {
+        "VLAN": {
+            "Vlan1001": {"vlanid": "1001", "mtu": "9000"},  # keeps vlanid: HDEL only
+            "Vlan1002": {"NULL": "NULL", "vlanid": "1002", "mtu": "9000"},  # and its placeholder goes
+            "Vlan4000": {"vlanid": "4000", "dhcp_servers@": "10.0.0.1"},  # PXE VLAN: the relay goes
+        },
+        "VRF": {
+            "Vrf1": {"NULL": "NULL", "vni": "1"},  # left with only its placeholder: HDEL only
+            "Vrf2": {"vni": "2"},  # left empty: the placeholder is written, or Redis deletes the key
+        },
+    }
+    want = {
+        "VLAN": {
+            "Vlan1001": {"vlanid": "1001"},
+            "Vlan1002": {"vlanid": "1002"},
+            "Vlan4000": {"vlanid": "4000"},
+        },
+        "VRF": {"Vrf1": {}, "Vrf2": {}},
+    }
+    result = plan(Desired(want, pxe), Observed.from_configdb(held))
+    assert [op for _, op in result.ops() if isinstance(op, SetKey)] == [
+        SetKey("VRF", "Vrf1", {}, ("vni",)),
+        SetKey("VRF", "Vrf2", {"NULL": "NULL"}, ("vni",)),
+        SetKey("VLAN", "Vlan1001", {}, ("mtu",)),
+        SetKey("VLAN", "Vlan1002", {}, ("mtu", "NULL")),
+        SetKey("VLAN", "Vlan4000", {}, ("dhcp_servers@",)),
+    ]

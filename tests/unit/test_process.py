@@ -24,6 +24,7 @@ def test_run_feeds_input() -> None:
 
 
 def test_timeout_is_reported_not_raised() -> None:
+    # Under test: a child that outlasts its timeout (it sleeps in the child; the test never waits 30 s).
     result = run([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.3)
     assert result.timed_out and result.rc == -1 and "timed out" in result.describe()
 
@@ -39,5 +40,5 @@ def test_run_checked_raises_apply_error() -> None:
     assert exc.value.phase == "frr:check" and exc.value.retryable is False
     assert isinstance(exc.value, FabricError)
     with pytest.raises(ApplyError) as exc:
-        run_checked([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.3)
+        run_checked([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.3)  # outlasts it
     assert exc.value.retryable is True

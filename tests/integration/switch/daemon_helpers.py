@@ -165,7 +165,7 @@ async def eventually(
             last = await probe()
         if last:
             return last
-        await asyncio.sleep(interval)
+        await asyncio.sleep(interval)  # the poll interval of this wait: it polls `probe`, never sleeps blind
     raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last: {last!r}")
 
 

@@ -89,6 +89,8 @@ class StateFiller:
         try:
             while self.running:
                 await self._mirror(cfg, state)
+                # The stand-in manager's own poll period (it rescans CONFIG_DB): the asynchrony tests
+                # rely on, like SONiC's managers lagging CONFIG_DB; tests wait on STATE_DB, not on this.
                 await asyncio.sleep(0.02)
         finally:
             await cfg.aclose()

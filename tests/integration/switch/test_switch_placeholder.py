@@ -11,10 +11,11 @@ import asyncio
 
 import pytest
 import redis
+from switch_helpers import dump
 
 from fabric.adapters.configdb import SonicDb
 from fabric.core.observed import Observed
-from fabric.core.ops import SetKey
+from fabric.core.ops import Plan, SetKey
 from fabric.core.ownership import Ownership
 from fabric.core.plan import Desired, plan
 from lab.rig import RedisInstance
@@ -33,21 +34,10 @@ WANT = {
 }
 
 
-async def test_placeholder_goes_only_where_it_was(
-    db: SonicDb, config_db: redis.Redis, redis_server: RedisInstance
-) -> None:
-    for key, fields in HELD.items():
-        config_db.hset(key, mapping=fields)
-    observed = Observed.from_configdb(await db.read_tables(["VRF", "VLAN"]))
-    result = plan(Desired(WANT, OWNERSHIP), observed)
-    drops = {f"{op.table}|{op.key}": op.drop for _, op in result.ops() if isinstance(op, SetKey)}
-    assert drops == {
-        "VRF|Vrf100010": ("NULL",),
-        "VRF|Vrf100011": ("NULL",),
-        "VRF|Vrf100012": (),
-        "VLAN|Vlan1002": (),
-    }
-
+async def _events(
+    db: SonicDb, config_db: redis.Redis, redis_server: RedisInstance, result: Plan
+) -> list[tuple[str, str]]:
+    """Apply `result` and return the keyspace events it fired, in order: (key, command)."""
     config_db.config_set("notify-keyspace-events", "KA")
     subscriber = redis_server.async_client(4)
     pubsub = subscriber.pubsub()
@@ -67,7 +57,27 @@ async def test_placeholder_goes_only_where_it_was(
         await pubsub.aclose()
         await subscriber.aclose()
         config_db.config_set("notify-keyspace-events", "")
-    assert events[:-1] == [
+    config_db.delete("END|marker")
+    return events[:-1]
+
+
+async def test_placeholder_goes_only_where_it_was(
+    db: SonicDb, config_db: redis.Redis, redis_server: RedisInstance
+) -> None:
+    for key, fields in HELD.items():
+        config_db.hset(key, mapping=fields)
+    observed = Observed.from_configdb(await db.read_tables(["VRF", "VLAN"]))
+    result = plan(Desired(WANT, OWNERSHIP), observed)
+    drops = {f"{op.table}|{op.key}": op.drop for _, op in result.ops() if isinstance(op, SetKey)}
+    assert drops == {
+        "VRF|Vrf100010": ("NULL",),
+        "VRF|Vrf100011": ("NULL",),
+        "VRF|Vrf100012": (),
+        "VLAN|Vlan1002": (),
+    }
+
+    events = await _events(db, config_db, redis_server, result)
+    assert events == [
         ("VRF|Vrf100010", "hset"),
         ("VRF|Vrf100010", "hdel"),
         ("VRF|Vrf100011", "hset"),
@@ -80,3 +90,40 @@ async def test_placeholder_goes_only_where_it_was(
         "VRF|Vrf100011": {"vni": "100011"},
         "VLAN|Vlan1002": {"vlanid": "1002"},
     }
+
+
+async def test_a_key_that_only_loses_fields_sees_one_hdel(
+    db: SonicDb, config_db: redis.Redis, redis_server: RedisInstance
+) -> None:
+    """The DHCP relay leaves the PXE VLAN (a key of which only some fields are ours) and a tenant VLAN
+    loses a field: each key sees one ``hdel`` and no ``hset`` (no placeholder beside its fields); a
+    key left with no field gets the placeholder first, or Redis would delete it."""
+    held = {
+        "VLAN|Vlan4000": {"vlanid": "4000", "dhcp_servers@": "10.0.0.1,10.0.0.2"},
+        "VLAN|Vlan1001": {"vlanid": "1001", "mtu": "9000"},
+        "VRF|Vrf100010": {"NULL": "NULL", "vni": "100010"},
+        "VRF|Vrf100011": {"vni": "100011"},
+    }
+    for key, fields in held.items():
+        config_db.hset(key, mapping=fields)
+    pxe = Ownership(vni_range=(100000, 100100), vlan_range=(1000, 1100), pxe_vlan=4000, ports=frozenset())
+    want = {
+        "VLAN": {"Vlan4000": {"vlanid": "4000"}, "Vlan1001": {"vlanid": "1001"}},
+        "VRF": {"Vrf100010": {}, "Vrf100011": {}},
+    }
+    result = plan(Desired(want, pxe), Observed.from_configdb(await db.read_tables(["VRF", "VLAN"])))
+    assert await _events(db, config_db, redis_server, result) == [
+        ("VRF|Vrf100010", "hdel"),  # its placeholder stays: nothing to write
+        ("VRF|Vrf100011", "hset"),  # the placeholder, before its last field goes
+        ("VRF|Vrf100011", "hdel"),
+        ("VLAN|Vlan1001", "hdel"),
+        ("VLAN|Vlan4000", "hdel"),
+    ]
+    assert dump(config_db) == {
+        "VLAN|Vlan1001": {"vlanid": "1001"},
+        "VLAN|Vlan4000": {"vlanid": "4000"},
+        "VRF|Vrf100010": {"NULL": "NULL"},
+        "VRF|Vrf100011": {"NULL": "NULL"},
+    }
+    again = plan(Desired(want, pxe), Observed.from_configdb(await db.read_tables(["VRF", "VLAN"])))
+    assert again.phases == ()  # and the next sync finds nothing to do

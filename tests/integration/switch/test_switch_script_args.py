@@ -24,7 +24,8 @@ def test_script_args_keep_sonic_conventions() -> None:
             SetKey("VRF", "Vrf1", {"vni": "1"}, drop=("NULL",)),
             SetKey("SUPPRESS_VLAN_NEIGH", "Vlan1001", {}),
             SetKey("PORTCHANNEL", "PortChannel1", {name: value}),
-            SetKey("VLAN", "Vlan1", {}, drop=("NULL",)),
+            SetKey("VLAN", "Vlan1", {"NULL": "NULL"}, drop=("NULL",)),
+            SetKey("VLAN", "Vlan4000", {}, drop=("dhcp_servers@",)),
             DelKey("VLAN_MEMBER", "Vlan4000|Ethernet0"),
         ],
         "|",
@@ -37,6 +38,7 @@ def test_script_args_keep_sonic_conventions() -> None:
         "SUPPRESS_VLAN_NEIGH|Vlan1001",
         "PORTCHANNEL|PortChannel1",
         "VLAN|Vlan1",
+        "VLAN|Vlan4000",
         "VLAN_MEMBER|Vlan4000|Ethernet0",
     ]
     assert argv == [
@@ -47,6 +49,7 @@ def test_script_args_keep_sonic_conventions() -> None:
         *("1", "1", "NULL", "NULL"),  # no fields: the placeholder
         *("1", "1", "members@", "Ethernet0,Ethernet4"),  # no placeholder seen: no HDEL
         *("1", "1", "NULL", "NULL"),  # NULL is never dropped when it is what is written
+        *("-1", "1", "dhcp_servers@"),  # no fields but a drop: HDEL only, no placeholder written
         *("0", "1"),
     ]
 
