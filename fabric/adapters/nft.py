@@ -1,9 +1,11 @@
 """nftables: load one transaction (checked with `nft -c` when it fails); only `table inet fabric` is
 ever touched.
 
-The adapter keeps the last ruleset it applied: when only set elements changed, it sends just the
-element additions and deletions (one transaction); otherwise the whole table is replaced (create, delete
-and define in one file, so other tables and the old rules stay untouched when anything fails).
+The adapter keeps the last ruleset it applied: when only elements changed (set and map elements, and
+with them the profiles they jump to, which are not part of the skeleton), it sends just those additions
+and deletions (one transaction, see `render_element_update`); otherwise the whole table is replaced
+(create, delete and define in one file, so other tables and the old rules stay untouched when anything
+fails).
 """
 
 from __future__ import annotations

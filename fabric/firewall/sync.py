@@ -72,7 +72,18 @@ class Timer:
 
 
 def count_rules(ruleset: Ruleset) -> int:
-    """Rules in the table's chains (from its element-free skeleton, so this is cheap at any size)."""
+    """Rules in the table's chains: the fixed ones (from its element-free skeleton, so this is cheap at
+    any size) and the one rule of each profile's chain."""
+    return fixed_rules(ruleset) + profile_rules(ruleset)
+
+
+def profile_rules(ruleset: Ruleset) -> int:
+    """One rule per profile chain (profiles come and go with elements, see `Ruleset.skeleton`)."""
+    return sum(len(m.profiles) for m in ruleset.maps)
+
+
+def fixed_rules(ruleset: Ruleset) -> int:
+    """Rules in the chains of the table's skeleton."""
     rules, in_chain = 0, False
     for line in render_ruleset(ruleset.skeleton()).splitlines():
         text = line.strip()
@@ -212,5 +223,5 @@ class Syncer:
     def _count(self, ruleset: Ruleset) -> int:
         skeleton = ruleset.skeleton()
         if self._rules is None or self._rules[0] != skeleton:
-            self._rules = (skeleton, count_rules(ruleset))
-        return self._rules[1]
+            self._rules = (skeleton, fixed_rules(ruleset))
+        return self._rules[1] + profile_rules(ruleset)

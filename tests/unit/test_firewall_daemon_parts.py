@@ -66,7 +66,8 @@ def test_syncer_compiles_incrementally_and_equals_a_fresh_compile() -> None:
     fresh = PolicyCompiler(state.cluster_prefixes, "boundary")
     fresh.sync(changed)
     assert ruleset == fresh.ruleset(state) and ruleset != first
-    assert ruleset.set("allow_eg4").elements is first.set("allow_eg4").elements  # untouched: reused
+    assert ruleset.map("allow_eg4").elements is first.map("allow_eg4").elements  # untouched: reused
+    assert ruleset.map("allow_eg4").profiles is first.map("allow_eg4").profiles
     bad = {"kind": "NetworkPolicy", "metadata": {"name": "x", "namespace": "shop", "resourceVersion": "7"},
            "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "nope"}}]}]}}  # fmt: skip
     compiled, _ = syncer._compile(state, [*changed, bad])
@@ -77,9 +78,9 @@ def test_count_rules_counts_chain_rules_only() -> None:
     _, ruleset = compile_manifests([SHOP], parse_prefixes(["10.244.0.0/16"]), "boundary")
     rules = count_rules(ruleset)
     # forward 4, icmp 2, per family forward 4 + ingress 2 + egress 2, five drop chains of 2 each,
-    # and one lookup rule per exact-allow hash set (shop: v4 in /25 /24 any, out /32; v6 in /48)
-    assert len(ruleset.lookups) == 5
-    assert rules == 4 + 2 + 2 * 8 + 5 * 2 + 5
+    # and one rule per profile chain (shop: v4 in 4, out 2; v6 in 2, out 1)
+    assert [len(m.profiles) for m in ruleset.maps] == [4, 2, 2, 1]
+    assert rules == 4 + 2 + 2 * 8 + 5 * 2 + 9
 
 
 def test_backoff_grows_to_its_cap_and_resets() -> None:

@@ -76,23 +76,60 @@ def _edit(listing: list[Any], edits: list[tuple[str, int, int]]) -> None:
             listing[at] = new
 
 
-def _elements(ruleset: Ruleset) -> dict[str, dict[str, str]]:
-    return {s.name: dict(s.elements) for s in ruleset.sets}
+Table = dict[str, dict[str, str]]
+"""A model of the table: every set and map by name, its elements as key -> comment (map elements:
+`comment : jump profile`), and every chain by name as `chain:<name>` -> {rule: ""}."""
 
 
-def _apply(update: str, before: Ruleset) -> dict[str, dict[str, str]]:
-    """The update script run on a model of the sets (as nft would, element by element)."""
-    sets = _elements(before)
+def _elements(ruleset: Ruleset) -> Table:
+    table = {s.name: dict(s.elements) for s in ruleset.sets}
+    for m in ruleset.maps:
+        table[m.name] = {k: f"{c} : jump {p}" for k, c, p in m.elements}
+        for name, profile in m.profiles.items():
+            table[name] = dict.fromkeys(profile.elements, "")
+            table[f"chain:{name}"] = {f"{m.profile_match} @{name} counter accept": ""}
+    return table
+
+
+def _apply(update: str, before: Ruleset) -> Table:
+    """The update script run on a model of the table (as nft would, statement by statement: an
+    element must not be there already, a set or chain must exist to be filled and be unused to go)."""
+    table = _elements(before)
     for line in update.splitlines():
-        verb, _, _, _, name, body = line.split(" ", 5)
-        for item in body.strip("{} ").split(", "):
-            key, _, comment = item.partition(' comment "')
-            if verb == "delete":
-                del sets[name][key]
+        verb, what, _, _, name, *rest = line.split(" ", 5)
+        body = rest[0] if rest else ""
+        if what == "set":
+            if verb == "add":
+                assert name not in table, line
+                table[name] = {}
             else:
-                assert key not in sets[name], (key, line)  # nft refuses adding a present element
-                sets[name][key] = comment.rstrip('"')
-    return sets
+                assert f"chain:{name}" not in table and table.pop(name) is not None, line
+        elif what == "chain":
+            if verb == "add":
+                assert f"chain:{name}" not in table, line
+                table[f"chain:{name}"] = {}
+            else:
+                jumps = {
+                    v.split(" : jump ")[1] for t in table.values() for v in t.values() if " : jump " in v
+                }
+                assert name not in jumps, line  # nft refuses deleting a chain still jumped to
+                del table[f"chain:{name}"]
+        elif what == "rule":
+            assert body.endswith(f"@{name} counter accept") and name in table, line
+            table[f"chain:{name}"][body] = ""
+        else:
+            for item in body.strip("{} ").split(", "):
+                head, _, jump = item.partition(" : jump ")
+                key, _, comment = head.partition(' comment "')
+                comment = comment.rstrip('"') + (f" : jump {jump}" if jump else "")
+                if verb == "delete":
+                    del table[name][key]
+                else:
+                    assert key not in table[name], (key, line)  # nft refuses adding a present element
+                    if " : jump " in comment:
+                        assert f"chain:{comment.split(' : jump ')[1]}" in table, line  # the chain exists
+                    table[name][key] = comment
+    return table
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,74 +1,117 @@
-"""Set elements as nft writes them: allows and guards grouped by local address, made disjoint, formatted.
+"""Set and map elements as nft writes them: allows and guards grouped by local address, made disjoint,
+formatted.
 
-Allows of different local addresses never overlap (the local address is the first key field and a
-single address), so each local address is one group, made disjoint on its own.  Groups are small and
-their shapes repeat (10,000 services open on 80 and 443 have one shape), so a single-origin group's
-elements are memoised by shape: the result is the one `disjoint` gives, computed once per shape.
+The allows of one local address (in one direction and family) are one group: a verdict map element
+(the address, a comment naming its origins) jumping to the address's `Profile`, the disjoint boxes of
+all its allows.  Groups are small and their shapes repeat (10,000 services open on 80 and 443 have one
+shape), so profiles are memoised by shape: each is computed once and shared by every address of that
+shape.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import ipaddress
 import socket
+import weakref
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from operator import itemgetter
-from typing import TypeVar
+from dataclasses import dataclass
+from operator import attrgetter, itemgetter
+from typing import NamedTuple
 
 from fabric.core.policy.disjoint import Box, disjoint
-from fabric.core.policy.ir import Allow, Family, Guard, Range, family_max, origin_label
+from fabric.core.policy.ir import Allow, Direction, Family, Guard, Range, family_max, origin_label
 
 COMMENT_MAX = 120  # nftables stores at most 128 bytes
 Element = tuple[str, str]
 """(key, comment): one set element."""
 
 
-_E = TypeVar("_E")
 _ORIGIN = itemgetter(6)  # Allow.origin
 _BOX = itemgetter(3, 4, 5)  # Allow (protocols, ports, remote)
 
-Bucket = int | None
-"""Where an allow element goes: None for the interval set, else the prefix length of its remote block
-(an exact protocol, an exact port and a CIDR-aligned remote go to the hash set of that length)."""
+PROFILE_PREFIX = {"ingress": "in", "egress": "eg"}
 
 
-def allow_buckets(family: Family, local: int, allows: Sequence[Allow]) -> dict[Bucket, list[Element]]:
-    """The elements of every allow of one direction whose local address is `local`, by set (bucket)."""
-    prefix = address(family, local)
+@dataclass(frozen=True, eq=False)
+class Profile:
+    """What one local address accepts in one direction and family: the disjoint (protocols, ports,
+    remote) boxes of all its allows as `proto . port . remote` keys, named by a hash of those keys.
+    Many addresses share one (every service open on 80 and 443 to everyone), so the table holds each
+    once: an interval set and a chain of this name, jumped to from the direction's verdict map.
+
+    Equal names mean equal profiles (a name collision is resolved when the profile is made, see
+    `profile`), so profiles compare by name alone."""
+
+    name: str
+    elements: tuple[str, ...]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Profile) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+MapElement = tuple[str, str, str]
+"""(local address, comment naming its origins, profile name): one verdict map element."""
+
+Group = tuple[MapElement, Profile]
+"""What one local address contributes to its direction's map: its element and its profile."""
+
+
+class Allows(NamedTuple):
+    """One direction and family's allows: the map elements in address order, the profiles they jump
+    to by name, and how many elements jump to each (so a splice knows when one stops being used)."""
+
+    elements: tuple[MapElement, ...]
+    profiles: dict[str, Profile]
+    refs: dict[str, int]
+
+
+_NAMES: weakref.WeakValueDictionary[str, Profile] = weakref.WeakValueDictionary()
+"""Every live profile by name: where a hash collision is found."""
+
+
+def allow_group(direction: Direction, family: Family, local: int, allows: Sequence[Allow]) -> Group:
+    """The map element and profile of every allow of one direction whose local address is `local`."""
     origins = set(map(_ORIGIN, allows))
-    if len(origins) == 1:  # most groups: one Service or one policy's pod; itemgetter keeps this in C
-        comment = _label(allows[0].origin)
-        shape = frozenset(map(_BOX, allows))
-        return {
-            bucket: [(f"{prefix} . {suffix}", comment) for suffix in suffixes]
-            for bucket, suffixes in _single_origin(family, shape)
-        }
-    boxes: list[tuple[Box, str]] = [((a.protocols, a.ports, a.remote), a.origin) for a in allows]
-    return by_bucket(
-        (bucket, (f"{prefix} . {suffix}", comment_of(o)))
-        for (bucket, suffix), o in ((_suffix(family, b), o) for b, o in disjoint(boxes))
-    )
+    # most groups: one Service or one policy's pod; itemgetter keeps this in C
+    comment = _label(allows[0].origin) if len(origins) == 1 else comment_of(frozenset(origins))
+    found = profile(direction, family, frozenset(map(_BOX, allows)))
+    return (address(family, local), comment, found.name), found
 
 
 @functools.lru_cache(maxsize=65536)
-def _single_origin(
-    family: Family, shape: frozenset[tuple[Range, Range, Range]]
-) -> tuple[tuple[Bucket, tuple[str, ...]], ...]:
-    """The element suffixes of one origin's boxes (`disjoint` of them), by bucket in first-seen order."""
-    pieces = disjoint([(box, "") for box in sorted(shape)])
-    buckets = by_bucket(_suffix(family, b) for b, _ in pieces)
-    return tuple((bucket, tuple(suffixes)) for bucket, suffixes in buckets.items())
+def profile(direction: Direction, family: Family, shape: frozenset[tuple[Range, Range, Range]]) -> Profile:
+    """The profile of one address whose allows are the boxes `shape` (memoised by shape: 10,000
+    services of one shape cost one computation).  Its keys are `disjoint` of the boxes with one label,
+    so touching pieces merge and the keys are the canonical cover of the union, whatever the origins.
+
+    The name is the direction and family (`in4_`) and 12 hex digits of a blake2b hash of the keys:
+    stable across syncs and restarts.  Should another live profile hold that name already (a 1 in
+    2**48 chance per pair), this one takes 24 digits instead of being merged with it."""
+    keys = tuple(_suffix(family, box) for box, _ in disjoint([(box, "") for box in sorted(shape)]))
+    text = "\n".join(keys).encode()
+    prefix = f"{PROFILE_PREFIX[direction]}{family}_"
+    for size in (6, 12, 32):
+        name = prefix + hashlib.blake2b(text, digest_size=size).hexdigest()
+        held = _NAMES.get(name)
+        if held is None:
+            made = Profile(name, keys)
+            _NAMES[name] = made
+            return made
+        if held.elements == keys:
+            return held
+    raise AssertionError(f"blake2b collision at 256 bits for {prefix}: {keys}")  # pragma: no cover
 
 
-def _suffix(family: Family, box: Box) -> tuple[Bucket, str]:
-    """`proto . port . remote` of one piece, and its bucket."""
+def _suffix(family: Family, box: Box) -> str:
+    """`proto . port . remote` of one piece."""
     protocols, ports, remote = box
-    length = prefix_length(family, remote)
-    if protocols[0] != protocols[1] or ports[0] != ports[1] or length is None:
-        return None, f"{_number(protocols)} . {_number(ports)} . {span(family, remote)}"
-    if length == 0:
-        return 0, f"{protocols[0]} . {ports[0]}"
-    return length, f"{protocols[0]} . {ports[0]} . {address(family, remote[0])}"
+    return f"{_number(protocols)} . {_number(ports)} . {span(family, remote)}"
 
 
 def prefix_length(family: Family, rng: Range) -> int | None:
@@ -80,71 +123,41 @@ def prefix_length(family: Family, rng: Range) -> int | None:
     return family_max(family).bit_length() - (size.bit_length() - 1)
 
 
-def by_bucket(pairs: Iterable[tuple[Bucket, _E]]) -> dict[Bucket, list[_E]]:
-    """Elements by bucket, each in the order given."""
-    out: dict[Bucket, list[_E]] = {}
-    for bucket, element in pairs:
-        if bucket in out:
-            out[bucket].append(element)
-        else:
-            out[bucket] = [element]
-    return out
+def join_groups(groups: Iterable[Group]) -> Allows:
+    """Per-address groups joined in the order given (address order)."""
+    pairs = list(groups)
+    elements = tuple(map(itemgetter(0), pairs))
+    profiles = list(map(itemgetter(1), pairs))
+    return Allows(
+        elements,
+        dict(zip(map(attrgetter("name"), profiles), profiles, strict=True)),
+        dict(Counter(map(itemgetter(2), elements))),
+    )
 
 
-def join_buckets(groups: Iterable[dict[Bucket, list[Element]]]) -> dict[Bucket, tuple[Element, ...]]:
-    """Per-address groups (`by_bucket` of each) joined in the order given; the interval bucket is
-    always there.  One `extend` per group and bucket: most groups hold one bucket."""
-    out: dict[Bucket, list[Element]] = {None: []}
-    for group in groups:
-        for bucket, elements in group.items():
-            if bucket in out:
-                out[bucket].extend(elements)
-            else:
-                out[bucket] = list(elements)
-    return {b: tuple(v) for b, v in out.items()}
+def group_offsets(groups: Iterable[tuple[int, Group]]) -> dict[int, int]:
+    """Where each address's element is in the joined tuple, for groups given in address order."""
+    return {local: n for n, (local, _) in enumerate(groups)}
 
 
-Offsets = dict[Bucket, int]
-"""Where one address's elements start in each bucket's joined tuple."""
-
-
-def bucket_offsets(groups: Iterable[tuple[int, dict[Bucket, list[Element]]]]) -> dict[int, Offsets]:
-    """`Offsets` of every address, for groups given in address order (the order `join_buckets` uses)."""
-    at: dict[Bucket, int] = {}
-    out: dict[int, Offsets] = {}
-    for local, group in groups:
-        here: Offsets = {}
-        for bucket, elements in group.items():
-            here[bucket] = start = at.get(bucket, 0)
-            at[bucket] = start + len(elements)
-        out[local] = here
-    return out
-
-
-def splice_buckets(
-    joined: dict[Bucket, tuple[Element, ...]],
-    changes: Iterable[tuple[Offsets, dict[Bucket, list[Element]], dict[Bucket, list[Element]]]],
-) -> dict[Bucket, tuple[Element, ...]] | None:
-    """`joined` with changed groups (offsets, old, new) replaced in place: the same as joining again,
-    in C-speed copies of the changed buckets only; None when a group's buckets or counts changed (the
-    offsets of the groups after it would move)."""
-    edits: dict[Bucket, list[tuple[int, list[Element]]]] = {}
-    for offsets, old, new in changes:
-        if old.keys() != new.keys():
-            return None
-        for bucket, elements in new.items():
-            before = old[bucket]
-            if len(elements) != len(before):
-                return None
-            if elements != before:
-                edits.setdefault(bucket, []).append((offsets[bucket], elements))
-    out = dict(joined)
-    for bucket, pieces in edits.items():
-        flat = list(joined[bucket])
-        for start, elements in pieces:
-            flat[start : start + len(elements)] = elements
-        out[bucket] = tuple(flat)
-    return out
+def splice_groups(joined: Allows, changes: Iterable[tuple[int, Group, Group]]) -> Allows:
+    """`joined` with changed groups (offset, old, new) replaced in place: the same as joining again,
+    copying the element tuple once and the profile tables only when a profile came or went."""
+    flat = list(joined.elements)
+    profiles, refs = joined.profiles, joined.refs
+    copied = False
+    for offset, (_, old), (element, new) in changes:
+        flat[offset] = element
+        if old is new:
+            continue
+        if not copied:
+            profiles, refs, copied = dict(profiles), dict(refs), True
+        refs[old.name] -= 1
+        if not refs[old.name]:
+            del refs[old.name], profiles[old.name]
+        refs[new.name] = refs.get(new.name, 0) + 1
+        profiles[new.name] = new
+    return Allows(tuple(flat), profiles, refs)
 
 
 def guard_group(guards: Sequence[Guard]) -> Pieces:

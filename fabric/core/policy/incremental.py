@@ -23,15 +23,16 @@ import pydantic
 
 from fabric.core.policy.compiler import compile_network_policy, compile_service, quarantine
 from fabric.core.policy.elements import (
-    Bucket,
+    Allows,
     Element,
-    allow_buckets,
-    bucket_offsets,
+    Group,
+    allow_group,
+    group_offsets,
     guard_elements,
     guard_group,
-    join_buckets,
+    join_groups,
     plain,
-    splice_buckets,
+    splice_groups,
 )
 from fabric.core.policy.index import GroupIndex, Splicer
 from fabric.core.policy.ir import (
@@ -108,10 +109,10 @@ class PolicyCompiler:
         self._cluster_lists: dict[Family, list[Range]] | None = None
         self._isolating: set[str] = set()
         self._isolated: CompiledPolicy | None = None
-        self._allows: GroupIndex[tuple[Direction, Family], Allow, dict[Bucket, list[Element]]] = GroupIndex(
-            lambda key, local, allows: allow_buckets(key[1], local, allows),
-            lambda key, groups: join_buckets(groups),
-            splice=Splicer(bucket_offsets, splice_buckets),
+        self._allows: GroupIndex[tuple[Direction, Family], Allow, Group] = GroupIndex(
+            lambda key, local, allows: allow_group(key[0], key[1], local, allows),
+            lambda key, groups: join_groups(groups),
+            splice=Splicer(group_offsets, splice_groups),
         )
         self._guards: GroupIndex[Family, Guard, Any] = GroupIndex(
             lambda family, local, guards: guard_group(guards),
@@ -364,8 +365,8 @@ class PolicyCompiler:
             }
         return self._cluster_elements[family]
 
-    def allows(self, direction: Direction, family: Family) -> dict[Bucket, tuple[Element, ...]]:
-        found: dict[Bucket, tuple[Element, ...]] = self._allows.elements((direction, family))
+    def allows(self, direction: Direction, family: Family) -> Allows:
+        found: Allows = self._allows.elements((direction, family))
         return found
 
     def guards(self, family: Family) -> tuple[Element, ...]:

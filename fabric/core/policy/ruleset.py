@@ -1,27 +1,40 @@
 """`CompiledPolicy` (+ `FirewallState`) → `Ruleset`: the nftables table as data, ready to format.
 
-Per-packet cost does not grow with services or policies: each direction and family is one lookup in
-one concatenated interval set `local . l4proto . dport . remote`, whose elements are made disjoint
-(nftables refuses overlapping ones) and carry the objects they came from as comments, plus one hash
-lookup per remote prefix length in use for the exact elements (one protocol, one port, a CIDR block:
-every LoadBalancer port) — hash sets load ~2.5x faster than interval sets and cost O(1) per packet.
+Per-packet cost does not grow with services or policies.  What one local address accepts in one
+direction and family is its `Profile`: the disjoint (protocol, port, remote) boxes of the union of its
+allows.  Each direction and family is one verdict map keyed by the local address (`allow_in4`:
+`ip daddr vmap`), whose element (commented with the objects it came from) jumps to the chain of the
+address's profile; that chain's one rule looks up `l4proto . dport . remote` in the profile's interval
+set and accepts.  No match returns to the calling chain, which goes on as before (guards, isolation,
+deny).  So a packet costs one hash lookup and one interval lookup in a small set.
+
+Profiles are shared: 10,000 services open on 80 and 443 to everyone jump to one profile, services with
+the same ports and source ranges to another, the pods of one policy to a third.  The 20,000-service,
+5,000-CIDR benchmark table holds ~20,700 elements instead of 60,104 (one interval set of every
+address's pieces plus one hash set per remote prefix length) and `nft -f` loads it ~3x faster
+(0.13 s against 0.43 s median, alternated on one machine).  Profiles are named by a hash of their
+keys, so names stay the same across syncs and restarts; they come and go with map elements in
+element-only updates (see `fabric.render.nft.render_element_update`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from fabric.core.policy.elements import (
-    Bucket,
+    Allows,
     Element,
+    MapElement,
+    Profile,
     address,
-    allow_buckets,
+    allow_group,
     comment_of,
     guard_elements,
     guard_group,
-    join_buckets,
+    join_groups,
     plain,
 )
 from fabric.core.policy.ir import (
@@ -33,7 +46,6 @@ from fabric.core.policy.ir import (
     Family,
     Guard,
     Isolation,
-    family_max,
 )
 from fabric.model.firewall import FirewallState
 
@@ -67,14 +79,29 @@ class SnatRule:
 
 
 @dataclass(frozen=True)
-class Lookup:
-    """One accept rule matching `match` against the hash set `set` (exact allows of one prefix length)."""
+class NftMap:
+    """One direction and family's verdict map `local address : jump <profile>`, with the profiles its
+    elements jump to (each an interval set and a chain of the profile's name, see `Profile`)."""
 
+    name: str
     direction: Direction
     family: Family
-    set: str
-    match: str
+    key: str
+    """The packet's local address as nft matches it (`ip daddr` for ingress)."""
     comment: str
+    elements: tuple[MapElement, ...] = ()
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    size: int = 0
+    """The most elements the kernel lets the map hold, see `hash_size`."""
+    profile_type: str = ""
+    """The type of a profile's set: `inet_proto . inet_service . <remote address>`."""
+    profile_match: str = ""
+    """What a profile's rule looks up in its set: `meta l4proto . th dport . <remote address>`."""
+    profile_comment: str = ""
+
+    def skeleton(self) -> NftMap:
+        """The map without elements and profiles: they come and go with element-only updates."""
+        return dataclasses.replace(self, elements=(), profiles={})
 
 
 @dataclass(frozen=True)
@@ -87,16 +114,22 @@ class Ruleset:
     uplinks: tuple[str, ...] = ()
     table: str = TABLE
     families: tuple[Family, ...] = FAMILIES
-    lookups: tuple[Lookup, ...] = ()
+    maps: tuple[NftMap, ...] = ()
 
     def set(self, name: str) -> NftSet:
         """The set called `name`."""
         return next(s for s in self.sets if s.name == name)
 
+    def map(self, name: str) -> NftMap:
+        """The verdict map called `name`."""
+        return next(m for m in self.maps if m.name == name)
+
     @property
     def elements(self) -> int:
-        """How many set elements the table holds."""
-        return sum(len(s.elements) for s in self.sets)
+        """How many set and map elements the table holds (profile sets included)."""
+        return sum(len(s.elements) for s in self.sets) + sum(
+            len(m.elements) + sum(len(p.elements) for p in m.profiles.values()) for m in self.maps
+        )
 
     def skeleton(self) -> Ruleset:
         """The same table without elements: equal skeletons mean an element-only update suffices."""
@@ -107,7 +140,7 @@ class Ruleset:
             self.uplinks,
             self.table,
             self.families,
-            self.lookups,
+            tuple(m.skeleton() for m in self.maps),
         )
 
 
@@ -116,7 +149,7 @@ class SetElements(Protocol):
     kept per object by `fabric.core.policy.incremental.PolicyCompiler`; both give identical elements."""
 
     def cluster(self, family: Family) -> tuple[Element, ...]: ...
-    def allows(self, direction: Direction, family: Family) -> dict[Bucket, tuple[Element, ...]]: ...
+    def allows(self, direction: Direction, family: Family) -> Allows: ...
     def guards(self, family: Family) -> tuple[Element, ...]: ...
     def isolated(self, direction: Direction, family: Family) -> tuple[Element, ...]: ...
 
@@ -135,9 +168,9 @@ class BatchElements:
     def cluster(self, family: Family) -> tuple[Element, ...]:
         return tuple(plain(family, self.compiled.cluster[family]))
 
-    def allows(self, direction: Direction, family: Family) -> dict[Bucket, tuple[Element, ...]]:
+    def allows(self, direction: Direction, family: Family) -> Allows:
         groups = self._allows[direction, family]
-        return join_buckets(allow_buckets(family, local, groups[local]) for local in sorted(groups))
+        return join_groups(allow_group(direction, family, local, groups[local]) for local in sorted(groups))
 
     def guards(self, family: Family) -> tuple[Element, ...]:
         by_local: dict[int, list[Guard]] = defaultdict(list)
@@ -161,19 +194,12 @@ def build_ruleset(
     """The table for `compiled`; SNAT and the firewall's own input protection come from `state`."""
     source = elements if elements is not None else BatchElements(compiled)
     sets: list[NftSet] = []
-    lookups: list[Lookup] = []
+    maps: list[NftMap] = []
     for family in FAMILIES:
         addr = ADDRESS_TYPE[family]
         sets.append(NftSet(f"cluster{family}", addr, True, "the cluster side", source.cluster(family)))
         for direction in DIRECTIONS:
-            buckets = source.allows(direction, family)
-            key = f"{addr} . inet_proto . inet_service . {addr}"
-            name = f"allow_{direction[:2]}{family}"
-            sets.append(NftSet(name, key, True, f"{direction} allows", buckets[None]))
-            for length in sorted((b for b in buckets if b is not None), reverse=True):
-                exact, lookup = _exact(direction, family, length, buckets[length])
-                sets.append(exact)
-                lookups.append(lookup)
+            maps.append(_allow_map(direction, family, source.allows(direction, family)))
         if compiled.isolation == "kubernetes":
             sets.append(
                 NftSet(
@@ -190,35 +216,32 @@ def build_ruleset(
                 sets.append(NftSet(name, addr, False, comment, source.isolated(direction, family)))
     snat, snat_sets = _snat(state)
     uplinks = tuple(state.uplinks) if state is not None else ()
-    return Ruleset(compiled.isolation, tuple(sets + snat_sets), snat, uplinks, lookups=tuple(lookups))
+    return Ruleset(compiled.isolation, tuple(sets + snat_sets), snat, uplinks, maps=tuple(maps))
 
 
-def _exact(
-    direction: Direction, family: Family, length: int, elements: tuple[Element, ...]
-) -> tuple[NftSet, Lookup]:
-    """The hash set of exact allows whose remote is a /`length` block, and the rule looking it up:
-    the remote address is masked to `length` bits, so one hash lookup tests the whole block."""
+def _allow_map(direction: Direction, family: Family, allows: Allows) -> NftMap:
+    """The verdict map of one direction and family, keyed by the local address (the destination of
+    ingress, the source of egress); its profiles match the remote address, the other side."""
     ip, addr = IP[family], ADDRESS_TYPE[family]
-    local, remote = (
-        (f"{ip} daddr", f"{ip} saddr") if direction == "ingress" else (f"{ip} saddr", f"{ip} daddr")
+    local, remote = ("daddr", "saddr") if direction == "ingress" else ("saddr", "daddr")
+    side = "source" if direction == "ingress" else "destination"
+    return NftMap(
+        name=f"allow_{direction[:2]}{family}",
+        direction=direction,
+        family=family,
+        key=f"{ip} {local}",
+        comment=f"{direction} allows: the {'destination' if direction == 'ingress' else 'source'}'s profile",
+        elements=allows.elements,
+        profiles=allows.profiles,
+        size=hash_size(len(allows.elements)),
+        profile_type=f"inet_proto . inet_service . {addr}",
+        profile_match=f"meta l4proto . th dport . {ip} {remote}",
+        profile_comment=f"{direction} profile: protocol . port . {side} accepted",
     )
-    match = f"{local} . meta l4proto . th dport"
-    key = f"{addr} . inet_proto . inet_service"
-    if length:
-        bits = family_max(family).bit_length()
-        mask = address(family, family_max(family) ^ ((1 << (bits - length)) - 1))
-        match += f" . {remote}" + (f" & {mask}" if length < bits else "")
-        key += f" . {addr}"
-    suffix = str(length) if length else "any"
-    name = f"allow_{direction[:2]}{family}_{suffix}"
-    side = "from" if direction == "ingress" else "to"
-    what = f"{direction} allows {side} /{length} blocks" if length else f"{direction} allows {side} anywhere"
-    set_ = NftSet(name, key, False, what, elements, hash_size(len(elements)))
-    return set_, Lookup(direction, family, name, match, what)
 
 
 def hash_size(count: int) -> int:
-    """The declared size of a hash set of `count` elements: a power of two above 1.5x `count`.
+    """The declared size of a verdict map of `count` elements: a power of two above 1.5x `count`.
 
     With a size the kernel picks a fixed-size hash table instead of a resizable one, which loads
     60,000 elements in about half the kernel time.  The size is part of the skeleton, so an

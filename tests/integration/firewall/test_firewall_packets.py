@@ -9,11 +9,14 @@ import ipaddress
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fabric.adapters.nft import NftTable
 from fabric.core.policy.explain import Flow, explain
+from fabric.core.policy.incremental import PolicyCompiler
+from fabric.core.policy.manifests import flatten
 from fabric.errors import ApplyError
 from fabric.firewall.pipeline import compile_manifests, parse_prefixes
 from tests.integration.firewall.conftest import Trio
@@ -65,29 +68,42 @@ def test_shop_packets_match_explain(trio: Trio, isolation: str) -> None:
     assert not mismatches, f"packets disagree with explain (flow, explain says allow): {mismatches}"
 
 
-def test_element_only_update_and_same_kernel_state(trio: Trio) -> None:
-    _, ruleset = compile_manifests([SHOP], PREFIXES, "boundary")
-    trio.table.apply(ruleset)
-    allow = ruleset.set("allow_in4")
-    changed = dataclasses.replace(
-        ruleset,
-        sets=tuple(
-            dataclasses.replace(
-                s, elements=(*s.elements[1:], ("203.0.113.11 . 6 . 8080 . 0.0.0.0/0", "shop/new (Service)"))
-            )
-            if s is allow
-            else s
-            for s in ruleset.sets
-        ),
-    )
-    applied = trio.table.apply(changed)
-    assert applied.mode == "elements"
-    assert "delete element" in applied.script and "table inet fabric {" not in applied.script
-    assert trio.probe([("198.51.100.7", "203.0.113.11", 8080, "TCP")]) == [True]
-    incremental = trio.table.listing(stateless=True)
+def _blocks(listing: str) -> list[str]:
+    """The table's sets, maps and chains as text, sorted: nft lists them in the order they were made,
+    and an element-only update makes its new profiles after everything else."""
+    body = listing.strip().split("\n", 1)[1].rsplit("}", 1)[0]
+    return sorted(block.strip() for block in body.split("\n\n"))
+
+
+def test_element_only_update_adds_and_drops_profiles_as_a_full_load_would(trio: Trio) -> None:
+    objects = [
+        o for p in sorted((SHOP / "shop").glob("*.yaml")) for o in flatten(yaml.safe_load_all(p.read_text()))
+    ]
+    compiler = PolicyCompiler(PREFIXES, "boundary")
+    compiler.sync(objects)
+    before = compiler.ruleset()
     trio.table.last = None
-    assert trio.table.apply(changed).mode == "full"
-    assert trio.table.listing(stateless=True) == incremental
+    assert trio.table.apply(before).mode == "full"
+    # shop/api moves from 8443 to 8080: its old profile (8443 from anywhere) is used by nobody else
+    moved = [
+        {**o, "spec": {**o["spec"], "ports": [{"port": 8080}]}} if o["metadata"]["name"] == "api" else o
+        for o in objects
+    ]
+    compiler.sync(moved)
+    after = compiler.ruleset()
+    old, new = before.map("allow_in4").profiles, after.map("allow_in4").profiles
+    ((added,), (dropped,)) = (new.keys() - old.keys(), old.keys() - new.keys())
+    applied = trio.table.apply(after)
+    assert applied.mode == "elements" and "table inet fabric {" not in applied.script
+    assert f"add chain inet fabric {added}" in applied.script
+    assert f"delete chain inet fabric {dropped}\ndelete set inet fabric {dropped}" in applied.script
+    api = [("198.51.100.7", "203.0.113.11", 8080, "TCP"), ("198.51.100.7", "203.0.113.11", 8443, "TCP")]
+    assert trio.probe(api) == [True, False]
+    incremental = trio.table.listing(stateless=True)
+    assert dropped not in incremental and f"jump {added}" in incremental
+    trio.table.last = None
+    assert trio.table.apply(after).mode == "full"
+    assert _blocks(trio.table.listing(stateless=True)) == _blocks(incremental)
 
 
 def test_bad_script_leaves_the_old_table(trio: Trio) -> None:

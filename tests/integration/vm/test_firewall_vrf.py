@@ -22,6 +22,7 @@ addresses are assigned by the scenario (FirewallState has no field for them).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -346,9 +347,12 @@ def test_nft_counters_match_the_traffic(run: VmResult) -> None:
     assert counters["deny_eg"] >= 4 and counters["deny_in"] >= 4, counters
     assert counters["deny_other"] == counters["drop_invalid"] == 0, counters
     # One new flow per family and protocol through the allow rules (later packets are established):
-    # egress TCP and UDP to port 80, ingress TCP to 443.
+    # egress TCP and UDP to port 80, ingress TCP to 443.  Allows are accepted by the rule of a profile's
+    # chain, `in4_<hash>` (ingress, IPv4) and so on.
     allows: dict[str, int] = {}
     for rule in nft["rules"]:
-        if "allows" in rule["comment"]:
-            allows[rule["chain"]] = allows.get(rule["chain"], 0) + rule["packets"]
+        found = re.fullmatch(r"(in|eg)([46])_[0-9a-f]+", rule["chain"])
+        if found:
+            chain = ("ingress" if found[1] == "in" else "egress") + found[2]
+            allows[chain] = allows.get(chain, 0) + rule["packets"]
     assert allows == {"ingress4": 1, "egress4": 2, "ingress6": 1, "egress6": 2}, nft["rules"]
