@@ -136,7 +136,10 @@ def _firewall_problems(state: FirewallState) -> list[tuple[str, str]]:
         if vrf.kind == "private" and vrf.destination_prefixes:
             problems.append((f"vrfs[{vrf.name}].destination_prefixes", "only external VRFs have them"))
         problems.extend(_address_problems(vrf))
+    translated: Counter[tuple[str, int]] = Counter()
     for i, rule in enumerate(state.snat):
+        families = sorted({n.version for n in rule.sources})
+        translated.update((rule.vrf, family) for family in families)
         target = state.vrf(rule.vrf)
         if target is None:
             problems.append((f"snat[{i}].vrf", f"VRF {rule.vrf} is not in vrfs"))
@@ -148,6 +151,19 @@ def _firewall_problems(state: FirewallState) -> list[tuple[str, str]]:
                 for a in rule.to
                 if a not in target.addresses
             )
+            problems.extend(
+                (
+                    f"snat[{i}].to",
+                    f"no IPv{family} address to translate the IPv{family} sources to (or masquerade)",
+                )
+                for family in families
+                if all(a.version != family for a in rule.to)
+            )
+    problems.extend(
+        (f"snat[{vrf}]", f"IPv{family} leaving {vrf} is translated by {count} rules; give one")
+        for (vrf, family), count in sorted(translated.items())
+        if count > 1
+    )
     return problems
 
 

@@ -125,3 +125,55 @@ def test_firewall_address_in_an_external_network_is_its_snat_source() -> None:
     assert state.snat[0].to == [ipaddress.ip_address("203.0.113.7")]
     assert build_firewall_state(FIREWALL).snat[0].to == "masquerade"
     assert build_firewall_state(FIREWALL).vrfs[1].addresses == []
+
+
+DUAL_TENANT = NetworkRecord(
+    "alpha",
+    "private",
+    100010,
+    ("10.10.0.0/22", "2001:db8:10::/56"),
+    extra_prefixes=("fd00:10:244::/56 le 64",),
+)
+DUAL_INTERNET = NetworkRecord(
+    "internet", "external", 104009, ("203.0.113.0/24", "2001:db8:113::/64"), ("0.0.0.0/0", "::/0"), nat=True
+)
+
+
+def _dual_firewall(*own: str, internet: NetworkRecord = DUAL_INTERNET) -> MachineRecord:
+    return MachineRecord(
+        "fw-alpha", "firewall", 4210000100, ("10.1.255.1", *own), (DUAL_TENANT, internet, UNDERLAY),
+        (), ("lan0", "lan1"),
+    )  # fmt: skip
+
+
+def _snat_rules(fw: MachineRecord) -> list[tuple[list[str], str | list[str]]]:
+    return [
+        ([str(s) for s in r.sources], r.to if isinstance(r.to, str) else [str(a) for a in r.to])
+        for r in build_firewall_state(fw).snat
+    ]
+
+
+def test_unique_local_ipv6_is_translated_and_global_ipv6_routed_as_it_is() -> None:
+    # One rule per family: the ULA pod prefix leaves translated, 2001:db8:10::/56 untranslated.
+    assert _snat_rules(_dual_firewall()) == [
+        (["10.10.0.0/22"], "masquerade"),
+        (["fd00:10:244::/56"], "masquerade"),
+    ]
+
+
+def test_each_family_translates_to_an_own_address_of_its_own_or_masquerades() -> None:
+    assert _snat_rules(_dual_firewall("203.0.113.7")) == [
+        (["10.10.0.0/22"], ["203.0.113.7"]),
+        (["fd00:10:244::/56"], "masquerade"),
+    ]
+    assert _snat_rules(_dual_firewall("203.0.113.7", "2001:db8:113::7")) == [
+        (["10.10.0.0/22"], ["203.0.113.7"]),
+        (["fd00:10:244::/56"], ["2001:db8:113::7"]),
+    ]
+
+
+def test_no_rule_for_a_family_the_external_network_does_not_reach() -> None:
+    ipv4_only = NetworkRecord("internet", "external", 104009, ("203.0.113.0/24",), ("0.0.0.0/0",), nat=True)
+    assert _snat_rules(_dual_firewall(internet=ipv4_only)) == [(["10.10.0.0/22"], "masquerade")]
+    untranslated = NetworkRecord("internet", "external", 104009, DUAL_INTERNET.prefixes, ("::/0",), nat=False)
+    assert _snat_rules(_dual_firewall(internet=untranslated)) == []

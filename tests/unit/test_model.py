@@ -185,6 +185,12 @@ def test_machine_state_refused_with_path(case: str, mutate: Any, path: str) -> N
     assert path in [p for p, _ in exc.value.problems], exc.value.problems
 
 
+def _ipv6_sources_ipv4_target(d: dict[str, Any]) -> None:
+    # Translating IPv6 to nothing would leave it untranslated without saying so: refused instead.
+    d["vrfs"][1]["addresses"] = ["203.0.113.9"]
+    d["snat"][0].update(sources=["10.10.0.0/22", "fd00:10:244::/56"], to=["203.0.113.9"])
+
+
 FIREWALL_CASES: list[tuple[str, Any, str]] = [
     ("import from unknown vrf", lambda d: d["vrfs"][0]["imports"][0].update({"from": "Vrf9"}),
      "vrfs[Vrf100010].imports[Vrf9]"),
@@ -193,6 +199,8 @@ FIREWALL_CASES: list[tuple[str, Any, str]] = [
     ("destination on private", lambda d: d["vrfs"][0].update(destination_prefixes=["0.0.0.0/0"]),
      "vrfs[Vrf100010].destination_prefixes"),
     ("empty snat target", lambda d: d["snat"][0].update(to=[]), "snat[0].to"),
+    ("snat target lacks a family", _ipv6_sources_ipv4_target, "snat[0].to"),
+    ("family translated twice", lambda d: d["snat"].append(dict(d["snat"][0])), "snat[Vrf104009]"),
 ]  # fmt: skip
 
 

@@ -46,9 +46,9 @@ def build_firewall_state(firewall: MachineRecord) -> FirewallState:
 
     Private networks import the destination prefixes of every external network; external networks
     import the private prefixes marked no-export; an external network with `nat` translates the
-    private IPv4 prefixes (and their extra prefixes) leaving through it to the firewall's own IPv4
-    addresses in that network (its IPs inside the network's prefixes, the VRF's `addresses`), or
-    masquerades them when the firewall has none there.
+    private IPv4 and unique local IPv6 prefixes (and extra prefixes) leaving through it, one rule per
+    family it reaches, to the firewall's own addresses of that family in the network (its IPs inside
+    the network's prefixes, the VRF's `addresses`), or masquerades them when it has none there.
     """
     if firewall.asn is None or firewall.role != "firewall":
         raise ValidationError(f"{firewall.name} is not allocated as a firewall", "machine")
@@ -59,20 +59,41 @@ def build_firewall_state(firewall: MachineRecord) -> FirewallState:
     privates = [n for n in firewall.networks if n.kind == "private" and n.vni is not None]
     externals = [n for n in firewall.networks if n.kind == "external" and n.vni is not None]
     cluster = sorted({p for n in privates for p in (*n.prefixes, *(x.split()[0] for x in n.extra_prefixes))})
-    snat = [
-        Snat(vrf=f"Vrf{e.vni}", sources=[c for c in cluster if ":" not in c], to=_snat_to(firewall, e))
-        for e in externals
-        if e.nat and any(":" not in c for c in cluster)
-    ]
     return FirewallState(
         firewall=Firewall(name=firewall.name, asn=firewall.asn, router_id=address, vtep=address),
         uplinks=sorted(firewall.nics),
         vrfs=[_vrf(firewall, n, privates, externals) for n in (*privates, *externals)],
-        snat=snat,
+        snat=[rule for e in externals if e.nat for rule in _snat(firewall, e, cluster)],
         cluster_prefixes=cluster,
     )
 
 
-def _snat_to(firewall: MachineRecord, external: NetworkRecord) -> Literal["masquerade"] | list[IPAddress]:
-    own = [ipaddress.ip_address(a) for a in firewall.ips_in(external) if ":" not in a]
-    return own or "masquerade"
+# Unique local addresses (RFC 4193) are not routed on the internet: like private IPv4 they leave
+# translated.  Global IPv6 prefixes are routed as they are (translating them would only break
+# end-to-end addressing).  Kubernetes' dual-stack defaults (kind, kubeadm) are ULA pod prefixes.
+ULA = ipaddress.ip_network("fc00::/7")
+
+
+def _translated(prefix: str) -> bool:
+    network = ipaddress.ip_network(prefix)
+    return network.version == 4 or network.subnet_of(ULA)  # type: ignore[arg-type]
+
+
+def _snat(firewall: MachineRecord, external: NetworkRecord, cluster: list[str]) -> list[Snat]:
+    """One rule per family that has translated sources and that `external` reaches."""
+    rules = []
+    reach = (*external.prefixes, *external.destination_prefixes)
+    for family in (4, 6):
+        sources = [c for c in cluster if ipaddress.ip_network(c).version == family and _translated(c)]
+        if sources and any(ipaddress.ip_network(r).version == family for r in reach):
+            rules.append(
+                Snat(vrf=f"Vrf{external.vni}", sources=sources, to=_snat_to(firewall, external, family))
+            )
+    return rules
+
+
+def _snat_to(
+    firewall: MachineRecord, external: NetworkRecord, family: int
+) -> Literal["masquerade"] | list[IPAddress]:
+    own = [ipaddress.ip_address(a) for a in firewall.ips_in(external)]
+    return [a for a in own if a.version == family] or "masquerade"

@@ -48,12 +48,12 @@ def nics(machine: int) -> list[dict[str, str]]:
     return [{"name": f"lan{i}", "mac": f"aa:00:00:00:{machine:02x}:{i:02x}"} for i in range(2)]
 
 
-async def declare(api: ApiClient) -> None:
-    """Declare the fabric: partition fra, projects, networks, leaves and spine, machines (uncabled)."""
+async def declare(api: ApiClient, networks: list[dict[str, Any]] = NETWORKS) -> None:
+    """Declare the fabric: partition fra, projects, `networks`, leaves and spine, machines (uncabled)."""
     await api.request("POST", "/v1/partitions", PARTITION)
     await api.request("POST", "/v1/projects", {"name": "alpha"})
     await api.request("POST", "/v1/projects", {"name": "beta"})
-    for net in NETWORKS:
+    for net in networks:
         await api.request("POST", "/v1/networks", net)
     for leaf in ("leaf01", "leaf02"):
         await api.request(

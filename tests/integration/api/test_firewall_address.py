@@ -13,13 +13,19 @@ from typing import Any
 
 import pytest
 from conftest import Server
-from scenario import PARTITION, cable, declare
+from scenario import NETWORKS, PARTITION, cable, declare
 from test_api import admin, expect_problem
 from test_operator import fabric
 
 from fabric.adapters.api_client import ApiClient
 from fabric.model import FirewallState
 
+# alpha-net with a unique local pod prefix beside its global IPv6 one: the ULA leaves translated.
+ULA_PODS = "fd00:10:244::/56"
+ALPHA_ULA = [
+    {**n, "extra_prefixes": [*n["extra_prefixes"], f"{ULA_PODS} le 64"]} if n["name"] == "alpha-net" else n
+    for n in NETWORKS
+]
 EXTRA_NETWORKS: list[dict[str, Any]] = [
     # Served by fw1, dual stack, with room for exactly one IPv4 address (a /32): the exhaustion case.
     {
@@ -42,7 +48,7 @@ async def _firewall(api: ApiClient) -> FirewallState:
 
 
 async def _declared(api: ApiClient) -> None:
-    await declare(api)
+    await declare(api, ALPHA_ULA)
     for net in EXTRA_NETWORKS:
         await api.request("POST", "/v1/networks", net)
     other = {
@@ -68,7 +74,19 @@ async def test_own_address_becomes_the_snat_source(server: Server) -> None:
     async with admin(server) as api:
         await _declared(api)
         before = await _firewall(api)
-        assert [r.to for r in before.snat] == ["masquerade", "masquerade"]
+        # internet reaches IPv4 only; partner both families: its ULA sources get a rule of their own.
+        vrf_of = {
+            v.name: "partner" if "192.0.2.77/32" in map(str, v.prefixes) else "internet" for v in before.vrfs
+        }
+        rules = sorted(
+            (vrf_of[r.vrf], r.sources[0].version, r.to, [str(s) for s in r.sources][-1]) for r in before.snat
+        )
+        assert [r[:3] for r in rules] == [
+            ("internet", 4, "masquerade"),
+            ("partner", 4, "masquerade"),
+            ("partner", 6, "masquerade"),
+        ]
+        assert rules[2][3] == ULA_PODS
 
         # The operator's way: the CLI's generic create (`POST /v1/ips`).
         cli = fabric(server, "api", "create", "ip", "network=internet", "firewall=fw1", "-o", "json")
@@ -86,11 +104,15 @@ async def test_own_address_becomes_the_snat_source(server: Server) -> None:
         partner = next(v for v in after.vrfs if "2001:db8:ee::/64" in map(str, v.prefixes))
         assert sorted(map(str, internet.addresses)) == sorted([given["address"], "203.0.113.200"])
         assert list(map(str, partner.addresses)) == [v6["address"]]
-        snat = {r.vrf: r.to for r in after.snat}
-        assert snat[internet.name] != "masquerade"
-        assert sorted(map(str, snat[internet.name])) == sorted([given["address"], chosen["address"]])
-        # SNAT translates IPv4 sources only: an IPv6 own address does not turn masquerade into `to`.
-        assert snat[partner.name] == "masquerade" and len(vrfs) == 3
+        snat = {(r.vrf, r.sources[0].version): r.to for r in after.snat}
+        assert snat[internet.name, 4] != "masquerade"
+        assert sorted(map(str, snat[internet.name, 4])) == sorted([given["address"], chosen["address"]])
+        # Each family translates to an own address of its family: partner's IPv6 one takes the ULA
+        # pods, its IPv4 still masquerades (no IPv4 own address there yet).
+        assert snat[partner.name, 4] == "masquerade" and list(map(str, snat[partner.name, 6])) == [
+            v6["address"]
+        ]
+        assert len(vrfs) == 3
 
         ip = await api.request("GET", f"/v1/ips/{given['address']}")
         assert ip["machine"] == "fw1"

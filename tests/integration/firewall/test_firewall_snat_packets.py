@@ -1,7 +1,8 @@
 """SNAT to the firewall's own external address, proven with packets, from the store to the kernel.
 
-A real `fabric api` (SQLite) allocates fw1 serving alpha-net and the internet; the operator attaches
-an address of the internet to fw1 with the CLI (`fabric api create ip network=internet firewall=fw1`);
+A real `fabric api` (SQLite) allocates fw1 serving alpha-net (IPv4, a global IPv6 prefix and a unique
+local IPv6 pod prefix) and the internet (IPv4 and IPv6); the operator attaches addresses of the internet
+to fw1 with the CLI (`fabric api create ip network=internet firewall=fw1 [family=6]`);
 `fabric api state firewall fw1` is the FirewallState, `fabric firewall compile --state` the ruleset,
 applied with `NftTable` (the daemon's adapter) in the firewall namespace; real TCP and UDP go from a
 client in the cluster to a server outside, which answers with the source address it sees.
@@ -31,13 +32,22 @@ from fabric.model import FirewallState, load_file
 from fabric.render.nft import render_ruleset
 from lab.rig import Netns, Rig, veth, wait_until
 from tests.integration.api.conftest import FABRIC, Server, start_server, stop_server
-from tests.integration.api.scenario import declare, lldp_status
+from tests.integration.api.scenario import NETWORKS, declare, lldp_status
 
 pytestmark = pytest.mark.needs("netns", "nft")
 WHOAMI = str(Path(__file__).with_name("whoami.py"))
 PORT = 7007
-TRANSFER4 = "100.64.9.1"  # the firewall's end of the external link: masquerade's choice
+TRANSFER4, TRANSFER6 = "100.64.9.1", "fd00:9::1"  # the firewall's end of the external link: masquerade's
 SERVER4, SERVER6 = "198.51.100.80", "2001:db8:99::80"  # a host on the internet (on the server's lo)
+ULA_PODS = "fd00:10:244::/56"  # kind's and kubeadm's dual-stack default: leaves translated
+DUAL_STACK = {
+    "internet": {
+        "prefixes": ["203.0.113.0/24", "2001:db8:ffff::/64"],
+        "destination_prefixes": ["0.0.0.0/0", "::/0"],
+    },
+    "alpha-net": {"extra_prefixes": ["10.244.0.0/16 le 24", f"{ULA_PODS} le 64"]},
+}
+NETWORKS_DUAL_STACK = [{**n, **DUAL_STACK.get(n["name"], {})} for n in NETWORKS]
 
 
 @dataclass
@@ -69,7 +79,7 @@ class Snat:
 
 async def _allocate(api: Server) -> None:
     async with ApiClient(api.url, api.admin) as client:
-        await declare(client)
+        await declare(client, NETWORKS_DUAL_STACK)
         for leaf in (0, 1):
             await client.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
         await client.request("POST", "/v1/firewalls/fw1/allocate", {"networks": ["alpha-net", "internet"]})
@@ -87,13 +97,13 @@ def snat(rig: Rig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snat]:
         veth(client, "eth0", fw, "int0")
         veth(fw, "ext0", server, "eth0")
         fw.ip("addr", "add", f"{TRANSFER4}/30", "dev", "ext0")
-        fw.ip("addr", "add", "fd00:9::1/64", "dev", "ext0", "nodad")
+        fw.ip("addr", "add", f"{TRANSFER6}/64", "dev", "ext0", "nodad")
         server.ip("addr", "add", "100.64.9.2/30", "dev", "eth0")
         server.ip("addr", "add", "fd00:9::2/64", "dev", "eth0", "nodad")
         server.ip("addr", "add", f"{SERVER4}/32", "dev", "lo")
         server.ip("addr", "add", f"{SERVER6}/128", "dev", "lo", "nodad")
         server.ip("route", "add", "default", "via", TRANSFER4)
-        server.ip("-6", "route", "add", "default", "via", "fd00:9::1")
+        server.ip("-6", "route", "add", "default", "via", TRANSFER6)
         fw.ip("route", "add", "default", "via", "100.64.9.2")
         fw.ip("-6", "route", "add", "default", "via", "fd00:9::2")
         log = work / "whoami.log"
@@ -106,22 +116,33 @@ def snat(rig: Rig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snat]:
         stop_server(api.pid)
 
 
-def _cluster_side(snat: Snat, state: FirewallState) -> tuple[str, str]:
-    """The client's addresses: the first hosts of alpha-net's prefixes (inside the SNAT sources)."""
+@dataclass
+class Clients:
+    """The client's addresses: one in alpha-net's IPv4 prefix, its global IPv6 prefix and the ULA pods."""
+
+    v4: str
+    global6: str
+    ula6: str
+
+
+def _cluster_side(snat: Snat, state: FirewallState) -> Clients:
+    """The first hosts of alpha-net's prefixes and its ULA pod prefix on the client (the SNAT sources)."""
     private = next(v for v in state.vrfs if v.kind == "private")
-    v4 = next(p for p in private.prefixes if p.version == 4)
-    v6 = next(p for p in private.prefixes if p.version == 6)
-    client4, client6 = str(v4.network_address + 10), str(v6.network_address + 10)
+    prefixes = [
+        next(p for p in private.prefixes if p.version == 4),
+        next(p for p in private.prefixes if p.version == 6),
+        ipaddress.ip_network(ULA_PODS),
+    ]
+    clients = Clients(*(str(p.network_address + 10) for p in prefixes))
     present = snat.client.exec(["ip", "-j", "addr", "show", "dev", "eth0"]).stdout
-    if f'"{client4}"' not in present:
-        gw4, gw6 = str(v4.network_address + 1), str(v6.network_address + 1)
-        snat.client.ip("addr", "add", f"{client4}/{v4.prefixlen}", "dev", "eth0")
-        snat.client.ip("addr", "add", f"{client6}/{v6.prefixlen}", "dev", "eth0", "nodad")
-        snat.fw.ip("addr", "add", f"{gw4}/{v4.prefixlen}", "dev", "int0")
-        snat.fw.ip("addr", "add", f"{gw6}/{v6.prefixlen}", "dev", "int0", "nodad")
-        snat.client.ip("route", "add", "default", "via", gw4)
-        snat.client.ip("-6", "route", "add", "default", "via", gw6)
-    return client4, client6
+    if f'"{clients.v4}"' not in present:
+        for p, client in zip(prefixes, (clients.v4, clients.global6, clients.ula6), strict=True):
+            nodad = ["nodad"] if p.version == 6 else []
+            snat.client.ip("addr", "add", f"{client}/{p.prefixlen}", "dev", "eth0", *nodad)
+            snat.fw.ip("addr", "add", f"{p.network_address + 1}/{p.prefixlen}", "dev", "int0", *nodad)
+        snat.client.ip("route", "add", "default", "via", str(prefixes[0].network_address + 1))
+        snat.client.ip("-6", "route", "add", "default", "via", str(prefixes[1].network_address + 1))
+    return clients
 
 
 def _apply(snat: Snat, state_file: Path) -> None:
@@ -137,47 +158,74 @@ def _apply(snat: Snat, state_file: Path) -> None:
     snat.table.apply(ruleset)
 
 
+def _seen(snat: Snat, clients: Clients, proto: str) -> tuple[str, str, str]:
+    """The sources the server sees from the client's IPv4, global IPv6 and ULA IPv6 address."""
+    return (
+        snat.seen_by_server(clients.v4, SERVER4, proto),
+        snat.seen_by_server(clients.global6, SERVER6, proto),
+        snat.seen_by_server(clients.ula6, SERVER6, proto),
+    )
+
+
+def _attach(snat: Snat, family: int) -> str:
+    """`fabric api create ip network=internet firewall=fw1 family=N`, and the address on ext0 as
+    fabric/firewall/routing.py puts it on the VRF device: beside the transfer address."""
+    argv = ["api", "create", "ip", "network=internet", "firewall=fw1", f"family={family}", "-o", "json"]
+    own: str = json.loads(snat.fabric(*argv).stdout)["address"]
+    nodad = ["nodad"] if family == 6 else []
+    snat.fw.ip("addr", "add", f"{own}/{32 if family == 4 else 128}", "dev", "ext0", *nodad)
+    return own
+
+
 def test_masquerade_without_an_own_address(snat: Snat) -> None:
     state_file = snat.state("masquerade")
     state = load_file(FirewallState, state_file)
-    assert [r.to for r in state.snat] == ["masquerade"]
-    client4, client6 = _cluster_side(snat, state)
+    private4 = next(p for v in state.vrfs if v.kind == "private" for p in v.prefixes if p.version == 4)
+    assert [([str(s) for s in r.sources], r.to) for r in state.snat] == [
+        ([str(private4), "10.244.0.0/16"], "masquerade"),
+        ([ULA_PODS], "masquerade"),
+    ]
+    clients = _cluster_side(snat, state)
     _apply(snat, state_file)
     for proto in ("TCP", "UDP"):
-        assert snat.seen_by_server(client4, SERVER4, proto) == TRANSFER4
-        # IPv6 leaves untranslated: SNAT is for the private IPv4 prefixes only.
-        assert snat.seen_by_server(client6, SERVER6, proto) == client6
+        # The global IPv6 prefix is routed as it is; the ULA pods leave translated like IPv4.
+        assert _seen(snat, clients, proto) == (TRANSFER4, clients.global6, TRANSFER6)
 
 
 def test_snat_to_the_firewalls_own_address(snat: Snat) -> None:
-    attached = json.loads(
-        snat.fabric("api", "create", "ip", "network=internet", "firewall=fw1", "-o", "json").stdout
-    )
-    own = attached["address"]
-    state_file = snat.state("own")
+    own4 = _attach(snat, 4)
+    state_file = snat.state("own4")
     state = load_file(FirewallState, state_file)
     external = next(v for v in state.vrfs if v.kind == "external")
-    assert [str(a) for a in external.addresses] == [own]
-    assert [r.to for r in state.snat] == [[ipaddress.ip_address(own)]]
-    # What fabric/firewall/routing.py does on the VRF device, here on the external interface: the
-    # firewall's own address beside its transfer address.
-    snat.fw.ip("addr", "add", f"{own}/32", "dev", "ext0")
-    client4, client6 = _cluster_side(snat, state)
+    assert [str(a) for a in external.addresses] == [own4]
+    # Each family translates to an own address of its own: IPv6 has none yet and masquerades.
+    assert [r.to for r in state.snat] == [[ipaddress.ip_address(own4)], "masquerade"]
+    clients = _cluster_side(snat, state)
     _apply(snat, state_file)
     rules = snat.fw.exec(["nft", "list", "chain", "inet", "fabric", "postrouting"]).stdout
-    assert f"snat ip to {own}" in rules and "masquerade" not in rules, rules
+    assert f"snat ip to {own4}" in rules and "ip6 daddr != @cluster6 masquerade" in rules, rules
     for proto in ("TCP", "UDP"):
-        assert snat.seen_by_server(client4, SERVER4, proto) == own
-        assert snat.seen_by_server(client6, SERVER6, proto) == client6
+        assert _seen(snat, clients, proto) == (own4, clients.global6, TRANSFER6)
+    own6 = _attach(snat, 6)
+    state_file = snat.state("own6")
+    state = load_file(FirewallState, state_file)
+    assert [r.to for r in state.snat] == [[ipaddress.ip_address(own4)], [ipaddress.ip_address(own6)]]
+    _apply(snat, state_file)
+    rules = snat.fw.exec(["nft", "list", "chain", "inet", "fabric", "postrouting"]).stdout
+    assert f"snat ip6 to {own6}" in rules and "masquerade" not in rules, rules
+    for proto in ("TCP", "UDP"):
+        assert _seen(snat, clients, proto) == (own4, clients.global6, own6)
 
 
 def test_released_address_falls_back_to_masquerade(snat: Snat) -> None:
     state = load_file(FirewallState, snat.state("before-release"))
-    own = str(next(v for v in state.vrfs if v.kind == "external").addresses[0])
-    snat.fabric("api", "release", own)
+    for own in next(v for v in state.vrfs if v.kind == "external").addresses:
+        snat.fabric("api", "release", str(own))
+        # As the plumbing takes it off the VRF device (it keeps exactly `vrfs[].addresses` there).
+        snat.fw.ip("addr", "del", f"{own}/{own.max_prefixlen}", "dev", "ext0")
     state_file = snat.state("released")
-    assert [r.to for r in load_file(FirewallState, state_file).snat] == ["masquerade"]
-    client4, _ = _cluster_side(snat, state)
+    assert [r.to for r in load_file(FirewallState, state_file).snat] == ["masquerade", "masquerade"]
+    clients = _cluster_side(snat, state)
     _apply(snat, state_file)
     for proto in ("TCP", "UDP"):
-        assert snat.seen_by_server(client4, SERVER4, proto) == TRANSFER4
+        assert _seen(snat, clients, proto) == (TRANSFER4, clients.global6, TRANSFER6)
