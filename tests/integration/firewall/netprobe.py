@@ -1,9 +1,11 @@
 """Real TCP and UDP endpoints for the packet tests (run inside a namespace with `python netprobe.py`).
 
-`serve PORT...`: accept TCP connections and echo UDP datagrams on every PORT, on all addresses of both
-families; prints `ready` once every socket is bound.  `probe` (flows as JSON on stdin:
-[[src, dst, port, "TCP"|"UDP"], ...]): tries every flow at once, bound to its source address, and
-prints a JSON list of booleans (connected / answered within the timeout).
+`serve PORT...`: on every PORT, on all addresses of both families, answer each TCP connection and each
+UDP datagram with the peer's address as the server sees it (what SNAT made of the source); prints
+`ready` once every socket is bound.  `probe` (flows as JSON on stdin: [[src, dst, port, "TCP"|"UDP"],
+...]): tries every flow at once, bound to its source address, and prints a JSON list of booleans
+(answered within the timeout).  `ask SRC DST PORT TCP|UDP`: one flow; prints the address the server
+saw (nothing, exit 1, when no answer came).
 """
 
 from __future__ import annotations
@@ -37,15 +39,15 @@ def _bound(family: int, kind: int, port: int) -> socket.socket:
     return sock
 
 
-def _echo(sock: socket.socket) -> None:
-    data, ancillary, _, peer = sock.recvmsg(2048, 256)
+def _answer(sock: socket.socket) -> None:
+    _, ancillary, _, peer = sock.recvmsg(2048, 256)
     reply = []
     for level, kind, info in ancillary:
         if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
             reply.append((level, IP_PKTINFO, bytes(4) + info[8:12] + bytes(4)))  # spec_dst = asked address
         elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO:
             reply.append((level, IPV6_PKTINFO, info[:16] + bytes(4)))
-    sock.sendmsg([data], reply, 0, peer)
+    sock.sendmsg([peer[0].encode()], reply, 0, peer)
 
 
 def serve(ports: list[int]) -> None:
@@ -60,28 +62,36 @@ def serve(ports: list[int]) -> None:
             sock = key.fileobj
             assert isinstance(sock, socket.socket)
             if sock.type == socket.SOCK_STREAM:
-                conn, _ = sock.accept()
-                conn.sendall(b"hello\n")
+                conn, peer = sock.accept()
+                conn.sendall(peer[0].encode())
                 conn.close()
             else:
-                _echo(sock)
+                _answer(sock)
 
 
-def _one(flow: list) -> bool:
-    src, dst, port, proto = flow
+def ask(src: str, dst: str, port: int, proto: str) -> str:
+    """The source address the server at `dst` saw for a flow from `src` (OSError when none came)."""
     family = socket.AF_INET6 if ":" in dst else socket.AF_INET
     kind = socket.SOCK_STREAM if proto == "TCP" else socket.SOCK_DGRAM
     with socket.socket(family, kind) as sock:
         sock.settimeout(TIMEOUT)
         sock.bind((src, 0))
-        try:
-            if kind == socket.SOCK_STREAM:
-                sock.connect((dst, port))
-                return sock.recv(16).startswith(b"hello")
-            sock.sendto(b"ping", (dst, port))
-            return sock.recvfrom(16)[0] == b"ping"
-        except OSError:
-            return False
+        if kind == socket.SOCK_STREAM:
+            sock.connect((dst, port))
+            seen = sock.recv(64).decode()
+        else:
+            sock.sendto(b"who", (dst, port))
+            seen = sock.recvfrom(64)[0].decode()
+    if not seen:
+        raise OSError(f"{dst} {port}/{proto} closed without an answer")
+    return seen
+
+
+def _one(flow: list) -> bool:
+    try:
+        return bool(ask(*flow))
+    except OSError:
+        return False
 
 
 def probe() -> None:
@@ -93,5 +103,11 @@ def probe() -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve([int(p) for p in sys.argv[2:]])
+    elif sys.argv[1] == "ask":
+        try:
+            print(ask(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]))
+        except OSError as exc:
+            print(exc, file=sys.stderr)
+            sys.exit(1)
     else:
         probe()

@@ -35,7 +35,7 @@ from tests.integration.api.conftest import FABRIC, Server, start_server, stop_se
 from tests.integration.api.scenario import NETWORKS, declare, lldp_status
 
 pytestmark = pytest.mark.needs("netns", "nft")
-WHOAMI = str(Path(__file__).with_name("whoami.py"))
+NETPROBE = str(Path(__file__).with_name("netprobe.py"))
 PORT = 7007
 TRANSFER4, TRANSFER6 = "100.64.9.1", "fd00:9::1"  # the firewall's end of the external link: masquerade's
 SERVER4, SERVER6 = "198.51.100.80", "2001:db8:99::80"  # a host on the internet (on the server's lo)
@@ -72,7 +72,7 @@ class Snat:
         return path
 
     def seen_by_server(self, src: str, dst: str, proto: str) -> str:
-        out = self.client.exec([sys.executable, WHOAMI, "ask", src, dst, str(PORT), proto], timeout=20)
+        out = self.client.exec([sys.executable, NETPROBE, "ask", src, dst, str(PORT), proto], timeout=20)
         assert out.ok, out.describe()
         return out.stdout.strip()
 
@@ -106,11 +106,9 @@ def snat(rig: Rig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snat]:
         server.ip("-6", "route", "add", "default", "via", TRANSFER6)
         fw.ip("route", "add", "default", "via", "100.64.9.2")
         fw.ip("-6", "route", "add", "default", "via", "fd00:9::2")
-        log = work / "whoami.log"
-        server.start(
-            [sys.executable, WHOAMI, "serve", str(PORT), SERVER4, SERVER6], what="whoami", log_path=log
-        )
-        wait_until(lambda: log.exists() and "ready" in log.read_text(), timeout=10, what="whoami server")
+        log = work / "netprobe.log"
+        server.start([sys.executable, NETPROBE, "serve", str(PORT)], what="netprobe", log_path=log)
+        wait_until(lambda: log.exists() and "ready" in log.read_text(), timeout=10, what="netprobe server")
         yield Snat(api, client, fw, server, NftTable(prefix=["ip", "netns", "exec", fw.name]), work)
     finally:
         stop_server(api.pid)
