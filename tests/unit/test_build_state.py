@@ -93,8 +93,10 @@ def test_firewall_state_leaks_and_nats() -> None:
     private, external = state.vrfs
     assert private.kind == "private" and external.kind == "external"
     assert private.imports[0].from_vrf == "Vrf104009"
+    # The pod CIDR (an extra prefix) too: replies to its translated traffic are routed there.
     assert external.imports[0].no_export and [str(p) for p in external.imports[0].prefixes] == [
-        "10.10.0.0/22"
+        "10.10.0.0/22",
+        "10.244.0.0/16",
     ]
     assert state.snat[0].vrf == "Vrf104009"
     assert [str(p) for p in state.snat[0].sources] == ["10.10.0.0/22", "10.244.0.0/16"]

@@ -25,10 +25,12 @@ def _vrf(
             if e.destination_prefixes
         ]
     else:
+        # The extra prefixes (pod CIDRs) too: a reply to translated pod traffic is routed in the
+        # external VRF once conntrack has put the pod's address back, so it needs their routes.
         imports = [
-            VrfImport(from_vrf=f"Vrf{p.vni}", prefixes=list(p.prefixes), no_export=True)
+            VrfImport(from_vrf=f"Vrf{p.vni}", prefixes=_networks(p), no_export=True)
             for p in privates
-            if p.prefixes
+            if _networks(p)
         ]
     return FirewallVrf(
         name=f"Vrf{network.vni}",
@@ -41,14 +43,20 @@ def _vrf(
     )
 
 
+def _networks(network: NetworkRecord) -> list[str]:
+    """A network's prefixes and extra prefixes (their network part: "10.244.0.0/16 le 24")."""
+    return [*network.prefixes, *(x.split()[0] for x in network.extra_prefixes)]
+
+
 def build_firewall_state(firewall: MachineRecord) -> FirewallState:
     """The desired state of an allocated firewall (unsealed).
 
     Private networks import the destination prefixes of every external network; external networks
-    import the private prefixes marked no-export; an external network with `nat` translates the
-    private IPv4 and unique local IPv6 prefixes (and extra prefixes) leaving through it, one rule per
-    family it reaches, to the firewall's own addresses of that family in the network (its IPs inside
-    the network's prefixes, the VRF's `addresses`), or masquerades them when it has none there.
+    import the private prefixes and extra prefixes marked no-export; an external network with `nat`
+    translates the private IPv4 and unique local IPv6 prefixes (and extra prefixes) leaving through
+    it, one rule per family it reaches, to the firewall's own addresses of that family in the network
+    (its IPs inside the network's prefixes, the VRF's `addresses`), or masquerades them when it has
+    none there.
     """
     if firewall.asn is None or firewall.role != "firewall":
         raise ValidationError(f"{firewall.name} is not allocated as a firewall", "machine")
@@ -58,7 +66,7 @@ def build_firewall_state(firewall: MachineRecord) -> FirewallState:
     address = router_id(MachineRecord(name=firewall.name, role=None, ips=tuple(firewall.ips_in(underlay[0]))))
     privates = [n for n in firewall.networks if n.kind == "private" and n.vni is not None]
     externals = [n for n in firewall.networks if n.kind == "external" and n.vni is not None]
-    cluster = sorted({p for n in privates for p in (*n.prefixes, *(x.split()[0] for x in n.extra_prefixes))})
+    cluster = sorted({p for n in privates for p in _networks(n)})
     return FirewallState(
         firewall=Firewall(name=firewall.name, asn=firewall.asn, router_id=address, vtep=address),
         uplinks=sorted(firewall.nics),

@@ -33,7 +33,9 @@ spec.json::
                 "addresses": ["10.10.0.1/24"]}],
      "hosts": {"tenant": {"addresses": [["eth0", "10.10.0.5/24"]], "routes": [["default", "10.10.0.1"]]}},
      "servers": [{"node": "internet", "address": "198.51.100.80", "port": 80, "proto": "udp"}],
-     "probes": [{"name": "egress-80-v4", "from": "tenant", "to": "198.51.100.80", "port": 80}],
+     "probes": [{"name": "egress-80-v4", "from": "tenant", "to": "198.51.100.80", "port": 80},
+                {"name": "egress-ula", "from": "tenant", "source": "fd00:10:244::5",
+                 "to": "2001:db8:beef::80", "port": 80}],
      "then": {"state": "masquerade.json", "probes": [...]},
      "expect": {"Vrf100010": ["0.0.0.0/0"]},
      "announced": {"Vrf104009": ["203.0.113.9/32"]},
@@ -163,17 +165,21 @@ def serve_udp(address: str, port: int, ready: threading.Event, stop: threading.E
             sock.sendto(f"{peer[0]}\n".encode(), peer)
 
 
-def probe(to: str, port: int, proto: str = "tcp") -> dict[str, Any]:
-    """One TCP connection or UDP exchange: did it go through, which source did the server see."""
+def probe(to: str, port: int, proto: str = "tcp", source: str | None = None) -> dict[str, Any]:
+    """One TCP connection or UDP exchange (from `source`, else the address the route picks): did it go
+    through, which source did the server see."""
     begin = time.monotonic()
     try:
         if proto == "udp":
             with socket.socket(_family(to), socket.SOCK_DGRAM) as sock:
                 sock.settimeout(CONNECT_TIMEOUT)
+                if source:
+                    sock.bind((source, 0))
                 sock.sendto(b"who", (to, port))
                 seen = sock.recvfrom(64)[0].decode().strip()
         else:
-            with socket.create_connection((to, port), timeout=CONNECT_TIMEOUT) as conn:
+            bound = (source, 0) if source else None
+            with socket.create_connection((to, port), timeout=CONNECT_TIMEOUT, source_address=bound) as conn:
                 seen = conn.makefile().readline().strip()
         return {"connected": True, "seen_source": seen, "seconds": round(time.monotonic() - begin, 2)}
     except OSError as exc:
@@ -323,7 +329,14 @@ def start_servers(nodes: dict[str, Netns], servers: list[dict[str, Any]], stop: 
 def run_probes(nodes: dict[str, Netns], probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """All probes at once (a denied one waits out its timeout; in parallel that is paid once)."""
     futures = [
-        (p, in_netns(nodes[p["from"]], partial(probe, p["to"], p["port"], p.get("proto", "tcp")), wait=False))
+        (
+            p,
+            in_netns(
+                nodes[p["from"]],
+                partial(probe, p["to"], p["port"], p.get("proto", "tcp"), p.get("source")),
+                wait=False,
+            ),
+        )
         for p in probes
     ]
     return [{**p, **future.result(timeout=60)} for p, future in futures]

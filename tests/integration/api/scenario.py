@@ -48,9 +48,11 @@ def nics(machine: int) -> list[dict[str, str]]:
     return [{"name": f"lan{i}", "mac": f"aa:00:00:00:{machine:02x}:{i:02x}"} for i in range(2)]
 
 
-async def declare(api: ApiClient, networks: list[dict[str, Any]] = NETWORKS) -> None:
-    """Declare the fabric: partition fra, projects, `networks`, leaves and spine, machines (uncabled)."""
-    await api.request("POST", "/v1/partitions", PARTITION)
+async def declare(
+    api: ApiClient, networks: list[dict[str, Any]] = NETWORKS, partition: dict[str, Any] = PARTITION
+) -> None:
+    """Declare the fabric: `partition` fra, projects, `networks`, leaves and spine, machines (uncabled)."""
+    await api.request("POST", "/v1/partitions", partition)
     await api.request("POST", "/v1/projects", {"name": "alpha"})
     await api.request("POST", "/v1/projects", {"name": "beta"})
     for net in networks:

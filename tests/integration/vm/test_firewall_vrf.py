@@ -1,14 +1,18 @@
 """The firewall with real kernel VRFs, in a qemu VM: route leaking, nftables, SNAT, packets crossing.
 
 This machine has no kernel VRF devices, so the scenario (lab/vm/scenarios/firewall_vrf.py) runs once
-per module inside a `KernelVm`.  The firewall is fw-alpha of the examples with its own addresses in the
-external VRF (`vrfs[].addresses`: 203.0.113.9, 2001:db8:ffff::9) and SNAT, IPv4 and IPv6, `to` them.
-Its VRF devices, with those addresses, are made by the daemon's `Routing.plumb`, its FRR is
-`render_firewall_frr(state)` as rendered (which announces them as `network A/32`), its nftables table
-is what `fabric firewall compile --state` makes of tests/data/vm-firewall/.  In the same boot, after
-the probes, a second state (the same with `to: masquerade`) is compiled and applied over the first
-and egress is probed again: the two are told apart because the external port carries a different
-address (203.0.113.1, 2001:db8:ffff::1), which masquerade takes.
+per module inside a `KernelVm`.  The firewall's state comes from the store: a real `fabric api`
+(SQLite, on the host) allocates fw1 for the tenant network (10.10.0.0/22, 2001:db8:10::/56 and the
+unique local pod prefix fd00:10:244::/56) and the internet, the operator attaches the firewall's own
+internet addresses with the CLI (203.0.113.9, 2001:db8:ffff::9), and `fabric api state firewall fw1`
+is the document.  SNAT therefore translates IPv4 and the ULA pods `to` the own addresses, and routes
+the global IPv6 prefix as it is.  The VRF devices, with the own addresses, are made by the daemon's
+`Routing.plumb`, FRR is `render_firewall_frr(state)` as rendered (which announces them as `network
+A/32`), the nftables table is what `fabric firewall compile --state` makes of tests/data/vm-firewall/.
+In the same boot, after the probes, the state after `fabric api release` of both addresses (SNAT
+back to masquerade) is compiled and applied over the first and egress is probed again: the two are
+told apart because the external port carries a different address (203.0.113.1, 2001:db8:ffff::1),
+which masquerade takes.
 
 Scenario-only pieces, because the firewall's own config has no source for them here (in production
 the routes arrive from the leaves as EVPN type-5 routes): `SCENARIO_FRR` puts the tenant's LB
@@ -21,7 +25,9 @@ addresses are assigned by the scenario (FirewallState has no field for them).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,12 +35,16 @@ from typing import Any
 
 import pytest
 
+from fabric.adapters.api_client import ApiClient
+from fabric.adapters.process import run as run_command
 from fabric.core.frr_model import FrrOptions
 from fabric.model import FirewallState, load
 from fabric.render.frr import render_firewall_frr
 from lab.rig import Rig
 from lab.vm import VmResult, run_spec_scenario
 from lab.vm.scenarios import firewall_vrf
+from tests.integration.api.conftest import FABRIC, Server, start_server, stop_server
+from tests.integration.api.scenario import NETWORKS, PARTITION, declare, lldp_status
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs("netns", "frr", "nft", "qemu")]
 
@@ -42,7 +52,10 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 MANIFESTS = DATA / "vm-firewall"  # not under k8s/, whose whole tree the golden cases load
 OPTIONS = FrrOptions(frr_version="8.4")  # the FRR on the host root the guest runs
 TENANT, EXTERNAL = "Vrf100010", "Vrf104009"
+ASN = 4210000100  # the first of the partition's machine ASNs: fw1's
 POD = ("10.10.0.5", "2001:db8:10::5")  # the tenant host: pod web-0 of the manifests
+POD_ULA = "fd00:10:244::5"  # web-0's unique local address: leaves translated (global IPv6 does not)
+ULA_PODS = "fd00:10:244::/56"
 LB = ("10.10.1.100", "2001:db8:10:1::100")  # Service tenant/web's load-balancer addresses
 FW_EXTERNAL = ("203.0.113.1", "2001:db8:ffff::1")  # the firewall's port address (masquerade's pick)
 OWN = ("203.0.113.9", "2001:db8:ffff::9")  # the firewall's own addresses (`vrfs[].addresses`)
@@ -60,7 +73,7 @@ vrf {EXTERNAL}
  ip route 0.0.0.0/0 {UPSTREAM[0]}
  ipv6 route ::/0 {UPSTREAM[1]}
 exit-vrf
-router bgp 4210000100 vrf {TENANT}
+router bgp {ASN} vrf {TENANT}
  address-family ipv4 unicast
   redistribute connected
   redistribute static
@@ -70,7 +83,7 @@ router bgp 4210000100 vrf {TENANT}
   redistribute static
  exit-address-family
 exit
-router bgp 4210000100 vrf {EXTERNAL}
+router bgp {ASN} vrf {EXTERNAL}
  address-family ipv4 unicast
   redistribute static
  exit-address-family
@@ -82,17 +95,70 @@ exit
 # Leaked into the tenant VRF (what the external network offers) and into the external one (no-export).
 LEAKED = {
     TENANT: ["0.0.0.0/0", "::/0"],
-    EXTERNAL: ["10.10.0.0/24", "2001:db8:10::/64", f"{LB[0]}/32", f"{LB[1]}/128"],
+    # The ULA pod route too (an extra prefix): replies to its translated traffic are routed there.
+    EXTERNAL: ["10.10.0.0/24", "2001:db8:10::/64", "fd00:10:244::/64", f"{LB[0]}/32", f"{LB[1]}/128"],
 }
 
 
-def _state(to: str | list[str]) -> FirewallState:
-    """fw-alpha with its own addresses in the external VRF, SNAT (IPv4 and IPv6) `to` as given."""
-    data = json.loads((DATA / "examples" / "firewall-alpha.json").read_text())
-    data["vrfs"][1]["addresses"] = list(OWN)
-    data["snat"][0]["sources"].append("2001:db8:10::/56")
-    data["snat"][0]["to"] = to
-    return load(FirewallState, data)
+# The store's fabric of tests/integration/api/scenario.py with this module's VNIs and prefixes.
+VM_PARTITION = {
+    **PARTITION,
+    "vni_range": {"first": 100000, "last": 109999},
+    "machine_asn_range": {"first": ASN, "last": ASN + 99},
+}
+VM_NETWORKS = {
+    # Carved first from these supers, alpha-net gets 10.10.0.0/22 and 2001:db8:10::/56.
+    "tenants": {"prefixes": ["10.10.0.0/16", "2001:db8:10::/48"], "child_lengths": {"4": 22, "6": 56}},
+    "internet": {
+        "vni": 104009,
+        "prefixes": ["203.0.113.0/24", "2001:db8:ffff::/48"],
+        "destination_prefixes": ["0.0.0.0/0", "::/0"],
+    },
+    "alpha-net": {"vni": 100010, "extra_prefixes": ["10.244.0.0/16 le 24", f"{ULA_PODS} le 64"]},
+}
+
+
+def _fabric(api: Server, *args: str) -> str:
+    env = {**os.environ, "FABRIC_URL": api.url, "FABRIC_TOKEN": api.admin}
+    result = run_command([FABRIC, *args], env=env, timeout=60)
+    assert result.ok, result.describe()
+    return result.stdout
+
+
+async def _allocate(api: Server) -> None:
+    async with ApiClient(api.url, api.admin) as client:
+        networks = [{**n, **VM_NETWORKS.get(n["name"], {})} for n in NETWORKS]
+        await declare(client, networks, VM_PARTITION)
+        for leaf in (0, 1):
+            await client.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
+        await client.request("POST", "/v1/firewalls/fw1/allocate", {"networks": ["alpha-net", "internet"]})
+
+
+def _states(work: Path) -> tuple[FirewallState, FirewallState]:
+    """fw1's document from a real `fabric api`: with its own internet addresses attached by the CLI,
+    and after they are released (SNAT back to masquerade)."""
+    api = start_server(f"sqlite:///{work}/fabric.db", "sqlite")
+    try:
+        asyncio.run(_allocate(api))
+        for family, own in ((4, OWN[0]), (6, OWN[1])):
+            _fabric(
+                api,
+                "api",
+                "create",
+                "ip",
+                "network=internet",
+                "firewall=fw1",
+                f"family={family}",
+                f"address={own}",
+            )
+        own = load(FirewallState, json.loads(_fabric(api, "api", "state", "firewall", "fw1")))
+        for address in OWN:
+            _fabric(api, "api", "release", address)
+        released = load(FirewallState, json.loads(_fabric(api, "api", "state", "firewall", "fw1")))
+    finally:
+        stop_server(api.pid)
+    assert own.firewall.asn == ASN and [v.name for v in own.vrfs] == [TENANT, EXTERNAL], own
+    return own, released
 
 
 def _probes() -> list[dict[str, Any]]:
@@ -114,23 +180,45 @@ def _probes() -> list[dict[str, Any]]:
             {"name": f"local-81-{family}", "from": "internet", "to": INTERNET[i], "port": 81},
             {"name": f"local-8443-{family}", "from": "tenant", "to": LB[i], "port": 8443},
         ]
+    # From the pod's unique local address: translated, where its global address (above) is not.
+    probes += [_ula_probe("egress-80", proto) for proto in ("tcp", "udp")]
     return probes
+
+
+def _ula_probe(name: str, proto: str) -> dict[str, Any]:
+    return {
+        "name": f"{name}-{proto}-ula",
+        "from": "tenant",
+        "source": POD_ULA,
+        "to": INTERNET[1],
+        "port": 80,
+        "proto": proto,
+    }
 
 
 def _masquerade_probes() -> list[dict[str, Any]]:
     return [
-        {"name": f"masq-80-{proto}-{family}", "from": "tenant", "to": INTERNET[i], "port": 80, "proto": proto}
-        for family, i in (("v4", 0), ("v6", 1))
-        for proto in ("tcp", "udp")
+        *(
+            {
+                "name": f"masq-80-{proto}-{family}",
+                "from": "tenant",
+                "to": INTERNET[i],
+                "port": 80,
+                "proto": proto,
+            }
+            for family, i in (("v4", 0), ("v6", 1))
+            for proto in ("tcp", "udp")
+        ),
+        *(_ula_probe("masq-80", proto) for proto in ("tcp", "udp")),
     ]
 
 
-def _job() -> tuple[dict[str, Any], dict[str, str | Path]]:
-    state = _state(list(OWN))
+def _job(work: Path) -> tuple[dict[str, Any], dict[str, str | Path]]:
+    state, released = _states(work)
     manifests = sorted(MANIFESTS.glob("*.yaml"))
     files: dict[str, str | Path] = {
         "state.json": state.model_dump_json(by_alias=True),
-        "masquerade.json": _state("masquerade").model_dump_json(by_alias=True),
+        "masquerade.json": released.model_dump_json(by_alias=True),
         "firewall.conf": render_firewall_frr(state, OPTIONS),
         "scenario.conf": SCENARIO_FRR,
         **{f"k8s/{m.name}": m for m in manifests},
@@ -146,7 +234,7 @@ def _job() -> tuple[dict[str, Any], dict[str, str | Path]]:
                 "vrf": TENANT,
                 "host": "tenant",
                 "host_nic": "eth0",
-                "addresses": ["10.10.0.1/24", "2001:db8:10::1/64"],
+                "addresses": ["10.10.0.1/24", "2001:db8:10::1/64", "fd00:10:244::1/64"],
             },
             {
                 "name": "ex0",
@@ -161,6 +249,7 @@ def _job() -> tuple[dict[str, Any], dict[str, str | Path]]:
                 "addresses": [
                     ["eth0", f"{POD[0]}/24"],
                     ["eth0", f"{POD[1]}/64"],
+                    ["eth0", f"{POD_ULA}/64"],
                     ["lo", f"{LB[0]}/32"],
                     ["lo", f"{LB[1]}/128"],
                 ],
@@ -201,9 +290,9 @@ def _job() -> tuple[dict[str, Any], dict[str, str | Path]]:
 
 
 @pytest.fixture(scope="module")
-def run(rig: Rig) -> Iterator[VmResult]:
+def run(rig: Rig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VmResult]:
     """The scenario, run once for the module's tests."""
-    spec, files = _job()
+    spec, files = _job(tmp_path_factory.mktemp("firewall-vrf"))
     yield run_spec_scenario(rig, Path(firewall_vrf.__file__), spec, files, label="firewall VRF VM")
 
 
@@ -277,10 +366,10 @@ def test_own_addresses_on_the_vrf_device_by_the_daemons_plumbing(run: VmResult) 
 
 def test_own_addresses_announced_from_the_external_vrf(run: VmResult) -> None:
     config = run.data["running_config"]
-    section = config[config.index(f"router bgp 4210000100 vrf {EXTERNAL}\n") :]
+    section = config[config.index(f"router bgp {ASN} vrf {EXTERNAL}\n") :]
     section = section[: section.index("\nexit\n")]
     assert f"  network {OWN_HOSTS[0]}\n" in section and f"  network {OWN_HOSTS[1]}\n" in section, section
-    tenant = config[config.index(f"router bgp 4210000100 vrf {TENANT}\n") :]
+    tenant = config[config.index(f"router bgp {ASN} vrf {TENANT}\n") :]
     assert f"network {OWN[0]}" not in tenant[: tenant.index("\nexit\n")]
     routes = run.data["routes"][EXTERNAL]
     for family, prefix in (("ipv4", OWN_HOSTS[0]), ("ipv6", OWN_HOSTS[1])):
@@ -299,26 +388,32 @@ def test_egress_allowed_port_crosses_from_the_own_address(run: VmResult) -> None
     probes = _probes_by_name(run)
     rules = run.data["nft"]["postrouting"]
     assert f"snat ip to {OWN[0]}" in rules and f"snat ip6 to {OWN[1]}" in rules, rules
-    for family, i in (("v4", 0), ("v6", 1)):
-        for name in (f"egress-80-{family}", f"egress-80-udp-{family}"):
-            probe = probes[name]
-            assert probe["connected"], probe
-            # The internet server sees the firewall's own address: not the pod's, not the port's.
-            assert probe["seen_source"] == OWN[i], probe
+    seen = {
+        # The firewall's own address: not the pod's, not the port's.
+        **dict.fromkeys(("egress-80-v4", "egress-80-udp-v4"), OWN[0]),
+        # The unique local pod address translated like IPv4, the global one routed as it is.
+        **dict.fromkeys(("egress-80-tcp-ula", "egress-80-udp-ula"), OWN[1]),
+        **dict.fromkeys(("egress-80-v6", "egress-80-udp-v6"), POD[1]),
+    }
+    got = {name: (probes[name]["connected"], probes[name].get("seen_source")) for name in seen}
+    assert got == {name: (True, source) for name, source in seen.items()}, [probes[n] for n in seen]
 
 
-def test_masquerade_after_the_state_drops_snat_to(run: VmResult) -> None:
-    """Second step, same boot: the state with `to: masquerade` compiled and applied over the first."""
+def test_masquerade_after_the_own_addresses_are_released(run: VmResult) -> None:
+    """Second step, same boot: the store's state after `fabric api release` of both own addresses
+    (SNAT `to: masquerade`) compiled and applied over the first."""
     then = run.data["then"]
     assert then is not None, run.output[-2000:]
     assert "masquerade" in then["postrouting"] and "snat ip" not in then["postrouting"], then["postrouting"]
     probes = {p["name"]: p for p in then["probes"]}
-    for family, i in (("v4", 0), ("v6", 1)):
-        for proto in ("tcp", "udp"):
-            probe = probes[f"masq-80-{proto}-{family}"]
-            assert probe["connected"], probe
-            # Masquerade takes the egress port's address, though the own address is still plumbed.
-            assert probe["seen_source"] == FW_EXTERNAL[i], probe
+    # Masquerade takes the egress port's address, though the own address is still plumbed.
+    seen = {
+        **{f"masq-80-{proto}-v4": FW_EXTERNAL[0] for proto in ("tcp", "udp")},
+        **{f"masq-80-{proto}-ula": FW_EXTERNAL[1] for proto in ("tcp", "udp")},
+        **{f"masq-80-{proto}-v6": POD[1] for proto in ("tcp", "udp")},
+    }
+    got = {name: (probes[name]["connected"], probes[name].get("seen_source")) for name in seen}
+    assert got == {name: (True, source) for name, source in seen.items()}, [probes[n] for n in seen]
 
 
 def test_egress_other_port_is_denied(run: VmResult) -> None:
@@ -347,12 +442,12 @@ def test_nft_counters_match_the_traffic(run: VmResult) -> None:
     assert counters["deny_eg"] >= 4 and counters["deny_in"] >= 4, counters
     assert counters["deny_other"] == counters["drop_invalid"] == 0, counters
     # One new flow per family and protocol through the allow rules (later packets are established):
-    # egress TCP and UDP to port 80, ingress TCP to 443.  Allows are accepted by the rule of a profile's
-    # chain, `in4_<hash>` (ingress, IPv4) and so on.
+    # egress TCP and UDP to port 80 (IPv6 from the global and the ULA address), ingress TCP to 443.
+    # Allows are accepted by the rule of a profile's chain, `in4_<hash>` (ingress, IPv4) and so on.
     allows: dict[str, int] = {}
     for rule in nft["rules"]:
         found = re.fullmatch(r"(in|eg)([46])_[0-9a-f]+", rule["chain"])
         if found:
             chain = ("ingress" if found[1] == "in" else "egress") + found[2]
             allows[chain] = allows.get(chain, 0) + rule["packets"]
-    assert allows == {"ingress4": 1, "egress4": 2, "ingress6": 1, "egress6": 2}, nft["rules"]
+    assert allows == {"ingress4": 1, "egress4": 2, "ingress6": 1, "egress6": 4}, nft["rules"]
