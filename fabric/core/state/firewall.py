@@ -78,7 +78,7 @@ def build_firewall_state(firewall: MachineRecord) -> FirewallState:
 
 # Unique local addresses (RFC 4193) are not routed on the internet: like private IPv4 they leave
 # translated.  Global IPv6 prefixes are routed as they are (translating them would only break
-# end-to-end addressing).  Kubernetes' dual-stack defaults (kind, kubeadm) are ULA pod prefixes.
+# end-to-end addressing).  kind's dual-stack pod default, fd00:10:244::/56, is one.
 ULA = ipaddress.ip_network("fc00::/7")
 
 

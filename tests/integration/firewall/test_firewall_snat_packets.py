@@ -39,7 +39,7 @@ NETPROBE = str(Path(__file__).with_name("netprobe.py"))
 PORT = 7007
 TRANSFER4, TRANSFER6 = "100.64.9.1", "fd00:9::1"  # the firewall's end of the external link: masquerade's
 SERVER4, SERVER6 = "198.51.100.80", "2001:db8:99::80"  # a host on the internet (on the server's lo)
-ULA_PODS = "fd00:10:244::/56"  # kind's and kubeadm's dual-stack default: leaves translated
+ULA_PODS = "fd00:10:244::/56"  # kind's dual-stack pod default: leaves translated
 DUAL_STACK = {
     "internet": {
         "prefixes": ["203.0.113.0/24", "2001:db8:ffff::/64"],
