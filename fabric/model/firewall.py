@@ -136,6 +136,12 @@ def _firewall_problems(state: FirewallState) -> list[tuple[str, str]]:
         if vrf.kind == "private" and vrf.destination_prefixes:
             problems.append((f"vrfs[{vrf.name}].destination_prefixes", "only external VRFs have them"))
         problems.extend(_address_problems(vrf))
+    problems.extend(_snat_problems(state))
+    return problems
+
+
+def _snat_problems(state: FirewallState) -> list[tuple[str, str]]:
+    problems = []
     translated: Counter[tuple[str, int]] = Counter()
     for i, rule in enumerate(state.snat):
         families = sorted({n.version for n in rule.sources})
@@ -151,13 +157,11 @@ def _firewall_problems(state: FirewallState) -> list[tuple[str, str]]:
                 for a in rule.to
                 if a not in target.addresses
             )
+            # Else that family would leave untranslated without anyone saying so.
             problems.extend(
-                (
-                    f"snat[{i}].to",
-                    f"no IPv{family} address to translate the IPv{family} sources to (or masquerade)",
-                )
-                for family in families
-                if all(a.version != family for a in rule.to)
+                (f"snat[{i}].to", f"no IPv{f} address to translate the IPv{f} sources to (or masquerade)")
+                for f in families
+                if all(a.version != f for a in rule.to)
             )
     problems.extend(
         (f"snat[{vrf}]", f"IPv{family} leaving {vrf} is translated by {count} rules; give one")

@@ -263,7 +263,7 @@ def _snat(state: FirewallState | None) -> tuple[tuple[SnatRule, ...], list[NftSe
             sources = [n for n in rule.sources if n.version == family]
             to = tuple(str(a) for a in targets if a.version == family)
             if not sources:
-                continue  # validation guarantees an address of each family translated to `to`
+                continue  # nothing of this family; a family with sources has an address in `to`
             reach = [n for n in (*vrf.destination_prefixes, *vrf.prefixes) if n.version == family]
             src_name, dst_name = f"snat_src{family}_{rule.vrf}", f"snat_dst{family}_{rule.vrf}"
             sets.append(
