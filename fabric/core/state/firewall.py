@@ -28,9 +28,9 @@ def _vrf(
         # The extra prefixes (pod CIDRs) too: a reply to translated pod traffic is routed in the
         # external VRF once conntrack has put the pod's address back, so it needs their routes.
         imports = [
-            VrfImport(from_vrf=f"Vrf{p.vni}", prefixes=_networks(p), no_export=True)
+            VrfImport(from_vrf=f"Vrf{p.vni}", prefixes=prefixes, no_export=True)
             for p in privates
-            if _networks(p)
+            if (prefixes := _networks(p))
         ]
     return FirewallVrf(
         name=f"Vrf{network.vni}",
@@ -79,21 +79,21 @@ def build_firewall_state(firewall: MachineRecord) -> FirewallState:
 # Unique local addresses (RFC 4193) are not routed on the internet: like private IPv4 they leave
 # translated.  Global IPv6 prefixes are routed as they are (translating them would only break
 # end-to-end addressing).  kind's dual-stack pod default, fd00:10:244::/56, is one.
-ULA = ipaddress.ip_network("fc00::/7")
+ULA = ipaddress.IPv6Network("fc00::/7")
 
 
-def _translated(prefix: str) -> bool:
-    network = ipaddress.ip_network(prefix)
-    return network.version == 4 or network.subnet_of(ULA)  # type: ignore[arg-type]
+def _translated(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return isinstance(network, ipaddress.IPv4Network) or network.subnet_of(ULA)
 
 
 def _snat(firewall: MachineRecord, external: NetworkRecord, cluster: list[str]) -> list[Snat]:
     """One rule per family that has translated sources and that `external` reaches."""
     rules = []
-    reach = (*external.prefixes, *external.destination_prefixes)
+    translated = [n for n in map(ipaddress.ip_network, cluster) if _translated(n)]
+    reached = {ipaddress.ip_network(p).version for p in (*external.prefixes, *external.destination_prefixes)}
     for family in (4, 6):
-        sources = [c for c in cluster if ipaddress.ip_network(c).version == family and _translated(c)]
-        if sources and any(ipaddress.ip_network(r).version == family for r in reach):
+        sources = [n for n in translated if n.version == family]
+        if sources and family in reached:
             rules.append(
                 Snat(vrf=f"Vrf{external.vni}", sources=sources, to=_snat_to(firewall, external, family))
             )
