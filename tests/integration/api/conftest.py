@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from fabric.adapters.process import spawn
+from fabric.adapters.process import Result, run, spawn
 
 sys.path.insert(0, str(Path(__file__).parent))
 import pg
@@ -37,6 +37,12 @@ class Server:
     engine: str
     log: Path
     pid: int
+
+
+def fabric(server: Server, *args: str) -> Result:
+    """The `fabric` CLI as the operator runs it against `server` (admin token)."""
+    env = {**os.environ, "FABRIC_URL": server.url, "FABRIC_TOKEN": server.admin}
+    return run([FABRIC, *args], env=env, timeout=60)
 
 
 @pytest.fixture(scope="session")

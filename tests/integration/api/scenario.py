@@ -44,6 +44,11 @@ NETWORKS: list[dict[str, Any]] = [
 ]
 
 
+def networks_with(changes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """`NETWORKS` with some networks' fields changed, by network name (the order kept: parents first)."""
+    return [{**n, **changes.get(n["name"], {})} for n in NETWORKS]
+
+
 def nics(machine: int) -> list[dict[str, str]]:
     return [{"name": f"lan{i}", "mac": f"aa:00:00:00:{machine:02x}:{i:02x}"} for i in range(2)]
 

@@ -12,20 +12,17 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Server
-from scenario import NETWORKS, PARTITION, cable, declare
+from conftest import Server, fabric
+from scenario import NETWORKS, PARTITION, cable, declare, networks_with
 from test_api import admin, expect_problem
-from test_operator import fabric
 
 from fabric.adapters.api_client import ApiClient
 from fabric.model import FirewallState
 
 # alpha-net with a unique local pod prefix beside its global IPv6 one: the ULA leaves translated.
 ULA_PODS = "fd00:10:244::/56"
-ALPHA_ULA = [
-    {**n, "extra_prefixes": [*n["extra_prefixes"], f"{ULA_PODS} le 64"]} if n["name"] == "alpha-net" else n
-    for n in NETWORKS
-]
+ALPHA = next(n for n in NETWORKS if n["name"] == "alpha-net")
+ALPHA_ULA = networks_with({"alpha-net": {"extra_prefixes": [*ALPHA["extra_prefixes"], f"{ULA_PODS} le 64"]}})
 EXTRA_NETWORKS: list[dict[str, Any]] = [
     # Served by fw1, dual stack, with room for exactly one IPv4 address (a /32): the exhaustion case.
     {
@@ -78,15 +75,10 @@ async def test_own_address_becomes_the_snat_source(server: Server) -> None:
         vrf_of = {
             v.name: "partner" if "192.0.2.77/32" in map(str, v.prefixes) else "internet" for v in before.vrfs
         }
-        rules = sorted(
-            (vrf_of[r.vrf], r.sources[0].version, r.to, [str(s) for s in r.sources][-1]) for r in before.snat
-        )
-        assert [r[:3] for r in rules] == [
-            ("internet", 4, "masquerade"),
-            ("partner", 4, "masquerade"),
-            ("partner", 6, "masquerade"),
-        ]
-        assert rules[2][3] == ULA_PODS
+        rules = {(vrf_of[r.vrf], r.sources[0].version): r for r in before.snat}
+        assert sorted(rules) == [("internet", 4), ("partner", 4), ("partner", 6)]
+        assert [r.to for r in rules.values()] == ["masquerade"] * 3
+        assert [str(s) for s in rules["partner", 6].sources] == [ULA_PODS]
 
         # The operator's way: the CLI's generic create (`POST /v1/ips`).
         cli = fabric(server, "api", "create", "ip", "network=internet", "firewall=fw1", "-o", "json")

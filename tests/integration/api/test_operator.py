@@ -4,25 +4,13 @@ firewall's (and switch's) stored status read back whole, and `--if-match` on the
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
-from pathlib import Path
 
-from conftest import Server
+from conftest import Server, fabric
 from scenario import cable, declare, lldp_status
 from test_api import admin, expect_problem
 
 from fabric.adapters.api_client import ApiClient
-from fabric.adapters.process import Result, run
 from fabric.model.status import FirewallStatus, SyncResult
-
-FABRIC = shutil.which("fabric", path=str(Path(sys.executable).parent)) or "fabric"
-
-
-def fabric(server: Server, *args: str) -> Result:
-    env = {**os.environ, "FABRIC_URL": server.url, "FABRIC_TOKEN": server.admin}
-    return run([FABRIC, *args], env=env, timeout=60)
 
 
 async def token(api: ApiClient, role: str, subject: str) -> str:

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
 from pathlib import Path
 
-from conftest import Server
-
-from fabric.adapters.process import Result, run
-
-FABRIC = shutil.which("fabric", path=str(Path(sys.executable).parent)) or "fabric"
+from conftest import Server, fabric
 
 PARTITION = """
   - name: prn
@@ -59,11 +52,6 @@ projects: [{name: prc}]
 networks:
   - {name: prx-ext, partition: prx, kind: external, prefixes: [198.18.20.0/24]}
 """
-
-
-def fabric(server: Server, *args: str) -> Result:
-    env = {**os.environ, "FABRIC_URL": server.url, "FABRIC_TOKEN": server.admin}
-    return run([FABRIC, *args], env=env, timeout=60)
 
 
 def names(server: Server, resource: str) -> set[str]:

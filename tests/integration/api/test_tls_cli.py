@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import ssl
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import Server, start_server, stop_server
+from conftest import FABRIC, Server, fabric, start_server, stop_server
 
 from fabric.adapters.api_client import ApiClient
-from fabric.adapters.process import Result, run, run_checked
+from fabric.adapters.process import run, run_checked
 
-FABRIC = shutil.which("fabric", path=str(Path(sys.executable).parent)) or "fabric"
 FABRIC_YAML = """
 partitions:
   - name: ams
@@ -83,11 +80,6 @@ async def test_tls_with_pinned_ca(tls_server: tuple[Server, Path]) -> None:
     async with ApiClient(server.url, server.admin) as api:  # the system CAs do not know it
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
             await api.request("GET", "/v1/partitions")
-
-
-def fabric(server: Server, *args: str) -> Result:
-    env = {**os.environ, "FABRIC_URL": server.url, "FABRIC_TOKEN": server.admin}
-    return run([FABRIC, *args], env=env, timeout=60)
 
 
 def test_cli_apply_list_token_status_backup(server: Server, tmp_path: Path) -> None:

@@ -3,20 +3,15 @@ touch recomputed), unsafe ones are refused naming the field and write nothing; e
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import Server
+from conftest import Server, fabric
 from scenario import NETWORKS, PARTITION, cable, declare
 from test_api import admin, expect_problem
 
 from fabric.adapters.api_client import ApiClient
-from fabric.adapters.process import run
 
-FABRIC = shutil.which("fabric", path=str(Path(sys.executable).parent)) or "fabric"
 INTERNET: dict[str, Any] = next(n for n in NETWORKS if n["name"] == "internet")
 
 
@@ -207,25 +202,24 @@ def test_apply_updates_what_changed(server: Server, tmp_path: Path) -> None:
         "projects:\n  - {name: gamma, description: first}\n"
         "networks:\n  - {name: lab-ext, partition: fra, kind: external, prefixes: [192.0.2.0/24]}\n"
     )
-    env = {**os.environ, "FABRIC_URL": server.url, "FABRIC_TOKEN": server.admin}
-    first = run([FABRIC, "apply", "-f", str(spec)], env=env, timeout=60)
+    first = fabric(server, "apply", "-f", str(spec))
     assert first.ok and "networks/lab-ext: created" in first.stdout, first.describe()
     spec.write_text(
         "projects:\n  - {name: gamma, description: second}\n"
         "networks:\n  - {name: lab-ext, partition: fra, kind: external, prefixes: [192.0.2.0/24],\n"
         "     nat: true}\n"
     )
-    second = run([FABRIC, "apply", "-f", str(spec)], env=env, timeout=60)
+    second = fabric(server, "apply", "-f", str(spec))
     assert second.ok, second.describe()
     assert "projects/gamma: updated (description)" in second.stdout
     assert "networks/lab-ext: updated (nat)" in second.stdout
-    third = run([FABRIC, "apply", "-f", str(spec)], env=env, timeout=60)
+    third = fabric(server, "apply", "-f", str(spec))
     assert "networks/lab-ext: unchanged" in third.stdout
     spec.write_text(
         "networks:\n  - {name: lab-ext, partition: fra, kind: underlay, prefixes: [192.0.2.0/24]}\n"
     )
-    bad = run([FABRIC, "apply", "-f", str(spec)], env=env, timeout=60)
+    bad = fabric(server, "apply", "-f", str(spec))
     assert bad.rc == 1 and "networks/lab-ext: networks[0].kind: " in bad.stderr
     assert "kind of network lab-ext cannot change (it is 'external')" in bad.stderr
-    gone = run([FABRIC, "api", "delete", "network", "lab-ext"], env=env, timeout=60)
+    gone = fabric(server, "api", "delete", "network", "lab-ext")
     assert gone.ok, gone.describe()

@@ -89,12 +89,11 @@ class Api:
 async def declare_firewall(api: Api) -> str:
     """The API scenario's fabric with fw1 allocated; returns fw1's own token."""
     from fabric.adapters.api_client import ApiClient
-    from tests.integration.api.scenario import declare, lldp_status
+    from tests.integration.api.scenario import cable, declare
 
     async with ApiClient(api.url, api.admin) as client:
         await declare(client)
-        for leaf in (0, 1):
-            await client.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
+        await cable(client)
         await client.request("POST", "/v1/firewalls/fw1/allocate", {"networks": ["alpha-net", "internet"]})
         token = await client.request("POST", "/v1/tokens", {"role": "firewall", "subject": "fw1"})
     return str(token["token"])

@@ -56,13 +56,12 @@ WEB = {
 
 async def declare(api: Api) -> tuple[str, FirewallState]:
     """The API scenario's fabric with fw1 serving alpha-net only; returns its token and state."""
+    from tests.integration.api.scenario import cable
     from tests.integration.api.scenario import declare as declare_fabric
-    from tests.integration.api.scenario import lldp_status
 
     async with ApiClient(api.url, api.admin) as client:
         await declare_fabric(client)
-        for leaf in (0, 1):
-            await client.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
+        await cable(client)
         await client.request("POST", "/v1/firewalls/fw1/allocate", {"networks": ["alpha-net"]})
         token = await client.request("POST", "/v1/tokens", {"role": "firewall", "subject": "fw1"})
         state = (await client.get_state("firewall", "fw1")).document

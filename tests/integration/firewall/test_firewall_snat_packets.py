@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,13 +25,13 @@ import pytest
 
 from fabric.adapters.api_client import ApiClient
 from fabric.adapters.nft import NftTable
-from fabric.adapters.process import Result, run
+from fabric.adapters.process import Result
 from fabric.firewall.pipeline import compile_manifests
 from fabric.model import FirewallState, load_file
 from fabric.render.nft import render_ruleset
 from lab.rig import Netns, Rig, veth, wait_until
-from tests.integration.api.conftest import FABRIC, Server, start_server, stop_server
-from tests.integration.api.scenario import NETWORKS, declare, lldp_status
+from tests.integration.api.conftest import Server, fabric, start_server, stop_server
+from tests.integration.api.scenario import cable, declare, networks_with
 
 pytestmark = pytest.mark.needs("netns", "nft")
 NETPROBE = str(Path(__file__).with_name("netprobe.py"))
@@ -40,14 +39,15 @@ PORT = 7007
 TRANSFER4, TRANSFER6 = "100.64.9.1", "fd00:9::1"  # the firewall's end of the external link: masquerade's
 SERVER4, SERVER6 = "198.51.100.80", "2001:db8:99::80"  # a host on the internet (on the server's lo)
 ULA_PODS = "fd00:10:244::/56"  # kind's dual-stack pod default: leaves translated
-DUAL_STACK = {
-    "internet": {
-        "prefixes": ["203.0.113.0/24", "2001:db8:ffff::/64"],
-        "destination_prefixes": ["0.0.0.0/0", "::/0"],
-    },
-    "alpha-net": {"extra_prefixes": ["10.244.0.0/16 le 24", f"{ULA_PODS} le 64"]},
-}
-NETWORKS_DUAL_STACK = [{**n, **DUAL_STACK.get(n["name"], {})} for n in NETWORKS]
+NETWORKS_DUAL_STACK = networks_with(
+    {
+        "internet": {
+            "prefixes": ["203.0.113.0/24", "2001:db8:ffff::/64"],
+            "destination_prefixes": ["0.0.0.0/0", "::/0"],
+        },
+        "alpha-net": {"extra_prefixes": ["10.244.0.0/16 le 24", f"{ULA_PODS} le 64"]},
+    }
+)
 
 
 @dataclass
@@ -60,8 +60,7 @@ class Snat:
     work: Path
 
     def fabric(self, *args: str) -> Result:
-        env = {**os.environ, "FABRIC_URL": self.api.url, "FABRIC_TOKEN": self.api.admin}
-        result = run([FABRIC, *args], env=env, timeout=60)
+        result = fabric(self.api, *args)
         assert result.ok, result.describe()
         return result
 
@@ -80,8 +79,7 @@ class Snat:
 async def _allocate(api: Server) -> None:
     async with ApiClient(api.url, api.admin) as client:
         await declare(client, NETWORKS_DUAL_STACK)
-        for leaf in (0, 1):
-            await client.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
+        await cable(client)
         await client.request("POST", "/v1/firewalls/fw1/allocate", {"networks": ["alpha-net", "internet"]})
 
 

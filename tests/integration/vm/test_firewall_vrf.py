@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,15 +35,14 @@ from typing import Any
 import pytest
 
 from fabric.adapters.api_client import ApiClient
-from fabric.adapters.process import run as run_command
 from fabric.core.frr_model import FrrOptions
 from fabric.model import FirewallState, load
 from fabric.render.frr import render_firewall_frr
 from lab.rig import Rig
 from lab.vm import VmResult, run_spec_scenario
 from lab.vm.scenarios import firewall_vrf
-from tests.integration.api.conftest import FABRIC, Server, start_server, stop_server
-from tests.integration.api.scenario import NETWORKS, PARTITION, declare, lldp_status
+from tests.integration.api.conftest import Server, fabric, start_server, stop_server
+from tests.integration.api.scenario import PARTITION, cable, declare, networks_with
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs("netns", "frr", "nft", "qemu")]
 
@@ -119,18 +117,15 @@ VM_NETWORKS = {
 
 
 def _fabric(api: Server, *args: str) -> str:
-    env = {**os.environ, "FABRIC_URL": api.url, "FABRIC_TOKEN": api.admin}
-    result = run_command([FABRIC, *args], env=env, timeout=60)
+    result = fabric(api, *args)
     assert result.ok, result.describe()
     return result.stdout
 
 
 async def _allocate(api: Server) -> None:
     async with ApiClient(api.url, api.admin) as client:
-        networks = [{**n, **VM_NETWORKS.get(n["name"], {})} for n in NETWORKS]
-        await declare(client, networks, VM_PARTITION)
-        for leaf in (0, 1):
-            await client.post_status("switch", f"leaf0{leaf + 1}", lldp_status(leaf))
+        await declare(client, networks_with(VM_NETWORKS), VM_PARTITION)
+        await cable(client)
         await client.request("POST", "/v1/firewalls/fw1/allocate", {"networks": ["alpha-net", "internet"]})
 
 
