@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from fabric import __version__
-from fabric.commands import api, apply, firewall, lab, render, status, switch, token
+from fabric.commands import api, apply, firewall, image, lab, render, status, switch, token
 
 app = typer.Typer(
     help="fabric: intent-driven BGP-EVPN fabrics of SONiC switches, machines and firewalls.",
@@ -21,6 +21,7 @@ app.add_typer(api.app, name="api")
 app.add_typer(switch.app, name="switch")
 app.add_typer(firewall.app, name="firewall")
 app.add_typer(render.app, name="render")
+app.add_typer(image.app, name="image")
 app.add_typer(lab.app, name="lab")
 app.add_typer(token.app, name="token")
 app.command(name="apply")(apply.apply)

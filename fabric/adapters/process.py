@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from os import PathLike
 
 from fabric.errors import ApplyError
 
@@ -43,7 +44,7 @@ class Result:
 
 
 def run(
-    argv: Sequence[str],
+    argv: Sequence[str | PathLike[str]],
     *,
     timeout: float = DEFAULT_TIMEOUT,
     input: str | None = None,
@@ -75,7 +76,9 @@ def run(
     return result
 
 
-def run_checked(argv: Sequence[str], *, phase: str = "", retryable: bool = False, **kwargs: object) -> Result:
+def run_checked(
+    argv: Sequence[str | PathLike[str]], *, phase: str = "", retryable: bool = False, **kwargs: object
+) -> Result:
     """Like `run`, but a failure raises `ApplyError` (a timeout is always retryable)."""
     result = run(argv, **kwargs)  # type: ignore[arg-type]
     if not result.ok:

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fabric.image.initrd import module_closure
+
 BOOT = Path("/boot")
 MODULES_ROOT = Path("/lib/modules")
 KERNEL_PACKAGE = "linux-image-amd64"
@@ -27,39 +29,8 @@ class GuestKernel:
     modules: Path
 
     def module_closure(self, names: Iterable[str]) -> list[Path]:
-        """Module files for `names` and everything they depend on, dependencies first (load order).
-
-        Raises `LookupError` naming a module that modules.dep does not know (e.g. built in, or absent).
-        """
-        deps = _read_modules_dep(self.modules / "modules.dep")
-        by_name = {_module_name(path): path for path in deps}
-        ordered: list[str] = []
-
-        def visit(path: str) -> None:
-            if path in ordered:
-                return
-            for dep in deps[path]:
-                visit(dep)
-            ordered.append(path)
-
-        for name in names:
-            path = by_name.get(name.replace("-", "_"))
-            if path is None:
-                raise LookupError(f"kernel {self.version}: no module {name!r} in modules.dep")
-            visit(path)
-        return [self.modules / path for path in ordered]
-
-
-def _module_name(path: str) -> str:
-    return Path(path).name.split(".ko")[0].replace("-", "_")
-
-
-def _read_modules_dep(path: Path) -> dict[str, list[str]]:
-    deps: dict[str, list[str]] = {}
-    for line in path.read_text().splitlines():
-        module, _, rest = line.partition(":")
-        deps[module] = rest.split()
-    return deps
+        """Module files for `names` and their dependencies, dependencies first (`module_closure`)."""
+        return module_closure(self.modules, names)
 
 
 def _version_key(version: str) -> tuple[int, ...]:

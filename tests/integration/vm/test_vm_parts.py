@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from fabric.adapters.process import run
-from lab.vm.initramfs import _Entry, init_script, newc_archive
+from fabric.image.initrd import Entry, newc_archive
+from lab.vm.initramfs import init_script
 from lab.vm.kernel import GuestKernel, find_kernel
 from lab.vm.result import RESULT_BEGIN, RESULT_END, parse_result
 
@@ -25,10 +26,10 @@ def test_parse_result_takes_the_last_complete_block() -> None:
 def test_newc_archive_lists_with_cpio(tmp_path: Path) -> None:
     archive = newc_archive(
         [
-            _Entry("bin", stat.S_IFDIR | 0o755),
-            _Entry("bin/hello", stat.S_IFREG | 0o755, b"odd length!"),
-            _Entry("bin/sh", stat.S_IFLNK | 0o777, b"busybox"),
-            _Entry("dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1)),
+            Entry("bin", stat.S_IFDIR | 0o755),
+            Entry("bin/hello", stat.S_IFREG | 0o755, b"odd length!"),
+            Entry("bin/sh", stat.S_IFLNK | 0o777, b"busybox"),
+            Entry("dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1)),
         ]
     )
     assert len(archive) % 4 == 0

@@ -1,0 +1,183 @@
+"""`ImageVm`: boot a built machine image (the firewall image) in qemu, as the product ships it.
+
+Unlike `KernelVm` (the host root over 9p, one scenario script), this boots the image's own root file
+system: systemd, the shipped units, fabric from the image's virtualenv.  Direct kernel boot of the
+image's kernel (its ELF, through qemu's PVH entry) with the image's lean ``initrd-direct.img``;
+``rootfs.ext4`` is attached with ``snapshot=on``, so the cached image is never written (each boot
+starts from the image as built).  Software emulation (TCG), one vCPU: this machine has no usable KVM.
+
+Networking:
+
+- **fabric ports**: one tap device per port (`TapNic`), created by qemu on the host; the caller moves
+  it where the port is cabled (e.g. into a leaf's namespace) or leaves it unplugged;
+- **management**: qemu user networking with ``restrict=on`` (the guest reaches nothing outside):
+  DHCP gives the guest 10.0.2.15; each `Forward` makes a guest address:port reach a port on the host's
+  loopback (qemu runs ``socat`` per connection), and the guest's sshd is forwarded to a host loopback
+  port so tests (and people) can log in with the key the seed authorises.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from fabric.adapters.process import Result, run
+from fabric.image.build import Image
+from lab.rig.daemon import Daemon, start_daemon
+from lab.rig.rig import Rig
+from lab.rig.wait import wait_until
+from lab.vm.kernel import GuestKernel
+from lab.vm.vm import QEMU, VmError, vmlinux_for
+
+MGMT_MAC = "52:54:00:fa:00:02"
+GUEST_MGMT = "10.0.2.15"  # what qemu's DHCP gives the first guest
+KERNEL_ARGS = "root=/dev/vda console=ttyS0 panic=-1 mitigations=off"
+
+
+@dataclass(frozen=True)
+class TapNic:
+    """A fabric port of the guest: a host tap device `tap` backing a guest NIC with `mac`."""
+
+    tap: str
+    mac: str
+
+
+@dataclass(frozen=True)
+class Forward:
+    """The guest's `guest_ip`:`guest_port` reaches 127.0.0.1:`host_port` on the host."""
+
+    guest_ip: str
+    guest_port: int
+    host_port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.guest_ip}:{self.guest_port}"
+
+
+def free_port() -> int:
+    """A free TCP port on the host's loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ssh_keypair(directory: Path) -> tuple[Path, str]:
+    """A fresh ed25519 key in `directory`: (private key path, public key line)."""
+    key = directory / "id_ed25519"
+    made = run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fabric-lab", "-f", key], timeout=30)
+    if not made.ok:
+        raise VmError(f"ssh-keygen: {made.describe()}")
+    return key, key.with_suffix(".pub").read_text().strip()
+
+
+class ImageVm:
+    """One boot of `image` with `seed_disk`; `start()`, then `ssh(...)`; `stop()` (or the rig) ends it."""
+
+    def __init__(
+        self,
+        rig: Rig,
+        image: Image,
+        seed_disk: Path,
+        ssh_key: Path,
+        *,
+        name: str = "fw",
+        nics: Sequence[TapNic] = (),
+        forwards: Sequence[Forward] = (),
+        memory_mb: int = 1024,
+    ) -> None:
+        self.rig, self.image, self.seed_disk, self.ssh_key = rig, image, seed_disk, ssh_key
+        self.name, self.nics, self.forwards, self.memory_mb = name, tuple(nics), tuple(forwards), memory_mb
+        self.dir = rig.tempdir(f"vm-{name}")
+        self.console = self.dir / "console.log"
+        self.ssh_port = free_port()
+        kernel = str(image.manifest()["kernel"])
+        self._vmlinux = vmlinux_for(GuestKernel(kernel, image.kernel, image.path))
+        self._qemu: Daemon | None = None
+        self.started = 0.0
+
+    def __enter__(self) -> ImageVm:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def qemu_argv(self) -> list[str]:
+        """The qemu command line (for a person who wants to boot the image the same way)."""
+        mgmt = f"user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
+        for fwd in self.forwards:
+            mgmt += (
+                f",guestfwd=tcp:{fwd.guest_ip}:{fwd.guest_port}-cmd:socat STDIO TCP:127.0.0.1:{fwd.host_port}"
+            )
+        argv = [
+            QEMU,
+            *("-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", str(self.memory_mb)),
+            *("-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"),
+            *("-serial", f"file:{self.console}"),
+            *(
+                "-kernel",
+                str(self._vmlinux),
+                "-initrd",
+                str(self.image.direct_initrd),
+                "-append",
+                KERNEL_ARGS,
+            ),
+            *("-drive", f"file={self.image.rootfs},format=raw,if=virtio,snapshot=on"),
+            *("-drive", f"file={self.seed_disk},format=raw,if=virtio,readonly=on"),
+            *("-netdev", mgmt, "-device", f"virtio-net-pci,netdev=mgmt,mac={MGMT_MAC}"),
+        ]
+        for index, nic in enumerate(self.nics):
+            argv += ["-netdev", f"tap,id=port{index},ifname={nic.tap},script=no,downscript=no"]
+            argv += ["-device", f"virtio-net-pci,netdev=port{index},mac={nic.mac}"]
+        return argv
+
+    def start(self) -> None:
+        """Start qemu (returns at once; `wait_ssh` waits for the guest)."""
+        self.started = time.monotonic()
+        self._qemu = start_daemon(
+            self.rig.ledger,
+            self.qemu_argv(),
+            what=f"qemu@{self.rig.prefix}-{self.name}",
+            log_path=self.dir / "qemu.log",
+        )
+
+    def stop(self) -> None:
+        """Kill qemu by its recorded PID (idempotent); its tap devices go with it."""
+        if self._qemu is not None:
+            self._qemu.stop(grace=2.0)
+            self._qemu = None
+
+    def alive(self) -> bool:
+        return self._qemu is not None and self._qemu.alive()
+
+    def ssh(self, command: str, *, timeout: float = 60.0) -> Result:
+        """Run `command` (a shell line) as root in the guest over SSH, with the seed's key."""
+        known_hosts = self.dir / "known_hosts"
+        argv = ["ssh", "-q", "-i", str(self.ssh_key), "-p", str(self.ssh_port)]
+        argv += ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "StrictHostKeyChecking=accept-new"]
+        argv += ["-o", f"UserKnownHostsFile={known_hosts}", "root@127.0.0.1", command]
+        return run(argv, timeout=timeout)
+
+    def wait_ssh(self, timeout: float = 240.0) -> float:
+        """Wait until the guest's sshd answers; returns the seconds since `start`."""
+
+        def ready() -> bool:
+            if not self.alive():
+                raise VmError(f"{self.name}: qemu exited; console tail:\n{self.console_tail()}")
+            return self.ssh("true", timeout=20).ok
+
+        wait_until(ready, timeout=timeout, interval=1.0, what=f"{self.name}: sshd in the guest")
+        return time.monotonic() - self.started
+
+    def console_tail(self, lines: int = 40) -> str:
+        if not self.console.exists():
+            return ""
+        text = self.console.read_text(errors="replace")
+        return "\n".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text).splitlines()[-lines:])
