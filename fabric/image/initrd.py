@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # What mounting an ext4 root on virtio-blk needs in Debian's kernel, where all are modules; virtio_net
-# and vrf too, so the NICs are there before udev runs.
-DIRECT_MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "ext4")
+# too, so the NICs are there before udev runs; ext4 asks for crc32c by name, which insmod cannot resolve.
+DIRECT_MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "crc32c_generic", "ext4")
 BUSYBOX = "bin/busybox"  # Debian's busybox-static: no shared libraries needed
 _TRAILER = "TRAILER!!!"
 FAIL_MARKER = "FABRIC-INITRD-FAIL"

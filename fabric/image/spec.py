@@ -174,8 +174,11 @@ Wants=frr.service
 SSH_HOST_KEYS = """\
 # fabric firewall image: host keys are made on the firewall at its first boot, never in the image
 # (every firewall booting one image would share them otherwise).
+# Debian's own check (sshd -t) needs the keys, so it runs again after them.
 [Service]
+ExecStartPre=
 ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
 """
 
 SSHD = "# fabric firewall image: keys only.\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"

@@ -36,7 +36,7 @@ from lab.vm.vm import QEMU, VmError, vmlinux_for
 
 MGMT_MAC = "52:54:00:fa:00:02"
 GUEST_MGMT = "10.0.2.15"  # what qemu's DHCP gives the first guest
-KERNEL_ARGS = "root=/dev/vda console=ttyS0 panic=-1 mitigations=off"
+KERNEL_ARGS = "root=/dev/vda console=ttyS0 panic=-1 mitigations=off quiet"
 
 
 @dataclass(frozen=True)
