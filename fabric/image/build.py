@@ -149,8 +149,8 @@ def build_image(
             )
             python = run(["chroot", root, f"{VENV}/bin/pip", "list", "--format=freeze"], timeout=120)
             debs = sorted(listed.stdout.splitlines())
-            wheels = [f"python:{line}" for line in sorted(_check(python, "pip list").stdout.splitlines())]
-            (work / "packages.txt").write_text("\n".join([*debs, *wheels]) + "\n")
+            pythons = [f"python:{line}" for line in sorted(_check(python, "pip list").stdout.splitlines())]
+            (work / "packages.txt").write_text("\n".join([*debs, *pythons]) + "\n")
         with step("ext4"):
             argv: list[str | Path] = [
                 "mke2fs",

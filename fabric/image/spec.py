@@ -30,6 +30,7 @@ FIREWALL_PACKAGES = (
     "frr",
     "frr-pythontools",
     "nftables",
+    "netbase",  # /etc/protocols: nft resolves the protocol names of the ruleset (icmp, ipv6-icmp) there
     "iproute2",
     "lldpd",
     "python3",

@@ -10,10 +10,15 @@ Networking:
 
 - **fabric ports**: one tap device per port (`TapNic`), created by qemu on the host; the caller moves
   it where the port is cabled (e.g. into a leaf's namespace) or leaves it unplugged;
-- **management**: qemu user networking with ``restrict=on`` (the guest reaches nothing outside):
-  DHCP gives the guest 10.0.2.15; each `Forward` makes a guest address:port reach a port on the host's
-  loopback (qemu runs ``socat`` per connection), and the guest's sshd is forwarded to a host loopback
-  port so tests (and people) can log in with the key the seed authorises.
+- **management**: a tap device too, moved into a namespace of the rig's own (``<prefix>-<name>mgmt``)
+  as 10.0.2.2/24; the seed gives the guest 10.0.2.15/24 and no gateway, so the guest reaches nothing
+  but that namespace.  Each `Forward` is a ``socat`` listening there on 10.0.2.2:PORT that carries
+  every connection to a port on the host's loopback (where `fabric api` and the cluster's API run),
+  entering the host's namespace per connection with ``nsenter``.  Tests (and people) log in over SSH
+  from that namespace with the key the seed authorises (`ssh`).
+
+(qemu's user networking cannot serve here: its ``guestfwd`` runs one relay process for all the
+connections of a forward, so the daemon's concurrent watches break each other.)
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from fabric.adapters.process import Result, run
+from fabric.adapters.process import Result, run, run_checked
 from fabric.image.build import Image
 from lab.rig.daemon import Daemon, start_daemon
 from lab.rig.rig import Rig
@@ -35,7 +40,7 @@ from lab.vm.kernel import GuestKernel
 from lab.vm.vm import QEMU, VmError, vmlinux_for
 
 MGMT_MAC = "52:54:00:fa:00:02"
-GUEST_MGMT = "10.0.2.15"  # what qemu's DHCP gives the first guest
+HOST_MGMT, GUEST_MGMT = "10.0.2.2", "10.0.2.15"  # the management link's two ends (a /24)
 KERNEL_ARGS = "root=/dev/vda console=ttyS0 panic=-1 mitigations=off quiet"
 
 
@@ -49,15 +54,25 @@ class TapNic:
 
 @dataclass(frozen=True)
 class Forward:
-    """The guest's `guest_ip`:`guest_port` reaches 127.0.0.1:`host_port` on the host."""
+    """The guest's connections to 10.0.2.2:`port` reach 127.0.0.1:`host_port` on the host."""
 
-    guest_ip: str
-    guest_port: int
+    port: int
     host_port: int
 
     @property
     def url(self) -> str:
-        return f"http://{self.guest_ip}:{self.guest_port}"
+        """The URL the guest uses (http)."""
+        return f"http://{HOST_MGMT}:{self.port}"
+
+    def relay_argv(self) -> list[str]:
+        """socat in the management namespace; each connection's other end runs in the host's namespace."""
+        host = f"nsenter --net=/proc/1/ns/net socat STDIO TCP:127.0.0.1:{self.host_port}"
+        return ["socat", f"TCP-LISTEN:{self.port},bind={HOST_MGMT},fork,reuseaddr", f"EXEC:{host}"]
+
+
+def management_seed() -> dict[str, object]:
+    """The seed's ``management`` section for a guest booted by `ImageVm`."""
+    return {"name": "mgmt0", "mac": MGMT_MAC, "addresses": [f"{GUEST_MGMT}/24"]}
 
 
 def free_port() -> int:
@@ -95,7 +110,8 @@ class ImageVm:
         self.name, self.nics, self.forwards, self.memory_mb = name, tuple(nics), tuple(forwards), memory_mb
         self.dir = rig.tempdir(f"vm-{name}")
         self.console = self.dir / "console.log"
-        self.ssh_port = free_port()
+        self.mgmt = rig.netns(f"{name}mgmt", router=False)
+        self.mgmt_tap = f"{rig.prefix[-6:]}{name}m"[-15:]
         kernel = str(image.manifest()["kernel"])
         self._vmlinux = vmlinux_for(GuestKernel(kernel, image.kernel, image.path))
         self._qemu: Daemon | None = None
@@ -111,11 +127,7 @@ class ImageVm:
 
     def qemu_argv(self) -> list[str]:
         """The qemu command line (for a person who wants to boot the image the same way)."""
-        mgmt = f"user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
-        for fwd in self.forwards:
-            mgmt += (
-                f",guestfwd=tcp:{fwd.guest_ip}:{fwd.guest_port}-cmd:socat STDIO TCP:127.0.0.1:{fwd.host_port}"
-            )
+        mgmt = f"tap,id=mgmt,ifname={self.mgmt_tap},script=no,downscript=no"
         argv = [
             QEMU,
             *("-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", str(self.memory_mb)),
@@ -139,14 +151,24 @@ class ImageVm:
         return argv
 
     def start(self) -> None:
-        """Start qemu (returns at once; `wait_ssh` waits for the guest)."""
+        """Start qemu and the management path (returns while the guest boots; `wait_ssh` waits)."""
         self.started = time.monotonic()
-        self._qemu = start_daemon(
+        qemu = self._qemu = start_daemon(
             self.rig.ledger,
             self.qemu_argv(),
             what=f"qemu@{self.rig.prefix}-{self.name}",
             log_path=self.dir / "qemu.log",
         )
+        tap = Path("/sys/class/net") / self.mgmt_tap
+        wait_until(lambda: tap.exists() or not qemu.alive(), timeout=30, what=f"qemu's tap {self.mgmt_tap}")
+        if not qemu.alive():
+            raise VmError(f"{self.name}: qemu exited at start: {qemu.log_tail()}")
+        run_checked(["ip", "link", "set", self.mgmt_tap, "netns", self.mgmt.name], phase="lab:vm", timeout=10)
+        self.mgmt.ip("addr", "add", f"{HOST_MGMT}/24", "dev", self.mgmt_tap)
+        self.mgmt.ip("link", "set", self.mgmt_tap, "up")
+        for fwd in self.forwards:
+            log = self.dir / f"relay-{fwd.port}.log"
+            self.mgmt.start(fwd.relay_argv(), what=f"socat@{self.mgmt.name}:{fwd.port}", log_path=log)
 
     def stop(self) -> None:
         """Kill qemu by its recorded PID (idempotent); its tap devices go with it."""
@@ -160,20 +182,25 @@ class ImageVm:
     def ssh(self, command: str, *, timeout: float = 60.0) -> Result:
         """Run `command` (a shell line) as root in the guest over SSH, with the seed's key."""
         known_hosts = self.dir / "known_hosts"
-        argv = ["ssh", "-q", "-i", str(self.ssh_key), "-p", str(self.ssh_port)]
-        argv += ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "StrictHostKeyChecking=accept-new"]
-        argv += ["-o", f"UserKnownHostsFile={known_hosts}", "root@127.0.0.1", command]
-        return run(argv, timeout=timeout)
+        argv = ["ssh", "-q", "-i", str(self.ssh_key), "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+        argv += ["-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={known_hosts}"]
+        return self.mgmt.exec([*argv, f"root@{GUEST_MGMT}", command], timeout=timeout)
 
     def wait_ssh(self, timeout: float = 240.0) -> float:
         """Wait until the guest's sshd answers; returns the seconds since `start`."""
+        last: list[Result] = []
 
         def ready() -> bool:
             if not self.alive():
                 raise VmError(f"{self.name}: qemu exited; console tail:\n{self.console_tail()}")
-            return self.ssh("true", timeout=20).ok
+            last[:] = [self.ssh("true", timeout=20)]
+            return last[0].ok
 
-        wait_until(ready, timeout=timeout, interval=1.0, what=f"{self.name}: sshd in the guest")
+        try:
+            wait_until(ready, timeout=timeout, interval=1.0, what=f"{self.name}: sshd in the guest")
+        except AssertionError as exc:
+            tried = last[0].describe() if last else "no attempt"
+            raise VmError(f"{exc}; last try: {tried}\nconsole tail:\n{self.console_tail()}") from None
         return time.monotonic() - self.started
 
     def console_tail(self, lines: int = 40) -> str:
