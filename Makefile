@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEBS := frr frr-pythontools redis-server nftables iproute2 iputils-ping lldpd libyang2-dev \
         libyang-tools gcc python3-dev postgresql qemu-system-x86 linux-image-amd64 busybox-static \
-        mmdebstrap socat openssh-client e2fsprogs
+        mmdebstrap openssh-client e2fsprogs
 PYTEST_ARGS ?=
 
 .PHONY: test lab lab-down deps venv lint typecheck unit bench golden-update clean

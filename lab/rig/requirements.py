@@ -24,8 +24,8 @@ PROGRAMS: dict[str, tuple[str, ...]] = {
     "nft": ("nft",),
     # lab.vm: qemu (software emulation) and the static busybox of its initramfs; the kernel is below.
     "qemu": ("qemu-system-x86_64", "/bin/busybox"),
-    # fabric.image: the firewall image's build and boot (lab.vm.image logs in over SSH, forwards by socat).
-    "image": ("mmdebstrap", "mke2fs", "chroot", "qemu-system-x86_64", "socat", "ssh", "ssh-keygen"),
+    # fabric.image: the firewall image's build and boot (lab.vm.image logs in over SSH).
+    "image": ("mmdebstrap", "mke2fs", "chroot", "qemu-system-x86_64", "ssh", "ssh-keygen"),
 }
 FEATURES = ("root", *PROGRAMS)
 

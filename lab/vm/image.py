@@ -12,10 +12,10 @@ Networking:
   it where the port is cabled (e.g. into a leaf's namespace) or leaves it unplugged;
 - **management**: a tap device too, moved into a namespace of the rig's own (``<prefix>-<name>mgmt``)
   as 10.0.2.2/24; the seed gives the guest 10.0.2.15/24 and no gateway, so the guest reaches nothing
-  but that namespace.  Each `Forward` is a ``socat`` listening there on 10.0.2.2:PORT that carries
-  every connection to a port on the host's loopback (where `fabric api` and the cluster's API run),
-  entering the host's namespace per connection with ``nsenter``.  Tests (and people) log in over SSH
-  from that namespace with the key the seed authorises (`ssh`).
+  but that namespace.  Each `Forward` is a relay (`lab.vm.relay`) listening there on 10.0.2.2:PORT
+  that carries every connection to a port on the host's loopback (where `fabric api` and the
+  cluster's API run).  Tests (and people) log in over SSH from that namespace with the key the seed
+  authorises (`ssh`).
 
 (qemu's user networking cannot serve here: its ``guestfwd`` runs one relay process for all the
 connections of a forward, so the daemon's concurrent watches break each other.)
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import socket
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,10 +65,17 @@ class Forward:
         """The URL the guest uses (http)."""
         return f"http://{HOST_MGMT}:{self.port}"
 
-    def relay_argv(self) -> list[str]:
-        """socat in the management namespace; each connection's other end runs in the host's namespace."""
-        host = f"nsenter --net=/proc/1/ns/net socat STDIO TCP:127.0.0.1:{self.host_port}"
-        return ["socat", f"TCP-LISTEN:{self.port},bind={HOST_MGMT},fork,reuseaddr", f"EXEC:{host}"]
+    def relay_argv(self, namespace: str) -> list[str]:
+        """The relay (`lab.vm.relay`): listening in `namespace`, connecting in the host's."""
+        return [
+            sys.executable,
+            "-m",
+            "lab.vm.relay",
+            namespace,
+            HOST_MGMT,
+            str(self.port),
+            str(self.host_port),
+        ]
 
 
 def management_seed() -> dict[str, object]:
@@ -168,7 +176,8 @@ class ImageVm:
         self.mgmt.ip("link", "set", self.mgmt_tap, "up")
         for fwd in self.forwards:
             log = self.dir / f"relay-{fwd.port}.log"
-            self.mgmt.start(fwd.relay_argv(), what=f"socat@{self.mgmt.name}:{fwd.port}", log_path=log)
+            argv = fwd.relay_argv(self.mgmt.name)
+            start_daemon(self.rig.ledger, argv, what=f"relay@{self.mgmt.name}:{fwd.port}", log_path=log)
 
     def stop(self) -> None:
         """Kill qemu by its recorded PID (idempotent); its tap devices go with it."""
