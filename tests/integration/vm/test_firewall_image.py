@@ -200,8 +200,10 @@ def test_watchdog_restarts_a_frozen_daemon(booted: Booted) -> None:
     wait_until(restarted, timeout=240, interval=5.0, what="systemd restarts the frozen daemon")
     journal = sh(booted, "journalctl -u fabric-firewall --no-pager -o cat")
     assert "Watchdog timeout" in journal
+
     # The new daemon is active once it notifies READY (Python starts slowly under emulation).
-    active = lambda: (
-        booted.vm.ssh("systemctl is-active fabric-firewall", timeout=30).stdout.strip() == "active"
-    )  # noqa: E731
+    def active() -> bool:
+        state = booted.vm.ssh("systemctl is-active fabric-firewall", timeout=30).stdout.strip()
+        return state == "active"
+
     wait_until(active, timeout=120, interval=2.0, what="the restarted daemon is ready")
