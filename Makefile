@@ -9,7 +9,7 @@ DEBS := frr frr-pythontools redis-server nftables iproute2 iputils-ping lldpd li
         mmdebstrap openssh-client e2fsprogs
 PYTEST_ARGS ?=
 
-.PHONY: test lab lab-down deps venv lint typecheck unit bench golden-update clean
+.PHONY: test lab lab-down deps venv lint typecheck unit bench golden-update clean firewall-image
 
 ## test: install everything needed, lint, type-check, then run the whole suite with durations.
 test: deps venv lint typecheck
@@ -18,6 +18,10 @@ test: deps venv lint typecheck
 ## lab: bring the demo fabric up (see README).
 lab: deps venv
 	$(VENV)/bin/fabric lab demo
+
+## firewall-image: build the firewall machine image (cached by its inputs; see docs/firewall-image.md).
+firewall-image: deps venv
+	$(VENV)/bin/fabric image build firewall
 
 ## lab-down: remove the demo fabric (everything `make lab` created).
 lab-down: venv
