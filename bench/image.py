@@ -63,9 +63,7 @@ def main() -> None:
         used = int(str(manifest["rootfs_used_bytes"])) / 2**20
         size = int(str(manifest["rootfs_bytes"])) / 2**20
         debs, wheels = manifest["packages"], manifest["python_packages"]
-        print(
-            f"rootfs.ext4: {used:.0f} MiB used of {size:.0f} MiB (sparse); {debs} Debian, {wheels} Python"
-        )
+        print(f"rootfs.ext4: {used:.0f} MiB used of {size:.0f} MiB (sparse); {debs} Debian, {wheels} Python")
         print(f"beside it (MiB): {sizes}")
         print("boot (TCG, 1 vCPU, direct kernel boot):", json.dumps(_boot(rebuilt)))
 
