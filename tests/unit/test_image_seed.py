@@ -137,3 +137,8 @@ def test_image_keys_follow_their_inputs() -> None:
     assert spec.key("sources", "src") != spec.key("sources", "src2")
     assert spec.base_key("sources") != spec.base_key("other sources")
     assert {"frr", "frr-pythontools", "nftables", "netbase", "python3-venv"} <= set(spec.packages)
+
+
+def test_the_docs_show_the_example_seed() -> None:
+    page = Path(__file__).parents[2] / "docs" / "firewall-image.md"
+    assert f"```yaml\n{EXAMPLE}```" in page.read_text()
