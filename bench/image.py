@@ -27,15 +27,16 @@ def _timed(cache: Path, *, force: bool = False) -> tuple[BuildReport, float]:
 
 def _boot(report: BuildReport) -> dict[str, float]:
     from lab.rig import Rig
-    from lab.vm.image import ImageVm, ssh_keypair
-    from tests.integration.vm.test_firewall_image import seed_text
+    from lab.vm.image import ImageVm, TapNic, ssh_keypair
+    from tests.integration.vm.test_firewall_image import FW1_NICS, seed_text
 
     with Rig() as rig:
         work = rig.tempdir("bench")
         key, public = ssh_keypair(work)
         kube = "clusters: [{name: c, cluster: {server: 'http://10.0.2.2:6443'}}]\n"
         make_seed_disk(seed_text("fw1", "http://10.0.2.2:8080", "0" * 32, kube, public), work / "seed.img")
-        with ImageVm(rig, report.image, work / "seed.img", key, name="bench") as vm:
+        taps = [TapNic(f"{rig.prefix[-6:]}b{i}", nic["mac"]) for i, nic in enumerate(FW1_NICS)]
+        with ImageVm(rig, report.image, work / "seed.img", key, name="bench", nics=taps) as vm:
             vm.start()
             sshd = vm.wait_ssh()
             running = vm.ssh("systemctl is-system-running --wait", timeout=300)

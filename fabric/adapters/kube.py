@@ -162,6 +162,8 @@ class Reflector:
                 raise Gone("watch")
             raise kube_error(f"{self.spec.kind} watch", int(obj.get("code") or 0), str(obj.get("message")))
         rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if kind != "BOOKMARK":
+            log.debug("%s %s %s/%s at %s", self.spec.kind, kind.lower(), *_key(obj), rv)
         if kind == "BOOKMARK":
             self.bookmarks += 1
         elif kind in ("ADDED", "MODIFIED"):

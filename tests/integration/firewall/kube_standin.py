@@ -223,23 +223,34 @@ class KubeStandIn:
         bookmarks: bool,
     ) -> None:  # fmt: skip
         end = self.loop.time() + timeout
-        while (left := end - self.loop.time()) > 0:
-            try:
-                item = await asyncio.wait_for(queue.get(), min(left, self.bookmark_every))
-            except TimeoutError:
-                if bookmarks:
-                    mark = {"kind": kind, "apiVersion": API_VERSION.get(kind, "v1"),
-                            "metadata": {"resourceVersion": str(self.rv)}}  # fmt: skip
-                    await self._send(resp, "BOOKMARK", mark)
-                    self.bookmarks[kind] += 1
-                    sent = self.rv
-                continue
-            if item is CLOSE:
-                return
-            rv, event, obj = item
-            if rv > sent:
-                await self._send(resp, event, obj)
-                sent = rv
+        # One pending get across bookmark timeouts: cancelling a get on timeout (wait_for) can drop
+        # an item that arrived at that moment, i.e. lose an event.
+        getter: asyncio.Future[Any] | None = None
+        try:
+            while (left := end - self.loop.time()) > 0:
+                getter = getter or asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter}, timeout=min(left, self.bookmark_every))
+                if not done:
+                    if bookmarks:
+                        # The version the bookmark names, taken before the write: an event published
+                        # while the write waits for a slow reader is newer, and still sent after it.
+                        current = self.rv
+                        mark = {"kind": kind, "apiVersion": API_VERSION.get(kind, "v1"),
+                                "metadata": {"resourceVersion": str(current)}}  # fmt: skip
+                        await self._send(resp, "BOOKMARK", mark)
+                        self.bookmarks[kind] += 1
+                        sent = max(sent, current)
+                    continue
+                item, getter = getter.result(), None
+                if item is CLOSE:
+                    return
+                rv, event, obj = item
+                if rv > sent:
+                    await self._send(resp, event, obj)
+                    sent = rv
+        finally:
+            if getter is not None:
+                getter.cancel()
 
     @staticmethod
     async def _send(resp: web.StreamResponse, event: str, obj: Raw) -> None:
