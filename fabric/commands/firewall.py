@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from fabric.commands._errors import fail
+
 app = typer.Typer(help="The firewall daemon and policy compiler (fabric firewall).", no_args_is_help=True)
 
 
@@ -25,17 +27,6 @@ Prefixes = Annotated[
 ]
 IsolationOpt = Annotated[IsolationMode, typer.Option("--isolation", help="boundary or kubernetes.")]
 StateOpt = Annotated[Path | None, typer.Option("--state", exists=True, help="FirewallState JSON (SNAT).")]
-
-
-def _fail(exc: Exception) -> None:
-    from fabric.errors import ValidationError
-
-    if isinstance(exc, ValidationError):
-        for where, why in exc.problems:
-            typer.echo(f"error: {where}: {why}" if where else f"error: {why}", err=True)
-    else:
-        typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(2)
 
 
 @app.command()
@@ -58,8 +49,7 @@ def compile(
             manifests, parse_prefixes(cluster_prefix), isolation.value, state
         )
     except ValidationError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     text = render_ruleset(ruleset)
     if str(output) == "-":
         sys.stdout.write(text)
@@ -92,8 +82,7 @@ def explain(
         flow = parse_flow(src, dst, port)
         compiled, _ = compile_manifests(manifests, parse_prefixes(cluster_prefix), isolation.value, state)
     except (ValueError, ValidationError) as exc:
-        _fail(exc)
-        return
+        fail(exc)
     result = explain_flow(compiled, flow)
     where = f" ({result.direction})" if result.direction else ""
     typer.echo(f"{result.verdict}{where}: {result.reason}")
@@ -120,7 +109,6 @@ def run(
     try:
         cfg = load_config(config)
     except ValidationError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     setup_logging("text", cfg.log_level)
     asyncio.run(serve(cfg, adopt=adopt))

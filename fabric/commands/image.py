@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from fabric.commands._errors import fail
+
 app = typer.Typer(
     help="Machine images: build the firewall image; make, check and apply seeds.", no_args_is_help=True
 )
@@ -20,17 +22,6 @@ app.add_typer(seed_app, name="seed")
 
 class ImageName(StrEnum):
     firewall = "firewall"
-
-
-def _fail(exc: Exception) -> None:
-    from fabric.errors import ValidationError
-
-    if isinstance(exc, ValidationError):
-        for where, why in exc.problems:
-            typer.echo(f"error: {where}: {why}" if where else f"error: {why}", err=True)
-    else:
-        typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(2)
 
 
 def firewall_unit() -> str:
@@ -67,8 +58,7 @@ def build(
             progress=(lambda _: None) if quiet else (lambda line: typer.echo(line, err=True)),
         )
     except FabricError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     image = report.image
     manifest = image.manifest()
     summary = {"image": str(image.path), "cached": report.cached, **manifest}
@@ -100,8 +90,7 @@ def check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help
     try:
         seed = parse_seed(file.read_text(), str(file))
     except ValidationError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     typer.echo(f"{file}: valid seed of firewall {seed.name}")
 
 
@@ -117,8 +106,7 @@ def disk(
     try:
         seed = make_seed_disk(file.read_text(), output)
     except FabricError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     typer.echo(f"{output}: seed disk of firewall {seed.name}")
 
 
@@ -143,6 +131,5 @@ def apply(
         written = apply_seed(seed, root)
     except FabricError as exc:
         typer.echo("fabric seed: nothing written", err=True)
-        _fail(exc)
-        return
+        fail(exc)
     typer.echo(f"fabric seed: firewall {seed.name}, {len(written)} files written under {root}")
