@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import sys
 import urllib.error
 import urllib.request
@@ -29,6 +28,7 @@ from lab.addressing import SwitchIdentity
 from lab.intent import lab_intent, switch_config
 from lab.rig import Rig, procs, wait_until
 from lab.rig.daemon import Daemon, start_daemon
+from lab.rig.ports import free_port
 from lab.rig.run import Ledger
 from lab.state import LabState, NodeRecord
 from lab.topology import Topology
@@ -53,12 +53,6 @@ class Api:
         return {**os.environ, "FABRIC_URL": self.url, "FABRIC_TOKEN": self.token}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url + "/healthz", timeout=2) as answer:
@@ -76,7 +70,7 @@ def start_api(ledger: Ledger, state: LabState, directory: Path, *, port: int | N
     if not token_file.exists():
         token_file.write_text(secrets.token_hex(32) + "\n")
         token_file.chmod(0o600)
-    port = port or _free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     db = f"sqlite:///{directory / 'fabric.db'}"
     argv = [FABRIC, "api", "serve", "--db", db, "--listen", f"127.0.0.1:{port}"]

@@ -26,22 +26,30 @@ class SeedError(FabricError):
 
 
 def make_seed_disk(text: str, dest: Path) -> Seed:
-    """Validate ``seed.yaml`` `text` and write a small ext4 file system labelled fabric-seed holding it.
+    """Validate ``seed.yaml`` `text`, then write it to a seed disk at `dest` (`write_seed_disk`).
 
-    No loop device or mount: ``mke2fs -d``.  Raises `ValidationError` (nothing written) or `SeedError`.
+    Raises `ValidationError` (nothing written) or `SeedError`.
     """
     seed = parse_seed(text)
     with tempfile.TemporaryDirectory(prefix="fabric-seed-") as tmp:
         content = Path(tmp) / FILE
         content.write_text(text)
         content.chmod(0o600)
-        dest.unlink(missing_ok=True)
-        made = run(
-            ["mke2fs", "-q", "-t", "ext4", "-L", LABEL, "-d", tmp, dest, f"{SEED_DISK_MIB}M"], timeout=60
-        )
+        write_seed_disk(Path(tmp), dest)
+    return seed
+
+
+def write_seed_disk(directory: Path, dest: Path) -> None:
+    """A small ext4 file system labelled fabric-seed holding `directory`'s files, as they are.
+
+    No loop device or mount: ``mke2fs -d``.  Raises `SeedError` when mke2fs fails.
+    """
+    dest.unlink(missing_ok=True)
+    made = run(
+        ["mke2fs", "-q", "-t", "ext4", "-L", LABEL, "-d", directory, dest, f"{SEED_DISK_MIB}M"], timeout=60
+    )
     if not made.ok:
         raise SeedError(f"mke2fs: {made.describe()}")
-    return seed
 
 
 def read_seed_text(device: Path = DEVICE, *, wait: float = 0.0) -> str:

@@ -15,6 +15,7 @@ Every resource is recorded in /run/fabric-rig/<prefix>/ledger.json before it is 
 from lab.rig.daemon import Daemon, start_daemon, wrap
 from lab.rig.frr import FrrInstance, ReloadDelta, check_syntax, parse_reload_test
 from lab.rig.netns import Netns, NetnsDir, veth
+from lab.rig.ports import free_port
 from lab.rig.redis import RedisInstance
 from lab.rig.requirements import missing
 from lab.rig.rig import Rig
@@ -47,6 +48,7 @@ __all__ = [
     "clean_leftovers",
     "find_ledgers",
     "find_leftovers",
+    "free_port",
     "json_subset",
     "list_netns",
     "missing",

@@ -24,7 +24,6 @@ connections of a forward, so the daemon's concurrent watches break each other.)
 from __future__ import annotations
 
 import re
-import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -81,13 +80,6 @@ class Forward:
 def management_seed() -> dict[str, object]:
     """The seed's ``management`` section for a guest booted by `ImageVm`."""
     return {"name": "mgmt0", "mac": MGMT_MAC, "addresses": [f"{GUEST_MGMT}/24"]}
-
-
-def free_port() -> int:
-    """A free TCP port on the host's loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def ssh_keypair(directory: Path) -> tuple[Path, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import urllib.request
@@ -21,6 +20,7 @@ from fabric.adapters.process import Result, run, spawn
 sys.path.insert(0, str(Path(__file__).parent))
 import pg
 
+from lab.rig.ports import free_port
 from lab.rig.wait import wait_until
 
 FABRIC = shutil.which("fabric", path=str(Path(sys.executable).parent)) or "fabric"
@@ -57,12 +57,6 @@ def postgres() -> Iterator[pg.PgInstance]:
         yield instance
     finally:
         instance.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_healthy(url: str, pid: int, log: Path, timeout: float = 30.0, context: object = None) -> None:

@@ -32,8 +32,8 @@ from fabric.commands.image import firewall_unit
 from fabric.image.build import Image, build_image
 from fabric.image.spec import firewall_spec
 from fabric.model import FirewallState
-from lab.rig import Rig, wait_until
-from lab.vm.image import Forward, ImageVm, TapNic, free_port, management_seed, ssh_keypair
+from lab.rig import Rig, free_port, wait_until
+from lab.vm.image import Forward, ImageVm, TapNic, management_seed, ssh_keypair
 from tests.integration.api.scenario import nics
 from tests.integration.firewall.test_firewall_daemon import Api, declare_firewall
 

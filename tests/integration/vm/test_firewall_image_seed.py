@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from fabric.image.seeding import read_seed_text
-from lab.rig import Rig, wait_until
-from lab.vm.image import Forward, ImageVm, TapNic, free_port, ssh_keypair
+from fabric.image.seeding import read_seed_text, write_seed_disk
+from lab.rig import Rig, free_port, wait_until
+from lab.vm.image import Forward, ImageVm, TapNic, ssh_keypair
 from tests.integration.firewall.test_firewall_daemon import Api, declare_firewall
 from tests.integration.vm.test_firewall_image import API_PORT, FW1_NICS, firewall_image, seed_text
 
@@ -35,13 +35,15 @@ def test_a_seed_without_kubeconfig_is_refused_and_nothing_starts(tmp_path: Path)
             forward = Forward(API_PORT, api.port)
             seed = json.loads(seed_text("fw1", forward.url, token, "unused", public))
             del seed["kubeconfig"]
-            # make_seed_disk validates: the broken seed is written as an operator's own tool would.
+            # make_seed_disk validates: the broken seed goes on the disk as it is.
             (tmp_path / "seed").mkdir()
             (tmp_path / "seed" / "seed.yaml").write_text(json.dumps(seed))
-            written = rig_seed_disk(tmp_path / "seed", tmp_path / "bad.img")
+            write_seed_disk(tmp_path / "seed", tmp_path / "bad.img")
             assert read_seed_text(tmp_path / "seed") == json.dumps(seed)
             taps = [TapNic(f"fws{secrets.token_hex(2)}{i}", nic["mac"]) for i, nic in enumerate(FW1_NICS)]
-            with ImageVm(rig, image, written, key, name="fw1", nics=taps, forwards=[forward]) as vm:
+            with ImageVm(
+                rig, image, tmp_path / "bad.img", key, name="fw1", nics=taps, forwards=[forward]
+            ) as vm:
                 vm.start()
                 wait_until(
                     lambda: "Dependency failed for" in vm.console_tail(200),
@@ -56,13 +58,3 @@ def test_a_seed_without_kubeconfig_is_refused_and_nothing_starts(tmp_path: Path)
         assert api.status() is None  # the daemon never ran: it reported nothing
     finally:
         api.stop()
-
-
-def rig_seed_disk(directory: Path, dest: Path) -> Path:
-    """A seed disk of whatever `directory` holds, unvalidated (mke2fs -d, as `make_seed_disk` does)."""
-    from fabric.adapters.process import run
-    from fabric.image.seed import LABEL
-
-    made = run(["mke2fs", "-q", "-t", "ext4", "-L", LABEL, "-d", str(directory), str(dest), "4M"], timeout=60)
-    assert made.ok, made.describe()
-    return dest
