@@ -68,7 +68,7 @@ def _pxe_vlan(state: SwitchState, db: ConfigDb) -> None:
 
 def _port(state: SwitchState, port: Port, db: ConfigDb) -> None:
     db["PORT"][port.name] = {"admin_status": port.admin, "mtu": str(port.mtu)}
-    if port.role in ("uplink", "firewall"):
+    if port.role in ("uplink", "firewall", "exit"):
         db["INTERFACE"][port.name] = {"ipv6_use_link_local_only": "enable"}
     elif port.role == "machine":
         assert port.vrf is not None  # the model requires it for machine ports

@@ -5,7 +5,8 @@ Naming scheme (derived from the port name, so a port's filters are found by name
 - `PL-<port>-IN-V4` / `PL-<port>-IN-V6`: the port's allowed prefixes per family;
 - `RM-<port>-IN-V4` / `RM-<port>-IN-V6`: the inbound route-map applied to the port's neighbour; a
   family without allowed prefixes gets a route-map with a single `deny` entry (nothing accepted);
-- `RM-<port>-EVPN-OUT`: EVPN routes passed to a firewall, one `match evpn vni` entry per VNI;
+- `RM-<port>-EVPN-OUT`: EVPN routes passed to a firewall or an exit router, one `match evpn vni` entry
+  per VNI; `RM-<port>-EVPN-IN`: EVPN routes accepted from an exit router, the same way;
 - `PL-LOOPBACKS-V4/V6`, `RM-CONNECTED`: what a switch redistributes (its loopbacks and VTEP, never the
   management interface);
 - `PL-ANNOUNCE-V4/V6`, `RM-ANNOUNCE-V4/V6`: what a machine announces to its leaves.
@@ -70,13 +71,13 @@ def inbound_filter(
     return plist, filter_route_map(route_map_name(owner, "IN", family), family, plist)
 
 
-def evpn_vni_route_map(owner: str, vnis: Sequence[int]) -> RouteMap:
-    """Outbound EVPN route-map passing only routes of `vnis`."""
+def evpn_vni_route_map(owner: str, vnis: Sequence[int], direction: str = "OUT") -> RouteMap:
+    """EVPN route-map (`direction` OUT or IN) passing only routes of `vnis`."""
     entries = tuple(
         RouteMapEntry("permit", (i + 1) * SEQ_STEP, (Match("evpn vni", str(vni)),))
         for i, vni in enumerate(vnis)
     )
-    return RouteMap(route_map_name(owner, "EVPN-OUT"), entries)
+    return RouteMap(route_map_name(owner, f"EVPN-{direction}"), entries)
 
 
 def maximum_prefix(allowed: Sequence[AllowedPrefix], family: int) -> int | None:

@@ -1,20 +1,23 @@
 """`build_switch_frr(state, options)`: the FRR configuration of a leaf or a spine, as data.
 
-Default VRF: BGP unnumbered to the uplinks (peer group `FABRIC`: eBGP, `timers 2 8`, extended next
-hop), the loopbacks and VTEP redistributed (never the management interface), `l2vpn evpn` activated
-towards the uplinks; on a leaf also `advertise-all-vni` and the firewalls (peer group `FIREWALL`) as
-EVPN peers, each with an outbound route-map passing only its VNIs and an inbound filter accepting only
-its underlay addresses.  Per tenant VRF (leaf): `vrf VrfN` / `vni N` and `router bgp ASN vrf VrfN` with
-the machine ports as interface peers in peer group `MACHINE`, each with its own inbound route-maps and
-`maximum-prefix` per family, and `advertise ipv4 unicast` / `ipv6 unicast` into EVPN.  Unprovisioned
-and unused ports get no BGP.  Under FRR's netns VRF backend (the lab) each `vrf` block names its
-namespace, and every namespace of `FrrOptions.netns_vrfs_always` keeps a bare `vrf X` / `netns DIR/X`
-block while no tenant VRF uses it (zebra -n shows one for each namespace it sees).
+Default VRF: BGP unnumbered to the uplinks (peer group `FABRIC`: eBGP, `timers 2 8`, extended next hop), the
+loopbacks and VTEP redistributed (never the management interface), `l2vpn evpn` activated towards the uplinks;
+on a leaf also `advertise-all-vni` and the firewalls (peer group `FIREWALL`) as EVPN peers, each with an
+outbound route-map passing only its VNIs and an inbound filter accepting only its underlay addresses. Exit
+routers (peer group `EXIT`, on a leaf or a spine) are peered the same way, and their inbound EVPN routes are
+filtered to their VNIs too (`RM-<port>-EVPN-IN`): an exit router brings the external networks' routes (the
+default routes) and nothing else. Per tenant VRF (leaf): `vrf VrfN` / `vni N` and `router bgp ASN vrf VrfN`
+with the machine ports as interface peers in peer group `MACHINE`, each with its own inbound route-maps and
+`maximum-prefix` per family, and `advertise ipv4 unicast` / `ipv6 unicast` into EVPN. Unprovisioned and unused
+ports get no BGP. Under FRR's netns VRF backend (the lab) each `vrf` block names its namespace, and every
+namespace of `FrrOptions.netns_vrfs_always` keeps a bare `vrf X` / `netns DIR/X` block while no tenant VRF
+uses it (zebra -n shows one for each namespace it sees).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
 
 from fabric.core.capabilities import capabilities, for_sonic
@@ -47,9 +50,9 @@ from fabric.model.switch import Port, SwitchState
 TIMERS = (2, 8)
 EVPN_ADVERTISE = ("ipv4 unicast", "ipv6 unicast")
 """What a tenant VRF announces into EVPN as type-5 routes (`advertise ...` under `l2vpn evpn`)."""
-FABRIC, FIREWALL, MACHINE = "FABRIC", "FIREWALL", "MACHINE"
+FABRIC, FIREWALL, EXIT, MACHINE = "FABRIC", "FIREWALL", "EXIT", "MACHINE"
 CONNECTED = "RM-CONNECTED"
-GROUPS = frozenset({FABRIC, FIREWALL, MACHINE})
+GROUPS = frozenset({FABRIC, FIREWALL, EXIT, MACHINE})
 
 
 def build_switch_frr(state: SwitchState, options: FrrOptions, leaving: Sequence[str] = ()) -> FrrConfig:
@@ -102,36 +105,80 @@ def _default_bgp(state: SwitchState, lists: list[PrefixList], maps: list[RouteMa
     ipv6 = state.switch.loopbacks.ipv6 is not None
     groups = [PeerGroup(FABRIC, TIMERS)]
     neighbors = [Neighbor(p, FABRIC) for p in state.uplinks]
-    v4 = [PeerAf(FABRIC)]
-    v6 = [PeerAf(FABRIC, activate=True)] if ipv6 else []
-    evpn = [PeerAf(FABRIC, activate=True)]
-    firewalls = sorted(state.firewalls, key=lambda f: natural_key(f.port))
-    if firewalls:
-        groups.append(PeerGroup(FIREWALL, TIMERS))
-        evpn.append(PeerAf(FIREWALL, activate=True))
-        fw_v6 = any(a.version == 6 for f in firewalls for a in f.allow)
-        if fw_v6:
-            v6.append(PeerAf(FIREWALL, activate=True))
-        for fw in firewalls:
-            neighbors.append(Neighbor(fw.port, FIREWALL))
-            v4.append(PeerAf(fw.port, route_map_in=_filter(fw.port, fw.allow, 4, lists, maps)))
-            if fw_v6:
-                v6.append(PeerAf(fw.port, route_map_in=_filter(fw.port, fw.allow, 6, lists, maps)))
-            out = evpn_vni_route_map(fw.port, fw.vnis)
-            maps.append(out)
-            evpn.append(PeerAf(fw.port, route_map_out=out.name))
-    afs = [AddressFamily("ipv4 unicast", redistribute_connected=CONNECTED, peers=_ordered(v4))]
+    afs = _Afs(
+        [PeerAf(FABRIC)], [PeerAf(FABRIC, activate=True)] if ipv6 else [], [PeerAf(FABRIC, activate=True)]
+    )
+    firewalls = [EvpnPeer(f.port, f.vnis, f.allow) for f in state.firewalls]
+    exits = [EvpnPeer(e.port, e.vnis, e.allow) for e in state.exits]
+    for group, peers, accepts_evpn in ((FIREWALL, firewalls, False), (EXIT, exits, True)):
+        if peers:
+            groups.append(PeerGroup(group, TIMERS))
+            neighbors += [Neighbor(p.port, group) for p in peers]
+            _evpn_peers(group, peers, afs, lists, maps, accepts_evpn=accepts_evpn)
+    families = [AddressFamily("ipv4 unicast", redistribute_connected=CONNECTED, peers=_ordered(afs.v4))]
     if ipv6:
-        afs.append(AddressFamily("ipv6 unicast", redistribute_connected=CONNECTED, peers=_ordered(v6)))
-    afs.append(AddressFamily("l2vpn evpn", peers=_ordered(evpn), advertise_all_vni=state.is_leaf))
+        families.append(
+            AddressFamily("ipv6 unicast", redistribute_connected=CONNECTED, peers=_ordered(afs.v6))
+        )
+    families.append(AddressFamily("l2vpn evpn", peers=_ordered(afs.evpn), advertise_all_vni=state.is_leaf))
     return Bgp(
         state.switch.asn,
         str(state.switch.router_id),
         None,
         tuple(sorted(groups, key=lambda g: g.name)),
         _neighbors(neighbors),
-        tuple(afs),
+        tuple(families),
     )
+
+
+@dataclass(frozen=True)
+class EvpnPeer:
+    """A firewall or an exit router on `port`: EVPN routes of `vnis`, underlay addresses `allow`."""
+
+    port: str
+    vnis: Sequence[int]
+    allow: Sequence[AllowedPrefix]
+
+
+@dataclass
+class _Afs:
+    """The default VRF's per-family peer settings while they are collected."""
+
+    v4: list[PeerAf]
+    v6: list[PeerAf]
+    evpn: list[PeerAf]
+
+
+def _evpn_peers(
+    group: str,
+    peers: list[EvpnPeer],
+    afs: _Afs,
+    lists: list[PrefixList],
+    maps: list[RouteMap],
+    *,
+    accepts_evpn: bool,
+) -> None:
+    """Peer group `group` of `peers`: underlay routes accepted only from their `allow` list, EVPN routes
+    passed to them only of their VNIs (and, when `accepts_evpn`, accepted from them only of those)."""
+    peers = sorted(peers, key=lambda p: natural_key(p.port))
+    afs.evpn.append(PeerAf(group, activate=True))
+    v6 = any(a.version == 6 for p in peers for a in p.allow)
+    if v6:
+        afs.v6.append(PeerAf(group, activate=True))
+    for peer in peers:
+        afs.v4.append(PeerAf(peer.port, route_map_in=_filter(peer.port, list(peer.allow), 4, lists, maps)))
+        if v6:
+            afs.v6.append(
+                PeerAf(peer.port, route_map_in=_filter(peer.port, list(peer.allow), 6, lists, maps))
+            )
+        out = evpn_vni_route_map(peer.port, peer.vnis)
+        maps.append(out)
+        route_map_in = None
+        if accepts_evpn:
+            inbound = evpn_vni_route_map(peer.port, peer.vnis, "IN")
+            maps.append(inbound)
+            route_map_in = inbound.name
+        afs.evpn.append(PeerAf(peer.port, route_map_in=route_map_in, route_map_out=out.name))
 
 
 def _vrf_bgp(state: SwitchState, vrf: str, lists: list[PrefixList], maps: list[RouteMap]) -> Bgp:

@@ -96,9 +96,24 @@ net.ipv6.conf.default.keep_addr_on_down = 1
 net.netfilter.nf_conntrack_max = 1048576
 """
 
-MODULES = (
-    "# fabric firewall: kernel VRFs and nftables' connection tracking from the start\nvrf\nnf_conntrack\n"
-)
+MODULES = "# fabric firewall: kernel VRFs and connection tracking\nvrf\nnf_conntrack\n"
+
+TRACK_FROM_BOOT = """\
+#!/usr/sbin/nft -f
+# fabric firewall image: connection tracking from the first packet of the boot (nftables.service).
+# The kernel tracks connections only once some rule asks for their state.  Without this table that
+# happens when the daemon first loads `table inet fabric`, and every connection opened before (the
+# daemon's own watches of fabric api and the cluster, an SSH session) is first seen mid-stream, as
+# new, and dropped by the input chain.  The daemon never touches this table.
+table inet track_from_boot
+delete table inet track_from_boot
+table inet track_from_boot {
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tct state new counter comment "fabric: makes the kernel track every connection from boot"
+\t}
+}
+"""
 
 FRR_DAEMONS = """\
 # fabric firewall: zebra, bgpd and staticd; the fabric firewall daemon writes frr.conf.
@@ -198,6 +213,7 @@ def firewall_spec(firewall_unit: str, suite: str = "bookworm") -> ImageSpec:
         SeedFile("/etc/hostname", "fabric-firewall\n"),
         SeedFile("/etc/sysctl.d/90-fabric-firewall.conf", SYSCTLS),
         SeedFile("/etc/modules-load.d/fabric-firewall.conf", MODULES),
+        SeedFile("/etc/nftables.conf", TRACK_FROM_BOOT),
         SeedFile("/etc/frr/daemons", FRR_DAEMONS),
         SeedFile("/etc/frr/frr.conf", FRR_CONF),
         SeedFile("/etc/chrony/chrony.conf", CHRONY),
@@ -213,7 +229,13 @@ def firewall_spec(firewall_unit: str, suite: str = "bookworm") -> ImageSpec:
         suite=suite,
         packages=FIREWALL_PACKAGES,
         files=files,
-        enable=("systemd-networkd.service", "fabric-seed.service", "fabric-firewall.service", "frr.service"),
+        enable=(
+            "nftables.service",
+            "systemd-networkd.service",
+            "fabric-seed.service",
+            "fabric-firewall.service",
+            "frr.service",
+        ),
         # No network-online waits for the fabric ports (FRR brings them up), no apt timers.
         mask=("systemd-networkd-wait-online.service", "apt-daily.timer", "apt-daily-upgrade.timer"),
         links=(("/usr/local/bin/fabric", f"{VENV}/bin/fabric"),),

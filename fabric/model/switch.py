@@ -16,7 +16,7 @@ from fabric.model.base import Document, Model, Problems
 from fabric.model.names import Description, IfName, Mtu, Name, RealAsn, VlanId, Vni, VrfName, natural_key
 from fabric.model.prefixes import Allowed, AllowedPrefix, address_key, normalise_allowed
 
-PortRole = Literal["uplink", "unprovisioned", "machine", "firewall", "unused"]
+PortRole = Literal["uplink", "unprovisioned", "machine", "firewall", "exit", "unused"]
 SwitchRole = Literal["leaf", "spine"]
 
 
@@ -143,6 +143,23 @@ class FirewallPort(Model):
         return sorted(set(vnis))
 
 
+class ExitPort(Model):
+    """An exit (border) router on a switch port: not a machine and not one of our switches.  It
+    exchanges the EVPN routes of `vnis` (the external networks it routes, e.g. the internet's default
+    routes) and may announce `allow` in the underlay (its VTEP)."""
+
+    port: IfName
+    vnis: list[Vni] = Field(min_length=1, description="L3VNIs of the external networks it routes.")
+    allow: list[Allowed] = Field(min_length=1, description="The exit router's underlay addresses (VTEP).")
+
+    _sort_allow = field_validator("allow")(normalise_allowed)
+
+    @field_validator("vnis")
+    @classmethod
+    def _sort_vnis(cls, vnis: list[int]) -> list[int]:
+        return sorted(set(vnis))
+
+
 class SwitchState(Document):
     """Desired state of one switch (leaf or spine)."""
 
@@ -154,6 +171,10 @@ class SwitchState(Document):
     ports: list[Port] = Field(default_factory=list)
     vrfs: list[Vrf] = Field(default_factory=list)
     firewalls: list[FirewallPort] = Field(default_factory=list)
+    exits: list[ExitPort] = Field(
+        default_factory=list,
+        description="Exit routers cabled to this switch. Left out of the JSON while empty.",
+    )
     dhcp_relay: list[ipaddress.IPv4Address] = Field(
         default_factory=list, description="DHCP servers of the PXE VLAN."
     )
@@ -164,11 +185,14 @@ class SwitchState(Document):
     )
 
     @model_serializer(mode="wrap")
-    def _omit_unpaused(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # Absent while false: documents without the field keep their hash (backward compatible).
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Absent while unset: documents without the fields keep their hash (backward compatible).
         data = handler(self)
-        if isinstance(data, dict) and not self.paused:
-            data.pop("paused", None)
+        if isinstance(data, dict):
+            if not self.paused:
+                data.pop("paused", None)
+            if not self.exits:
+                data.pop("exits", None)
         return data
 
     @field_validator("uplinks")
@@ -190,6 +214,11 @@ class SwitchState(Document):
     @classmethod
     def _sort_firewalls(cls, v: list[FirewallPort]) -> list[FirewallPort]:
         return sorted(v, key=lambda f: natural_key(f.port))
+
+    @field_validator("exits")
+    @classmethod
+    def _sort_exits(cls, v: list[ExitPort]) -> list[ExitPort]:
+        return sorted(v, key=lambda e: natural_key(e.port))
 
     @field_validator("dhcp_relay")
     @classmethod
@@ -221,6 +250,7 @@ class SwitchState(Document):
 
 __all__ = [
     "AllowedPrefix",
+    "ExitPort",
     "FirewallPort",
     "Loopbacks",
     "Mgmt",

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fabric.model.switch import SwitchState
+    from fabric.model.switch import PortRole, SwitchState
 
 Problem = tuple[str, str]
 
 
 def switch_problems(state: SwitchState) -> list[Problem]:
     """Every consistency problem of `state`, in a stable order."""
-    checks = (_ports_unique, _uplinks, _vrfs, _machine_ports, _firewalls, _role_rules)
+    checks = (_ports_unique, _uplinks, _vrfs, _machine_ports, _firewalls, _exits, _role_rules)
     return [problem for check in checks for problem in check(state)]
 
 
@@ -65,19 +65,27 @@ def _machine_ports(state: SwitchState) -> Iterator[Problem]:
 
 
 def _firewalls(state: SwitchState) -> Iterator[Problem]:
-    for name, count in Counter(f.port for f in state.firewalls).items():
+    return _attached("firewalls", "firewall", [f.port for f in state.firewalls], state)
+
+
+def _exits(state: SwitchState) -> Iterator[Problem]:
+    return _attached("exits", "exit", [e.port for e in state.exits], state)
+
+
+def _attached(field: str, role: PortRole, ports: list[str], state: SwitchState) -> Iterator[Problem]:
+    """Peers listed in `field` by port: one entry per port of `role`, each on such a port."""
+    for name, count in Counter(ports).items():
         if count > 1:
-            yield f"firewalls[{name}]", f"port {name} has {count} firewall entries"
-    for fw in state.firewalls:
-        port = state.port(fw.port)
+            yield f"{field}[{name}]", f"port {name} has {count} {role} entries"
+    for name in ports:
+        port = state.port(name)
         if port is None:
-            yield f"firewalls[{fw.port}].port", f"port {fw.port} is not in ports"
-        elif port.role != "firewall":
-            yield f"firewalls[{fw.port}].port", f"port {fw.port} has role {port.role}, not firewall"
-    attached = {f.port for f in state.firewalls}
-    for port in state.ports_with_role("firewall"):
-        if port.name not in attached:
-            yield f"ports[{port.name}].role", f"firewall port {port.name} has no entry in firewalls"
+            yield f"{field}[{name}].port", f"port {name} is not in ports"
+        elif port.role != role:
+            yield f"{field}[{name}].port", f"port {name} has role {port.role}, not {role}"
+    for port in state.ports_with_role(role):
+        if port.name not in ports:
+            yield f"ports[{port.name}].role", f"{role} port {port.name} has no entry in {field}"
 
 
 def _role_rules(state: SwitchState) -> Iterator[Problem]:

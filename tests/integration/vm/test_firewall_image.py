@@ -186,6 +186,20 @@ def test_daemon_applies_the_state_with_kernel_vrfs_and_reports_it(booted: Booted
     assert "router bgp" in running and "import vrf" in running
 
 
+def test_a_cluster_change_reaches_the_table(booted: Booted) -> None:
+    # The daemon's watches were opened before its first ruleset loaded: they must survive it (the
+    # image tracks connections from boot, /etc/nftables.conf).
+    before = applied_status(booted)["elements"]
+    added = {**WEB, "metadata": {"name": "api", "namespace": "shop"}}
+    added["spec"] = {"type": "LoadBalancer", "ports": [{"port": 8443, "protocol": "TCP"}]}
+    added["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.11"}]}}
+    booted.kube.apply(added)
+    wait_status(
+        booted, lambda s: s["elements"] > before, "the new LoadBalancer service counted in fw1's status"
+    )
+    assert "203.0.113.11" in sh(booted, "nft list table inet fabric")
+
+
 def test_watchdog_restarts_a_frozen_daemon(booted: Booted) -> None:
     pid = sh(booted, "systemctl show -P MainPID fabric-firewall").strip()
     restarts = int(sh(booted, "systemctl show -P NRestarts fabric-firewall"))
