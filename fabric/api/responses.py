@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fabric.adapters.store.bodies import ExitLink
+
 
 class Out(BaseModel):
     """An answer: extra keys are refused, so a model that drifts from its handler fails the tests."""
@@ -79,6 +81,7 @@ class SwitchInfo(Out):
     loopback: str
     sonic_version: str
     paused: bool = Field(default=False, description="Maintenance: its daemon applies nothing.")
+    exits: list[ExitLink] = Field(default_factory=list, description="Exit routers cabled to it.")
     ports: list[SwitchPortInfo] | None = Field(default=None, description="Show only.")
 
 

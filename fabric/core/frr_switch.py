@@ -105,9 +105,7 @@ def _default_bgp(state: SwitchState, lists: list[PrefixList], maps: list[RouteMa
     ipv6 = state.switch.loopbacks.ipv6 is not None
     groups = [PeerGroup(FABRIC, TIMERS)]
     neighbors = [Neighbor(p, FABRIC) for p in state.uplinks]
-    afs = _Afs(
-        [PeerAf(FABRIC)], [PeerAf(FABRIC, activate=True)] if ipv6 else [], [PeerAf(FABRIC, activate=True)]
-    )
+    afs = _Afs([PeerAf(FABRIC)], [PeerAf(FABRIC, activate=True)], [PeerAf(FABRIC, activate=True)], ipv6)
     firewalls = [EvpnPeer(f.port, f.vnis, f.allow) for f in state.firewalls]
     exits = [EvpnPeer(e.port, e.vnis, e.allow) for e in state.exits]
     for group, peers, accepts_evpn in ((FIREWALL, firewalls, False), (EXIT, exits, True)):
@@ -147,6 +145,7 @@ class _Afs:
     v4: list[PeerAf]
     v6: list[PeerAf]
     evpn: list[PeerAf]
+    ipv6: bool  # the default VRF has an IPv6 unicast family (an IPv6 loopback)
 
 
 def _evpn_peers(
@@ -162,7 +161,7 @@ def _evpn_peers(
     passed to them only of their VNIs (and, when `accepts_evpn`, accepted from them only of those)."""
     peers = sorted(peers, key=lambda p: natural_key(p.port))
     afs.evpn.append(PeerAf(group, activate=True))
-    v6 = any(a.version == 6 for p in peers for a in p.allow)
+    v6 = afs.ipv6 and any(a.version == 6 for p in peers for a in p.allow)
     if v6:
         afs.v6.append(PeerAf(group, activate=True))
     for peer in peers:

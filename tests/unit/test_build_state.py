@@ -7,6 +7,7 @@ import ipaddress
 import pytest
 
 from fabric.core.state import (
+    ExitRecord,
     MachineRecord,
     NetworkRecord,
     PartitionRecord,
@@ -75,6 +76,29 @@ def test_spine_has_uplinks_and_unused_ports_only() -> None:
     assert [(p.name, p.role, p.admin) for p in state.ports] == [
         ("Ethernet0", "uplink", "up"),
         ("Ethernet4", "unused", "down"),
+    ]
+
+
+def test_a_declared_exit_router_is_peered_on_its_port() -> None:
+    exit01 = ExitRecord("exit01", "Ethernet28", (104009,), ("10.9.0.1", "2001:db8:9::1"))
+    gone = ExitRecord("exit02", "Ethernet32", (), ("10.9.0.2",))  # its networks were deleted
+    view = SwitchView(
+        PART,
+        SwitchRecord("spine01", "spine", "r0", 4200000001, "10.0.0.1", exits=(exit01, gone)),
+        (
+            PortRecord("Ethernet0", neighbour_switch="leaf01"),
+            PortRecord("Ethernet28"),
+            PortRecord("Ethernet32"),
+        ),
+    )
+    state = build_switch_state(view)
+    assert [(p.name, p.role, p.admin, p.description) for p in state.ports] == [
+        ("Ethernet0", "uplink", "up", "leaf01"),
+        ("Ethernet28", "exit", "up", "exit01"),
+        ("Ethernet32", "unused", "down", "exit02"),
+    ]
+    assert [(e.port, e.vnis, [str(a.prefix) for a in e.allow]) for e in state.exits] == [
+        ("Ethernet28", [104009], ["10.9.0.1/32", "2001:db8:9::1/128"])
     ]
 
 

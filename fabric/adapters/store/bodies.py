@@ -92,6 +92,19 @@ class IpAcquire(Model):
     )
 
 
+class ExitLink(Model):
+    """An exit (border) router cabled to one of the switch's ports: not a machine, not one of our
+    switches.  The switch peers with it (BGP unnumbered, EVPN) and exchanges only the routes of the
+    external `networks` it routes; in the underlay it accepts only the router's `underlay` addresses."""
+
+    name: Name = Field(description="The exit router, e.g. exit01.")
+    port: IfName = Field(description="The switch port it is cabled to.")
+    networks: list[Name] = Field(min_length=1, description="External networks it routes (their VNIs).")
+    underlay: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = Field(
+        min_length=1, description="Its underlay addresses (VTEP, loopback) the switch accepts from it."
+    )
+
+
 class SwitchCreate(Model):
     """A switch declared by an operator; ASN and loopback come from the pools unless given."""
 
@@ -103,6 +116,16 @@ class SwitchCreate(Model):
     loopback: ipaddress.IPv4Address | None = None
     sonic_version: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,32}$")
     ports: list[IfName] = Field(default_factory=list)
+    exits: list[ExitLink] = Field(default_factory=list, description="Exit routers cabled to it.")
+
+    @field_validator("exits")
+    @classmethod
+    def _one_exit_per_port(cls, exits: list[ExitLink]) -> list[ExitLink]:
+        ports = [e.port for e in exits]
+        twice = sorted({p for p in ports if ports.count(p) > 1})
+        if twice:
+            raise ValueError(f"port {', '.join(twice)} named by more than one exit")
+        return sorted(exits, key=lambda e: (e.port, e.name))
 
 
 class PortAdmin(Model):

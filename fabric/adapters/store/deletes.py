@@ -90,6 +90,7 @@ async def delete_network(session: AsyncSession, name: str) -> Touched:
             "IPs": await _names(session, Ip.address, Ip.network == name),
             "machines and firewalls attached": sorted(await attached(session, name)),
             "child networks": await _names(session, Network.name, Network.parent == name),
+            "switches whose exits route it": await exits_routing(session, name),
         },
     )
     for prefix in (await session.execute(select(Prefix).where(Prefix.network == name))).scalars().all():
@@ -107,6 +108,12 @@ async def delete_network(session: AsyncSession, name: str) -> Touched:
     await session.delete(net)
     await session.flush()
     return set()
+
+
+async def exits_routing(session: AsyncSession, network: str) -> list[str]:
+    """Switches with an exit router declared to route `network`."""
+    rows = (await session.execute(select(Switch.name, Switch.exits))).all()
+    return sorted(name for name, exits in rows if any(network in e["networks"] for e in exits or []))
 
 
 async def delete_switch(session: AsyncSession, name: str) -> Touched:

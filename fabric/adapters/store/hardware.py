@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fabric.adapters.store import pools
-from fabric.adapters.store.bodies import MachineCreate, SwitchCreate
+from fabric.adapters.store.bodies import ExitLink, MachineCreate, SwitchCreate
 from fabric.adapters.store.errors import Conflict, NotFound
 from fabric.adapters.store.inventory import get
-from fabric.adapters.store.schema import Machine, Nic, Partition, Pool, Switch, SwitchPort
+from fabric.adapters.store.schema import Machine, Network, Nic, Partition, Pool, Switch, SwitchPort
 from fabric.core.ipam import unkey
+from fabric.errors import ValidationError
 from fabric.model.status import LldpNeighbour
 
 
@@ -31,6 +33,22 @@ class Cable:
 async def _in_pool(session: AsyncSession, pool_id: int, value: int) -> bool:
     pool = (await session.execute(select(Pool).where(Pool.id == pool_id))).scalar_one()
     return unkey(pool.first) <= value <= unkey(pool.last)
+
+
+async def exit_rows(session: AsyncSession, partition: str, exits: list[ExitLink]) -> list[dict[str, Any]]:
+    """The exits of a switch as stored, once every network they name is an external network with a
+    VNI in `partition` (refused otherwise, naming every bad entry)."""
+    problems = []
+    for i, link in enumerate(exits):
+        for name in link.networks:
+            net = await session.get(Network, name)
+            if net is None or net.partition != partition:
+                problems.append((f"exits[{i}].networks", f"no network {name!r} in partition {partition}"))
+            elif net.kind != "external" or net.vni is None:
+                problems.append((f"exits[{i}].networks", f"{name} is a {net.kind} network, not external"))
+    if problems:
+        raise ValidationError(problems[0][1], problems[0][0], problems=problems)
+    return [link.model_dump(mode="json") for link in exits]
 
 
 async def create_switch(session: AsyncSession, body: SwitchCreate) -> Switch:
@@ -64,6 +82,7 @@ async def create_switch(session: AsyncSession, body: SwitchCreate) -> Switch:
         asn=asn,
         loopback=str(loopback),
         sonic_version=body.sonic_version,
+        exits=await exit_rows(session, body.partition, body.exits),
     )
     session.add(row)
     await session.flush()

@@ -8,6 +8,8 @@ fixed-width hex keys (see `fabric.core.ipam.key`) so IPv6 fits and string order 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -132,6 +134,7 @@ class Switch(Base):
     loopback: Mapped[str] = mapped_column(String(64))
     sonic_version: Mapped[str] = mapped_column(String(32), default="")
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    exits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     __table_args__ = (UniqueConstraint("partition", "asn", name="uq_switches_asn"),)
 
 

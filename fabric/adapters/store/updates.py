@@ -23,7 +23,7 @@ from fabric.adapters.store.bodies import (
     SwitchCreate,
 )
 from fabric.adapters.store.errors import Conflict
-from fabric.adapters.store.hardware import machine_row
+from fabric.adapters.store.hardware import exit_rows, machine_row
 from fabric.adapters.store.schema import (
     Machine,
     MachineNetwork,
@@ -224,7 +224,8 @@ async def _prefixes(session: AsyncSession, net: Network, body: NetworkCreate) ->
 
 async def update_switch(session: AsyncSession, body: SwitchCreate) -> tuple[Changed, Touched]:
     """Rack and role change while no allocated machine is cabled to it; ASN and loopback move (the old
-    ones go back to their pools); declared ports are added (the daemon's report removes ports)."""
+    ones go back to their pools); exits are replaced; declared ports are added (the daemon's report
+    removes ports)."""
     sw = await inventory.get(session, Switch, body.name, "switch")
     immutable("switch", sw.name, "partition", sw.partition, body.partition)
     part = await inventory.get(session, Partition, sw.partition, "partition", "partition")
@@ -252,6 +253,10 @@ async def update_switch(session: AsyncSession, body: SwitchCreate) -> tuple[Chan
     if sw.sonic_version != body.sonic_version:
         sw.sonic_version = body.sonic_version
         changed.append("sonic_version")
+    exits = await exit_rows(session, sw.partition, body.exits)
+    if exits != list(sw.exits or []):
+        sw.exits = exits
+        changed.append("exits")
     have = set((await session.execute(select(SwitchPort.name).where(SwitchPort.switch == sw.name))).scalars())
     for port in sorted(set(body.ports) - have):
         session.add(SwitchPort(switch=sw.name, name=port))

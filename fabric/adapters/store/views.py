@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,7 @@ from fabric.adapters.store.schema import (
 )
 from fabric.core.ipam import unkey
 from fabric.core.state import (
+    ExitRecord,
     MachineRecord,
     NetworkRecord,
     PartitionRecord,
@@ -179,6 +181,21 @@ class Records:
             self._partitions[name] = partition_record(part, unkey(vni.first), unkey(vni.last))
         return self._partitions[name]
 
+    async def exits(self, rows: list[dict[str, Any]]) -> tuple[ExitRecord, ...]:
+        """A switch's stored exits with the VNIs of their networks (a network gone: left out)."""
+        names = {n for row in rows for n in row["networks"]}
+        found = await self.session.execute(select(Network.name, Network.vni).where(Network.name.in_(names)))
+        vnis = {name: vni for name, vni in found.all() if vni is not None}
+        return tuple(
+            ExitRecord(
+                row["name"],
+                row["port"],
+                tuple(sorted(vnis[n] for n in row["networks"] if n in vnis)),
+                tuple(row["underlay"]),
+            )
+            for row in rows
+        )
+
     async def switch_view(self, name: str) -> SwitchView | None:
         """The switch, its ports and the machines cabled to them, or None when it does not exist."""
         sw = await self.session.get(Switch, name)
@@ -201,7 +218,16 @@ class Records:
         machines = await self.machines(r.machine for r in rows if r.machine is not None)
         return SwitchView(
             partition=await self.partition(sw.partition),
-            switch=SwitchRecord(sw.name, sw.role, sw.rack, sw.asn, sw.loopback, sw.sonic_version, sw.paused),
+            switch=SwitchRecord(
+                sw.name,
+                sw.role,
+                sw.rack,
+                sw.asn,
+                sw.loopback,
+                sw.sonic_version,
+                sw.paused,
+                await self.exits(sw.exits or []),
+            ),
             ports=ports,
             machines=machines,
         )

@@ -8,6 +8,7 @@ its revision).  The same records always give the same document and hence the sam
 from fabric.core.state.firewall import build_firewall_state
 from fabric.core.state.machine import build_machine_state
 from fabric.core.state.records import (
+    ExitRecord,
     MachineRecord,
     NetworkRecord,
     PartitionRecord,
@@ -18,6 +19,7 @@ from fabric.core.state.records import (
 from fabric.core.state.switch import build_switch_state
 
 __all__ = [
+    "ExitRecord",
     "MachineRecord",
     "NetworkRecord",
     "PartitionRecord",

@@ -57,6 +57,16 @@ class MachineRecord:
 
 
 @dataclass(frozen=True)
+class ExitRecord:
+    """An exit router on a switch port, its external networks' VNIs resolved."""
+
+    name: str
+    port: str
+    vnis: tuple[int, ...]
+    underlay: tuple[str, ...]  # its addresses the switch accepts in the underlay
+
+
+@dataclass(frozen=True)
 class SwitchRecord:
     """A switch as declared (and completed from the pools)."""
 
@@ -67,6 +77,7 @@ class SwitchRecord:
     loopback: str
     sonic_version: str = ""
     paused: bool = False
+    exits: tuple[ExitRecord, ...] = ()
 
 
 @dataclass(frozen=True)

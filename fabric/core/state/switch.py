@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import ipaddress
 
-from fabric.core.state.records import MachineRecord, PortRecord, SwitchView
+from fabric.core.state.records import ExitRecord, MachineRecord, PortRecord, SwitchView
 from fabric.model.switch import (
+    ExitPort,
     FirewallPort,
     Loopbacks,
     Mgmt,
@@ -35,6 +36,16 @@ def machine_allow(machine: MachineRecord) -> list[str]:
 
 PORT_CACHE = 4096  # machine ports remembered (64 leaves of 64; an entry is a few kB)
 Built = tuple[Port, Vrf | None, FirewallPort | None]
+
+
+def exit_port(port: str, exit_router: ExitRecord) -> tuple[Port, ExitPort | None]:
+    """The port carrying a declared exit router, and its peering (none while its networks have no
+    VNI left: the port then stays unused, down)."""
+    if not exit_router.vnis:
+        return Port(name=port, role="unused", admin="down", description=exit_router.name), None
+    allow = [host_prefix(ip) for ip in exit_router.underlay]
+    peer = ExitPort(port=port, vnis=list(exit_router.vnis), allow=allow)
+    return Port(name=port, role="exit", description=exit_router.name), peer
 
 
 def _port(port: PortRecord, view: SwitchView) -> Built:
@@ -78,9 +89,14 @@ def build_switch_state(view: SwitchView) -> SwitchState:
     """The desired state of `view.switch` (unsealed)."""
     sw, part = view.switch, view.partition
     leaf = sw.role == "leaf"
-    ports, vrfs, firewalls = [], {}, []
+    ports, vrfs, firewalls, exits = [], {}, [], []
+    declared = {e.port: e for e in sw.exits}
     for record in view.ports:
-        port, vrf, fw = _port(record, view)
+        exit_router = declared.get(record.name)
+        if exit_router is not None:  # declared by the operator: it runs no daemon of ours to learn it from
+            (port, peer), vrf, fw = exit_port(record.name, exit_router), None, None
+        else:
+            (port, vrf, fw), peer = _port(record, view), None
         if record.admin_down:  # the operator's word wins over what the port is for
             port = port.model_copy(update={"admin": "down"})
         ports.append(port)
@@ -88,6 +104,8 @@ def build_switch_state(view: SwitchView) -> SwitchState:
             vrfs[vrf.vni] = vrf
         if fw is not None:
             firewalls.append(fw)
+        if peer is not None:
+            exits.append(peer)
     loopback = ipaddress.IPv4Address(sw.loopback)
     gateway = ipaddress.IPv4Address(part.mgmt_gateway) if part.mgmt_gateway else None
     return SwitchState(
@@ -108,6 +126,7 @@ def build_switch_state(view: SwitchView) -> SwitchState:
         ports=ports,
         vrfs=list(vrfs.values()),
         firewalls=firewalls,
+        exits=exits,
         dhcp_relay=[ipaddress.IPv4Address(a) for a in part.dhcp_relay] if leaf else [],
         paused=sw.paused,
     )
