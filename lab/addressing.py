@@ -7,9 +7,11 @@ everything from that index, so the same file always comes up with the same addre
 | ----- | ------------- | -------------- | --------------------------- | ---------------- |
 | spine | spine01 → 1   | 4200000000 + n | 10.255.0.n/32               | 02:fa:00:00:00:n |
 | leaf  | leaf01 → 1    | 4200000100 + n | 10.255.1.n/32               | 02:fa:00:01:00:n |
+| exit  | exit01 → 1    | 4200000200 + n | 10.255.2.n/32               | (none)           |
 
-Private 4-byte ASNs, one per switch (ARCHITECTURE §1).  Machines, firewalls and the exit router get no
-underlay identity here: theirs come from their documents once the API exists.  Pure: no I/O.
+Private 4-byte ASNs, one per router.  Machines and firewalls get no underlay identity here: theirs
+come from their documents (the API allocates them).  An exit router is not ours: its identity is the
+lab's, and the switches it is cabled to learn it from their declaration (`lab.intent`).  Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from dataclasses import dataclass
 
 from lab.topology import Topology
 
-ASN_BASE = {"spine": 4_200_000_000, "leaf": 4_200_000_100}
-LOOPBACK_NET = {"spine": "10.255.0", "leaf": "10.255.1"}
+ASN_BASE = {"spine": 4_200_000_000, "leaf": 4_200_000_100, "exit": 4_200_000_200}
+LOOPBACK_NET = {"spine": "10.255.0", "leaf": "10.255.1", "exit": "10.255.2"}
 MAC_ROLE = {"spine": 0, "leaf": 1}
 MAX_SWITCHES_PER_ROLE = 254
 
@@ -66,3 +68,20 @@ def switch_identities(topology: Topology) -> dict[str, SwitchIdentity]:
                 loopback=f"{LOOPBACK_NET[role]}.{index}",
             )
     return out
+
+
+@dataclass(frozen=True)
+class ExitIdentity:
+    """What one exit router of the lab is in the underlay (its loopback is its VTEP)."""
+
+    name: str
+    asn: int
+    loopback: str
+
+
+def exit_identities(topology: Topology) -> dict[str, ExitIdentity]:
+    """The identity of every exit router of `topology`, by node name (see module doc)."""
+    return {
+        name: ExitIdentity(name, ASN_BASE["exit"] + index, f"{LOOPBACK_NET['exit']}.{index}")
+        for index, name in enumerate(topology.with_role("exit"), start=1)
+    }

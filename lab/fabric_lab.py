@@ -19,9 +19,10 @@ import redis
 
 from fabric.adapters.process import Result, run, run_checked
 from fabric.errors import FabricError
-from lab.addressing import SwitchIdentity, switch_identities
+from lab import exit_router
+from lab.addressing import ExitIdentity, SwitchIdentity, exit_identities, switch_identities
 from lab.control import start_control
-from lab.intent import HOST_ROLES, host_nics, hosts, vrf_names
+from lab.intent import HOST_ROLES, INTERNET_VNI, exit_ports, host_nics, hosts, vrf_names
 from lab.rig import Netns, Rig, list_netns, procs, veth
 from lab.rig.daemon import Daemon, start_daemon, wrap
 from lab.rig.netns import ROUTER_SYSCTLS, NetnsDir
@@ -102,8 +103,10 @@ def _build(rig: Rig, topology: Topology, state: LabState) -> None:
     for node_name, node in topology.nodes.items():
         if node.labels.role == "machine":
             _machine_frr(rig, namespaces[node_name], state.nodes[node_name])
-    for node_name, record in state.nodes.items():
-        _lldpd(rig, namespaces[node_name], record, conf_dir, switch=node_name in identities)
+    for node_name, me in exit_identities(topology).items():
+        _exit_router(rig, topology, me, namespaces[node_name], state)
+    for node_name in topology.nodes:
+        _lldpd(rig, namespaces[node_name], state.nodes[node_name], conf_dir, switch=node_name in identities)
     for node_name in identities:
         _standin(rig, state.nodes[node_name], conf_dir)
     start_control(rig, topology, identities, state)
@@ -131,6 +134,19 @@ def _switch(rig: Rig, topology: Topology, me: SwitchIdentity, ns: Netns, record:
     record.frr_dir = str(frr.dir)
     for daemon_name, daemon in frr.daemons.items():
         _record_daemon(record, daemon_name, daemon)
+
+
+def _exit_router(rig: Rig, topology: Topology, me: ExitIdentity, ns: Netns, state: LabState) -> None:
+    """The exit router (lab code, `lab.exit_router`) and the internet host behind it (a node too)."""
+    record = state.nodes[me.name]
+    record.loopback, record.asn = me.loopback, me.asn
+    ports = [own for own, _, _ in exit_ports(topology, me.name)]
+    router = exit_router.build(rig, ns, me, ports, INTERNET_VNI)
+    record.frr_dir, record.vrf_dir = str(router.frr.dir), str(router.vrf_dir)
+    for daemon_name, daemon in router.frr.daemons.items():
+        _record_daemon(record, daemon_name, daemon)
+    host = exit_router.INTERNET_HOST
+    state.nodes[host] = NodeRecord(host, "internet", router.host.name)
 
 
 def _vrf_namespaces(vrf_dir: NetnsDir) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.addressing import SwitchIdentity
+from lab.addressing import ExitIdentity, SwitchIdentity, exit_identities
 from lab.rig.daemon import wrap
 from lab.topology import Topology
 
@@ -28,6 +28,7 @@ INTERNET = "internet"
 # and deleted at runtime (ARCHITECTURE §8).
 VNI_FIRST = 100000
 VNI_COUNT = 16
+INTERNET_VNI = VNI_FIRST + VNI_COUNT - 1  # given, not allocated: the exit router is configured with it
 
 
 def partition_name(topology: Topology) -> str:
@@ -67,6 +68,7 @@ def lab_intent(topology: Topology, identities: dict[str, SwitchIdentity]) -> dic
             "asn": me.asn,
             "loopback": me.loopback,
             "sonic_version": "202405",
+            **({"exits": exits} if (exits := switch_exits(topology, me.name)) else {}),
         }
         for me in identities.values()
     ]
@@ -104,6 +106,7 @@ def lab_intent(topology: Topology, identities: dict[str, SwitchIdentity]) -> dic
                 "name": INTERNET,
                 "partition": part,
                 "kind": "external",
+                "vni": INTERNET_VNI,
                 "prefixes": ["203.0.113.0/24"],
                 "destination_prefixes": ["0.0.0.0/0"],
                 "nat": True,
@@ -112,6 +115,26 @@ def lab_intent(topology: Topology, identities: dict[str, SwitchIdentity]) -> dic
         "switches": switches,
         "machines": machines,
     }
+
+
+def exit_ports(topology: Topology, exit_router: str) -> list[tuple[str, str, str]]:
+    """(own port, switch, switch port) of every link of `exit_router` to a switch, in file order."""
+    return [
+        (own.port, far.node, far.port)
+        for own, far in topology.links_of(exit_router)
+        if topology.nodes[far.node].is_switch
+    ]
+
+
+def switch_exits(topology: Topology, switch: str) -> list[dict[str, Any]]:
+    """The exit routers cabled to `switch`, as its declaration names them (`switches[].exits`)."""
+    exits: list[ExitIdentity] = list(exit_identities(topology).values())
+    return [
+        {"name": me.name, "port": port, "networks": [INTERNET], "underlay": [me.loopback]}
+        for me in exits
+        for _, node, port in exit_ports(topology, me.name)
+        if node == switch
+    ]
 
 
 def switch_config(

@@ -169,7 +169,18 @@ def test_status_and_exec_from_another_process(lab: LabState) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     nodes = {node["name"]: node for node in report["nodes"]}
-    assert set(nodes) == {"spine01", "spine02", "leaf01", "leaf02", "m1", "m2", "m3", "fw01", "exit01"}
+    assert set(nodes) == {
+        "spine01",
+        "spine02",
+        "leaf01",
+        "leaf02",
+        "m1",
+        "m2",
+        "m3",
+        "fw01",
+        "exit01",
+        "internet",
+    }
     leaf = nodes["leaf01"]
     assert leaf["netns"] == f"lab.{lab.name}-leaf01" and leaf["netns_exists"]
     assert "10.255.1.1/32" in leaf["addresses"]["lo"]
@@ -283,6 +294,43 @@ def test_machines_on_different_leaves_ping_over_vxlan(lab: LabState, demo: DemoR
     finally:
         set_link(lab, "m1", "lan1", "up")
         set_link(lab, "m2", "lan0", "up")
+
+
+def evpn_prefix_routes(lab: LabState, node: str) -> str:
+    result = fabric_lab.exec_in(lab.name, node, ["vtysh", "-c", "show bgp l2vpn evpn route type prefix"])
+    assert result.ok, result.describe()
+    return result.stdout
+
+
+@pytest.mark.parametrize("spine", ["spine01", "spine02"])
+def test_spines_peer_with_the_exit_router_their_document_declares(lab: LabState, spine: str) -> None:
+    # exit01 is declared on the spines in the store (switches[].exits, lab.intent); the daemon renders it.
+    run_and_expect(
+        lambda: vtysh_json(lab, spine, "show bgp summary json"),
+        {"ipv4Unicast": {"peers": {"Ethernet28": {"state": "Established", "hostname": "exit01"}}}},
+        timeout=UP,
+        retry_on=(ApplyError, ValueError),
+        what=f"{spine}'s BGP session to exit01",
+    )
+    running = fabric_lab.exec_in(lab.name, spine, ["vtysh", "-c", "show running-config"]).stdout
+    assert "neighbor Ethernet28 route-map RM-Ethernet28-EVPN-IN in" in running
+
+
+def test_the_internet_default_routes_reach_the_leaves_and_no_tenant_route_leaves(
+    lab: LabState, demo: DemoReport
+) -> None:
+    # exit01 announces 0.0.0.0/0 and ::/0 as EVPN type-5 routes of the internet VNI; the spines pass
+    # them on.  Towards exit01 the spines pass only that VNI: tenant routes (alpha's type-5) never reach it.
+    defaults = ("[5]:[0]:[0]:[0.0.0.0]", "[5]:[0]:[0]:[::]")
+    wait_until(
+        lambda: all(d in evpn_prefix_routes(lab, "leaf01") for d in defaults),
+        timeout=UP,
+        what="the internet's default routes on leaf01",
+    )
+    alpha = call(api(lab), "GET", f"/v1/networks/{ALPHA}")["vni"]
+    assert f":{alpha}" in evpn_prefix_routes(lab, "leaf01")  # the tenant's routes exist in the fabric
+    heard = evpn_prefix_routes(lab, "exit01")
+    assert f":{alpha}" not in heard and demo.ips["m1"] not in heard, heard
 
 
 def test_a_prefix_the_machine_does_not_own_is_filtered_by_the_leaf(lab: LabState, demo: DemoReport) -> None:
