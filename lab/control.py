@@ -134,6 +134,41 @@ def start_control(
     for name, node in topology.nodes.items():
         if node.labels.role == "machine":
             start_agent(rig.ledger, state.nodes[name], api, directory)
+    start_kube(rig.ledger, state, directory)
+
+
+def start_kube(ledger: Ledger, state: LabState, directory: Path) -> Daemon:
+    """The cluster's API: the Kubernetes STAND-IN (`lab.kube`; no real API server runs here)."""
+    token_file = directory / "kube.token"
+    token_file.write_text(secrets.token_hex(16) + "\n")
+    token_file.chmod(0o600)
+    port = free_port()
+    daemon = start_daemon(
+        ledger,
+        [sys.executable, "-m", "lab.kube", "127.0.0.1", str(port), str(token_file)],
+        what="kube-standin",
+        log_path=directory / "kube.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until(
+        lambda: _answers(url) or not daemon.alive(), timeout=API_READY_S, what="the Kubernetes stand-in"
+    )
+    if not daemon.alive():
+        raise FabricError(f"the Kubernetes stand-in did not start:\n{daemon.log_tail()}")
+    state.kube_url, state.kube_token_file = url, str(token_file)
+    state.daemons["kube"] = (daemon.pid, daemon.item.start)
+    return daemon
+
+
+def _answers(url: str) -> bool:
+    """Whether an HTTP server answers at `url` (any status: the stand-in wants a token)."""
+    try:
+        with urllib.request.urlopen(url + "/api/v1/namespaces", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 def start_switch_daemon(ledger: Ledger, record: NodeRecord) -> Daemon:

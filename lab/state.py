@@ -61,6 +61,8 @@ class LabState:
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
     api_url: str | None = None  # the lab's `fabric api`
     api_dir: str | None = None  # its SQLite database, admin token, intent and daemon configs
+    kube_url: str | None = None  # the cluster's API: the Kubernetes STAND-IN (lab.kube)
+    kube_token_file: str | None = None
     # lab-wide daemons (the API) -> (pid, start time)
     daemons: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 

@@ -16,6 +16,11 @@ from typing import Annotated, Any
 import typer
 
 app = typer.Typer(help="The namespace lab: containerlab topologies with real FRR, Redis and nftables.")
+kube = typer.Typer(
+    help="The lab's cluster: Namespaces, Pods, Services and NetworkPolicies served by a Kubernetes "
+    "API STAND-IN (no real API server runs here); fw01's daemon watches it."
+)
+app.add_typer(kube, name="kube")
 
 
 @app.command()
@@ -200,3 +205,47 @@ def _fabric_command() -> str:
         return str(me.relative_to(Path.cwd()))
     except ValueError:
         return str(me)
+
+
+def _kube_change(name: str, files: list[Path], verb: str) -> None:
+    from fabric.core.policy.manifests import flatten
+    from fabric.firewall.manifests import manifest_files, read_documents
+    from lab.kube import StandInError, change
+    from lab.state import LabError, LabState
+
+    try:
+        state = LabState.load(name)
+    except LabError as exc:
+        _fail(exc)
+        return
+    if not state.kube_url or not state.kube_token_file:
+        _fail(LabError(f"lab {name} runs no Kubernetes stand-in"))
+        return
+    objects = [o for path in manifest_files(files) for o in flatten(read_documents(path))]
+    try:
+        version = change(state.kube_url, Path(state.kube_token_file).read_text().strip(), verb, objects)
+    except StandInError as exc:
+        for where, why in exc.problems:
+            typer.echo(f"objects{where}: {why}" if where else why, err=True)
+        typer.echo(f"nothing {'applied' if verb == 'apply' else 'deleted'}", err=True)
+        raise typer.Exit(1) from None
+    done = "applied" if verb == "apply" else "deleted"
+    typer.echo(f"{len(objects)} objects {done} (Kubernetes stand-in, resourceVersion {version})")
+
+
+Files = Annotated[
+    list[Path], typer.Option("-f", "--filename", help="Manifests (files or directories).", exists=True)
+]
+LabName = Annotated[str, typer.Argument(help="The lab (its topology name).")]
+
+
+@kube.command("apply")
+def kube_apply(name: LabName, files: Files) -> None:
+    """Create or replace objects in the lab's cluster (all of them, or none when one is refused)."""
+    _kube_change(name, files, "apply")
+
+
+@kube.command("delete")
+def kube_delete(name: LabName, files: Files) -> None:
+    """Delete the objects the manifests name from the lab's cluster (all of them, or none)."""
+    _kube_change(name, files, "delete")

@@ -12,11 +12,13 @@ import difflib
 import json
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+import yaml
 
 from fabric.errors import ApplyError
 from lab import fabric_lab
@@ -195,6 +197,38 @@ def test_status_and_exec_from_another_process(lab: LabState) -> None:
     assert mode.stdout.strip() == "split", mode.stderr
     hostname = cli("exec", lab.name, "m1", "--", "hostname")
     assert hostname.stdout.strip() == "m1"
+
+
+def cluster_services(lab: LabState) -> list[str]:
+    """`namespace/name` of every Service the lab's Kubernetes stand-in serves."""
+    token = Path(lab.kube_token_file or "").read_text().strip()
+    request = urllib.request.Request(
+        f"{lab.kube_url}/api/v1/services", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        items = json.loads(answer.read())["items"]
+    return sorted(f"{i['metadata']['namespace']}/{i['metadata']['name']}" for i in items)
+
+
+def test_kube_apply_and_delete_change_the_cluster_all_or_nothing(lab: LabState, tmp_path: Path) -> None:
+    web = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
+           "spec": {"type": "LoadBalancer", "ports": [{"port": 443, "protocol": "TCP"}]}}  # fmt: skip
+    stray = {**web, "metadata": {"name": "stray"}}  # no namespace: refused, and web with it
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump_all([web, stray]))
+    refused = cli("kube", "apply", lab.name, "-f", str(bad))
+    assert refused.returncode == 1
+    assert "objects[1].metadata.namespace: Service stray needs a namespace" in refused.stderr
+    assert "nothing applied" in refused.stderr and cluster_services(lab) == []
+    good = tmp_path / "web.yaml"
+    good.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [web]}))
+    done = cli("kube", "apply", lab.name, "-f", str(good))
+    assert done.returncode == 0, done.stderr
+    assert "1 objects applied (Kubernetes stand-in" in done.stdout and cluster_services(lab) == ["shop/web"]
+    assert cli("kube", "delete", lab.name, "-f", str(good)).returncode == 0
+    assert cluster_services(lab) == []
+    gone = cli("kube", "delete", lab.name, "-f", str(good))
+    assert gone.returncode == 1 and "objects[0]: no Service shop/web" in gone.stderr
 
 
 def test_up_refuses_when_the_lab_exists(lab: LabState) -> None:

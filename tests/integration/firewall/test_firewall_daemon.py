@@ -1,7 +1,7 @@
 """`fabric firewall run` end to end: the real daemon process, a real `fabric api` on SQLite, real
 nftables in the rig's firewall namespace, real packets through it.
 
-The Kubernetes side is a STAND-IN (kube_standin.py): no Kubernetes API server can run on our machines,
+The Kubernetes side is a STAND-IN (lab/kube.py): no Kubernetes API server can run on our machines,
 so a small aiohttp server serves list + watch of the four kinds with resourceVersions, bookmarks and
 410 Gone.  The daemon reaches it through kubernetes_asyncio and a kubeconfig, as it would a real one.
 
@@ -18,7 +18,6 @@ import re
 import secrets
 import signal
 import sqlite3
-import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,12 +30,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fabric.adapters.process import spawn
 from fabric.core.policy.manifests import flatten
+from lab.kube import PATHS, KubeStandIn
 from lab.rig import wait_until
 from tests.integration.api.conftest import FABRIC, free_port, stop_server, wait_healthy
 from tests.integration.firewall.conftest import Trio
-
-sys.path.insert(0, str(Path(__file__).parent))
-from kube_standin import PATHS, KubeStandIn
 
 pytestmark = pytest.mark.needs("netns", "nft")
 SHOP = Path(__file__).parents[2] / "data" / "k8s" / "shop"

@@ -7,7 +7,7 @@ routes, so fw1 serves one private network only (no `import vrf`).  The plumbing 
 cannot run here: this module proves it reports the missing capability at its phase with nothing
 half-made, and that devices no VRF asks for are removed after FRR; the kernel-VRF VM scenario
 (tests/integration/vm/test_firewall_vrf.py) proves the VRF devices themselves.
-The Kubernetes side is the stand-in server of kube_standin.py (no Kubernetes API server runs here).
+The Kubernetes side is the stand-in server of lab/kube.py (no Kubernetes API server runs here).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import json
 import os
 import secrets
 import signal
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,13 +35,11 @@ from fabric.firewall.routing import Routing
 from fabric.firewall.sync import Syncer, Timer
 from fabric.model import FirewallState, load_file
 from fabric.render.frr import render_firewall_frr
+from lab.kube import KubeStandIn
 from lab.rig import FrrInstance, Netns, NetnsDir, Rig, wait_until
 from lab.rig.daemon import wrap
 from tests.integration.api.conftest import FABRIC, free_port
 from tests.integration.firewall.test_firewall_daemon import Api
-
-sys.path.insert(0, str(Path(__file__).parent))
-from kube_standin import KubeStandIn
 
 pytestmark = pytest.mark.needs("root", "netns", "nft", "frr")
 EXAMPLE = Path(__file__).parents[2] / "data" / "examples" / "firewall-alpha.json"

@@ -3,7 +3,7 @@
 `fabric image build firewall` (cached by its inputs; built here when the cache lacks it) gives the
 image; a seed disk made with `make_seed_disk` gives it fw1's identity: its token from a real `fabric
 api` (SQLite, on the host's loopback) that allocated fw1 for alpha-net and the internet, a kubeconfig
-pointing at the Kubernetes STAND-IN (tests/integration/firewall/kube_standin.py: no Kubernetes API
+pointing at the Kubernetes STAND-IN (lab/kube.py: no Kubernetes API
 server can run here), its NICs by MAC and an SSH key for this test.  The guest reaches both servers
 over its management link (`lab.vm.image.Forward`), and the test logs in there over real SSH.
 
@@ -19,10 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,13 +30,11 @@ from fabric.commands.image import firewall_unit
 from fabric.image.build import Image, build_image
 from fabric.image.spec import firewall_spec
 from fabric.model import FirewallState
+from lab.kube import KubeStandIn
 from lab.rig import Rig, free_port, wait_until
 from lab.vm.image import Forward, ImageVm, TapNic, management_seed, ssh_keypair
 from tests.integration.api.scenario import nics
 from tests.integration.firewall.test_firewall_daemon import Api, declare_firewall
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "firewall"))
-from kube_standin import KubeStandIn
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs("image", "qemu")]
 

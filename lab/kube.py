@@ -1,8 +1,9 @@
-"""A small STAND-IN for the Kubernetes API server, for the firewall daemon's tests only.
+"""A small STAND-IN for the Kubernetes API server: the lab's cluster and the firewall daemon's tests.
 
-No real Kubernetes API server can run on our machines (no containers, no etcd), so the daemon's
-list+watch is tested against this: an aiohttp server in its own thread that serves, for Namespaces,
-Pods, Services and NetworkPolicies, what the daemon reads of the real API:
+No real Kubernetes API server can run on our machines (no containers, no etcd), so the lab serves its
+cluster from this, and the daemon's list+watch is tested against it: an aiohttp server in its own
+thread that serves, for Namespaces, Pods, Services and NetworkPolicies, what the daemon reads of the
+real API:
 
 - `GET <collection>?limit=&continue=`: a paged list with `metadata.resourceVersion`;
 - `GET <collection>?watch=true&resourceVersion=R&allowWatchBookmarks=true&timeoutSeconds=T`: JSON lines
@@ -13,14 +14,20 @@ Pods, Services and NetworkPolicies, what the daemon reads of the real API:
 - bearer-token authentication (401 otherwise).
 
 One resourceVersion counter across kinds, like etcd's revision.  Tests drive it from their own thread
-(`apply`, `delete`, `expire` ...); every call is marshalled onto the server's event loop.
+(`apply`, `delete`, `expire` ...); every call is marshalled onto the server's event loop.  A lab runs
+it as a process (``python -m lab.kube``) and changes objects over HTTP with two endpoints no real
+server has, `POST /stand-in/apply` and `POST /stand-in/delete` (`fabric lab kube apply|delete -f`):
+each takes a list of objects, checks all of them first and changes none when one is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -40,6 +47,23 @@ CLOSE = object()
 Raw = dict[str, Any]
 
 
+def object_problems(obj: Raw) -> list[tuple[str, str]]:
+    """Why the stand-in cannot store `obj` (empty when it can): a kind it serves, a name, a namespace."""
+    kind, meta = obj.get("kind"), obj.get("metadata")
+    if kind not in PATHS:
+        return [(".kind", f"{kind!r} is not one the stand-in serves ({', '.join(PATHS)})")]
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        return [(".metadata.name", f"a {kind} needs a name")]
+    if kind != "Namespace" and not (isinstance(meta.get("namespace"), str) and meta["namespace"]):
+        return [(".metadata.namespace", f"{kind} {meta['name']} needs a namespace")]
+    return []
+
+
+def objects_problems(objects: list[Raw]) -> list[tuple[str, str]]:
+    """`object_problems` of every object, the path prefixed with its index (`[2].metadata.name`)."""
+    return [(f"[{i}]{where}", why) for i, o in enumerate(objects) for where, why in object_problems(o)]
+
+
 def _key(obj: Raw) -> tuple[str, str]:
     meta = obj["metadata"]
     return str(meta.get("namespace") or ""), str(meta["name"])
@@ -48,8 +72,15 @@ def _key(obj: Raw) -> tuple[str, str]:
 class KubeStandIn:
     """Start with `start()`, stop with `stop()`; `kubeconfig(path)` writes a file pointing at it."""
 
-    def __init__(self, token: str = "standin-token", bookmark_every: float = 0.3) -> None:
-        self.token, self.bookmark_every = token, bookmark_every
+    def __init__(
+        self,
+        token: str = "standin-token",
+        bookmark_every: float = 0.3,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.token, self.bookmark_every, self.host = token, bookmark_every, host
         self.rv = 1
         self.floor = 0  # watches from a resourceVersion below this get 410 Gone
         self.objects: dict[str, dict[tuple[str, str], Raw]] = {k: {} for k in PATHS}
@@ -60,7 +91,7 @@ class KubeStandIn:
         self.bookmarks: Counter[str] = Counter()
         self.gone: Counter[str] = Counter()
         self.loop = asyncio.new_event_loop()
-        self.port = 0
+        self.port = port
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="kube-standin")
         self._runner: web.AppRunner | None = None
 
@@ -74,9 +105,11 @@ class KubeStandIn:
         app = web.Application()
         for kind, path in PATHS.items():
             app.router.add_get(path, self._handler(kind))
+        app.router.add_post("/stand-in/apply", self._change(self._apply_all))
+        app.router.add_post("/stand-in/delete", self._change(self._delete_all))
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
@@ -166,10 +199,51 @@ class KubeStandIn:
             for queue in queues:
                 queue.put_nowait(CLOSE)
 
+    def _apply_all(self, objects: list[Raw]) -> Raw:
+        problems = objects_problems(objects)
+        if problems:
+            return {"problems": problems}
+        return {"resourceVersion": str([self._apply(o) for o in objects][-1] if objects else self.rv)}
+
+    def _delete_all(self, objects: list[Raw]) -> Raw:
+        problems = objects_problems(objects)
+        for i, obj in enumerate(objects):
+            if not problems and _key(obj) not in self.objects[obj["kind"]]:
+                problems.append((f"[{i}]", f"no {obj['kind']} {'/'.join(filter(None, _key(obj)))}"))
+        if problems:
+            return {"problems": problems}
+        for obj in objects:
+            self._delete(obj["kind"], _key(obj))
+        return {"resourceVersion": str(self.rv)}
+
     # -- HTTP ----------------------------------------------------------------------------------------
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.token}"
+
+    def _change(self, fn: Callable[[list[Raw]], Raw]) -> Callable[[web.Request], Any]:
+        """A stand-in endpoint: a JSON list of objects, checked whole, then changed (or nothing)."""
+
+        async def handle(request: web.Request) -> web.Response:
+            if not self._authorized(request):
+                return web.json_response(
+                    {"kind": "Status", "code": 401, "reason": "Unauthorized"}, status=401
+                )
+            try:
+                objects = await request.json()
+            except ValueError:
+                return web.json_response({"problems": [["", "the body is not JSON"]]}, status=422)
+            if not isinstance(objects, list) or not all(isinstance(o, dict) for o in objects):
+                return web.json_response(
+                    {"problems": [["", "the body is not a list of objects"]]}, status=422
+                )
+            answer = fn(objects)
+            return web.json_response(answer, status=422 if "problems" in answer else 200)
+
+        return handle
+
     def _handler(self, kind: str) -> Callable[[web.Request], Any]:
         async def handle(request: web.Request) -> web.StreamResponse:
-            if request.headers.get("Authorization") != f"Bearer {self.token}":
+            if not self._authorized(request):
                 return web.json_response(
                     {"kind": "Status", "code": 401, "reason": "Unauthorized"}, status=401
                 )
@@ -188,7 +262,7 @@ class KubeStandIn:
         more = int(offset) + limit < len(items)
         meta = {"resourceVersion": rv, **({"continue": f"{int(offset) + limit}::{rv}"} if more else {})}
         # List items carry no kind, as the real server sends them.
-        body = {"kind": f"{kind}List", "apiVersion": API_VERSION.get(kind, "v1"), "metadata": meta}
+        body: Raw = {"kind": f"{kind}List", "apiVersion": API_VERSION.get(kind, "v1"), "metadata": meta}
         body["items"] = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in page]
         return web.json_response(body)
 
@@ -255,3 +329,45 @@ class KubeStandIn:
     @staticmethod
     async def _send(resp: web.StreamResponse, event: str, obj: Raw) -> None:
         await resp.write(json.dumps({"type": event, "object": obj}).encode() + b"\n")
+
+
+class StandInError(Exception):
+    """The stand-in refused a change (every problem, by object index and field) or did not answer."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{where}: {why}" if where else why for where, why in problems))
+
+
+def change(url: str, token: str, verb: str, objects: list[Raw]) -> str:
+    """`verb` (apply or delete) `objects` on the stand-in at `url`, all or none; the resourceVersion
+    after the change.  Raises `StandInError` naming every refused object."""
+    request = urllib.request.Request(
+        f"{url}/stand-in/{verb}",
+        data=json.dumps(objects).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return str(json.loads(answer.read())["resourceVersion"])
+    except urllib.error.HTTPError as exc:
+        body = json.loads(exc.read() or b"{}")
+        raise StandInError([tuple(p) for p in body.get("problems", [])] or [("", str(exc))]) from None
+    except (OSError, urllib.error.URLError) as exc:
+        raise StandInError([("", f"the Kubernetes stand-in at {url} does not answer: {exc}")]) from None
+
+
+def main(argv: list[str]) -> None:
+    """``python -m lab.kube ADDRESS PORT TOKEN_FILE``: serve until killed (the lab's cluster)."""
+    address, port, token_file = argv
+    standin = KubeStandIn(
+        Path(token_file).read_text().strip(), bookmark_every=5.0, host=address, port=int(port)
+    )
+    standin.start()
+    print(f"Kubernetes API STAND-IN on http://{address}:{standin.port}", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
