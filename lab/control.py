@@ -53,6 +53,13 @@ class Api:
         return {**os.environ, "FABRIC_URL": self.url, "FABRIC_TOKEN": self.token}
 
 
+def lab_api(state: LabState) -> Api:
+    """The API of a running lab (URL and admin token file)."""
+    if not state.api_url or not state.api_dir:
+        raise ValueError(f"lab {state.name} runs no fabric api")
+    return Api(state.api_url, Path(state.api_dir) / "admin.token")
+
+
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url + "/healthz", timeout=2) as answer:

@@ -23,11 +23,12 @@ from typing import Any
 import yaml
 
 from fabric.adapters.api_client import ApiClient, ApiError
-from lab.control import Api, apply_file
+from lab.control import Api, apply_file, lab_api
 from lab.rig import wait_until
 from lab.state import LabState
 
 ALPHA, BETA = "alpha-net", "beta-net"
+FIREWALL_BOOT_S = 300.0  # qemu under TCG, one vCPU: boot to lldpd and the daemon
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,6 @@ def demo_intent(partition: str) -> dict[str, Any]:
     }
 
 
-def lab_api(state: LabState) -> Api:
-    """The API of a running lab (URL and admin token file)."""
-    if not state.api_url or not state.api_dir:
-        raise ValueError(f"lab {state.name} runs no fabric api")
-    return Api(state.api_url, Path(state.api_dir) / "admin.token")
-
-
 def call(api: Api, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """One API request (synchronous; the lab's tools are plain scripts)."""
 
@@ -120,7 +114,11 @@ def apply_demo(state: LabState, directory: Path) -> dict[str, dict[str, Any]]:
     intent = directory / "demo.yaml"
     intent.write_text(yaml.safe_dump(demo_intent(state.name), sort_keys=False))
     apply_file(api, intent)
-    return {a.name: allocate(api, a) for a in ALLOCATIONS}
+    # A firewall VM is cabled once it booted (its lldpd announces its NICs): about a minute under TCG.
+    return {
+        a.name: allocate(api, a, timeout=FIREWALL_BOOT_S if a.kind == "firewall" else 60.0)
+        for a in ALLOCATIONS
+    }
 
 
 def fleet(api: Api) -> list[dict[str, Any]]:

@@ -11,7 +11,9 @@ namespace directory), lldpd on every node, and per switch the SONiC stand-in (`p
 from __future__ import annotations
 
 import json
+import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,9 @@ import redis
 
 from fabric.adapters.process import Result, run, run_checked
 from fabric.errors import FabricError
-from lab import exit_router
+from lab import exit_router, firewall_vm
 from lab.addressing import ExitIdentity, SwitchIdentity, exit_identities, switch_identities
-from lab.control import start_control
+from lab.control import lab_api, start_control
 from lab.intent import HOST_ROLES, INTERNET_VNI, exit_ports, host_nics, hosts, vrf_names
 from lab.rig import Netns, Rig, list_netns, procs, veth
 from lab.rig.daemon import Daemon, start_daemon, wrap
@@ -39,18 +41,28 @@ LLDPD_CONF = "configure lldp tx-interval 1\nconfigure lldp portidsubtype {subtyp
 KEYSPACE_EVENTS = "KA"  # the stand-in consumes CONFIG_DB through keyspace notifications
 
 
-def up(path: str | Path) -> LabState:
+def up(
+    path: str | Path, *, firewall_vms: bool = True, progress: Callable[[str], None] = lambda _line: None
+) -> LabState:
     """Bring the topology in `path` up; `LabError` when a lab of that name (or its leftovers) exists.
 
-    On any failure everything built so far is removed again: nothing is half-up.
+    `firewall_vms`: firewall nodes boot the firewall machine image in qemu (`lab.firewall_vm`; the
+    image is built first when the cache lacks it, `progress` hears how); without, a firewall node is
+    a namespace with its NICs and lldpd only (its leaves' side is all there is of it).  On any
+    failure everything built so far is removed again: nothing is half-up.
     """
     topology = load_topology(path)
     prefix = lab_prefix(topology.name)
     _refuse_leftovers(topology.name, prefix)
+    vms = topology.with_role("firewall") if firewall_vms else []
+    image = firewall_vm.firewall_image(progress) if vms else None
     rig = Rig(root=LAB_ROOT, prefix=prefix)
     try:
         state = LabState(topology.name, str(Path(path).resolve()), prefix)
-        _build(rig, topology, state)
+        _build(rig, topology, state, vms)
+        for node in vms:
+            assert image is not None
+            firewall_vm.boot(rig, topology, state, node, api=lab_api(state), image=image)
         state.save()
     except BaseException:
         rig.close()
@@ -80,17 +92,23 @@ def _refuse_leftovers(name: str, prefix: str) -> None:
         raise LabError(f"namespaces of lab {name} exist without a ledger: {', '.join(stray)}")
 
 
-def _build(rig: Rig, topology: Topology, state: LabState) -> None:
+def _build(rig: Rig, topology: Topology, state: LabState, vms: list[str]) -> None:
+    """Everything but the VMs of `vms` (their NICs are plugged in when they start)."""
     identities = switch_identities(topology)
     namespaces = {}
     for node_name, node in topology.nodes.items():
         role = node.labels.role
+        if node_name in vms:  # reached over SSH from its management namespace (lab.firewall_vm)
+            state.nodes[node_name] = NodeRecord(node_name, role, f"{rig.prefix}-{node_name}mgmt")
+            continue
         namespaces[node_name] = rig.netns(node_name, router=role in ROUTERS)
         state.nodes[node_name] = NodeRecord(node_name, role, namespaces[node_name].name)
     # Servers' NICs get the MACs the lab's intent declares (the API matches LLDP on them), set before
     # the link goes up: the IPv6 link-local address (and FRR's RFC 5549 neighbour entry) derive from it.
     macs = {(host, nic): mac for host in hosts(topology) for nic, mac in host_nics(topology, host)}
     for link in topology.links:
+        if link.a.node in vms or link.b.node in vms:
+            continue
         ends = ((link.a.node, link.a.port), (link.b.node, link.b.port))
         veth(namespaces[ends[0][0]], ends[0][1], namespaces[ends[1][0]], ends[1][1], up=False)
         for node_name, port in ends:
@@ -105,8 +123,8 @@ def _build(rig: Rig, topology: Topology, state: LabState) -> None:
             _machine_frr(rig, namespaces[node_name], state.nodes[node_name])
     for node_name, me in exit_identities(topology).items():
         _exit_router(rig, topology, me, namespaces[node_name], state)
-    for node_name in topology.nodes:
-        _lldpd(rig, namespaces[node_name], state.nodes[node_name], conf_dir, switch=node_name in identities)
+    for node_name, ns in namespaces.items():
+        _lldpd(rig, ns, state.nodes[node_name], conf_dir, switch=node_name in identities)
     for node_name in identities:
         _standin(rig, state.nodes[node_name], conf_dir)
     start_control(rig, topology, identities, state)
@@ -289,6 +307,8 @@ def exec_argv(record: NodeRecord, argv: list[str]) -> list[str]:
     works as on the switch.
     """
     argv = list(argv)
+    if record.ssh:  # a VM: its own FRR, lldpd ...; the command runs there as root
+        return [*record.ssh, shlex.join(argv)]
     if argv and argv[0] == "vtysh" and record.frr_dir:
         argv[1:1] = ["--vty_socket", record.frr_dir, "--config_dir", record.frr_dir]
     elif argv and argv[0] == "redis-cli" and record.redis_socket:

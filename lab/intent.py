@@ -108,7 +108,7 @@ def lab_intent(topology: Topology, identities: dict[str, SwitchIdentity]) -> dic
                 "kind": "external",
                 "vni": INTERNET_VNI,
                 "prefixes": ["203.0.113.0/24"],
-                "destination_prefixes": ["0.0.0.0/0"],
+                "destination_prefixes": ["0.0.0.0/0", "::/0"],
                 "nat": True,
             },
         ],

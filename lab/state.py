@@ -47,6 +47,7 @@ class NodeRecord:
     vrf_dir: str | None = None
     lldp_socket: str | None = None
     switch_config: str | None = None  # the switch daemon's configuration file
+    ssh: list[str] | None = None  # a VM node: the command line that runs a shell line in it over SSH
     # daemon name (zebra, bgpd, redis, lldpd, sonic, ...) -> (pid, start time)
     daemons: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 

@@ -16,7 +16,16 @@ from typing import Any
 
 from pyroute2 import IPRoute, NetlinkError
 
-from fabric.core.plumbing import VXLAN_PORT, Action, EnsureL3vni, EnsureVrf, Link, RemoveLink
+from fabric.core.plumbing import (
+    LOOPBACK,
+    VXLAN_PORT,
+    Action,
+    EnsureL3vni,
+    EnsureLoopback,
+    EnsureVrf,
+    Link,
+    RemoveLink,
+)
 from fabric.errors import ApplyError
 
 IFF_UP = 0x1
@@ -157,7 +166,9 @@ class Netlink:
     def apply(self, actions: Iterable[Action]) -> None:
         """Execute a plan of `fabric.core.plumbing.plan_plumbing`, in order."""
         for action in actions:
-            if isinstance(action, EnsureVrf):
+            if isinstance(action, EnsureLoopback):
+                self.add_addresses(LOOPBACK, action.addresses)
+            elif isinstance(action, EnsureVrf):
                 self.ensure_vrf(action.name, action.table, action.addresses)
             elif isinstance(action, EnsureL3vni):
                 self.ensure_l3vni(action.vrf, action.vni, action.vtep_ip, action.bridge, action.vxlan)
@@ -166,14 +177,19 @@ class Netlink:
 
     # ---- helpers ---------------------------------------------------------------------------------
 
-    def ensure_addresses(self, name: str, addresses: frozenset[str]) -> None:
-        """Exactly `addresses` ("a/len") on device `name`: the missing added, the extra deleted (link-local
-        addresses, the kernel's own, are left alone)."""
+    def add_addresses(self, name: str, addresses: frozenset[str]) -> None:
+        """`addresses` ("a/len") on device `name` too (what else it has stays)."""
+        self.ensure_addresses(name, addresses, remove=False)
+
+    def ensure_addresses(self, name: str, addresses: frozenset[str], *, remove: bool = True) -> None:
+        """Exactly `addresses` ("a/len") on device `name`: the missing added, the extra deleted unless not
+        `remove` (link-local addresses, the kernel's own, are left alone)."""
         have = self.link(name)
         if have is None:
             raise ApplyError(f"device {name} does not exist", retryable=True, phase="netlink:address")
         index = self._index(name, "netlink:address")
-        for verb, items in (("add", addresses - have.addresses), ("del", have.addresses - addresses)):
+        extra = have.addresses - addresses if remove else frozenset()
+        for verb, items in (("add", addresses - have.addresses), ("del", extra)):
             for item in sorted(items):
                 address, length = item.split("/")
                 try:

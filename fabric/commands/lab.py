@@ -42,12 +42,13 @@ def demo(
     path = file or Path(fabric_lab.__file__).resolve().parents[1] / "topologies" / "mini.clab.yml"
     try:
         with console.status("bringing the lab up (namespaces, FRR, Redis, lldpd, fabric api, daemons)") as st:
-            state = fabric_lab.up(path)
-            console.log(f"lab {state.name} up: {len(state.nodes)} nodes, fabric api at {state.api_url}")
 
             def step(text: str) -> None:
                 console.log(text)
                 st.update(text)
+
+            state = fabric_lab.up(path, progress=lambda line: step(f"firewall image: {line}"))
+            console.log(f"lab {state.name} up: {len(state.nodes)} nodes, fabric api at {state.api_url}")
 
             report = run_demo(LabState.load(state.name), Path(state.api_dir or "."), step)
     except (FabricError, AssertionError) as exc:
@@ -103,13 +104,19 @@ def _fail(exc: Exception) -> None:
 @app.command()
 def up(
     file: Annotated[Path, typer.Argument(help="A containerlab topology (*.clab.yml).", exists=True)],
+    firewall_vm: Annotated[
+        bool,
+        typer.Option(help="Firewall nodes boot the firewall machine image in qemu (else: a namespace)."),
+    ] = True,
 ) -> None:
     """Bring a topology up: namespaces, links, FRR underlay, Redis per switch, lldpd, SONiC stand-ins."""
     from fabric.errors import FabricError, ValidationError
     from lab import fabric_lab
 
     try:
-        state = fabric_lab.up(file)
+        state = fabric_lab.up(
+            file, firewall_vms=firewall_vm, progress=lambda line: typer.echo(f"image: {line}")
+        )
     except ValidationError as exc:
         for where, why in exc.problems:
             typer.echo(f"{file}: {where}: {why}", err=True)

@@ -14,13 +14,16 @@ other VRFs (route leaking), per address family:
     import vrf <from>                       (one line per source VRF, in name order)
 
 `RM-<vrf>-IMPORT-V4|V6` holds one `permit` entry per source VRF (`match source-vrf <from>` and the
-prefix-list `PL-<vrf>-IMPORT-<from>-V4|V6` of the import's prefixes); an import with `no_export` also
-sets `community no-export additive`, so private prefixes leaked into an external VRF never leave the
-firewall's neighbours.  What the route-map does not permit is not leaked (a route-map's implicit deny).
-A family without any import prefix gets no `import vrf` lines at all.  The firewall's own addresses in
-an external VRF (`addresses`, the `to` of its SNAT) are `network A/32|128` statements of that family,
-so the leaves learn them as EVPN type-5 routes and return traffic reaches the firewall; the plumbing
-puts them on the VRF device, which gives BGP the connected route its import check wants.
+prefix-list `PL-<vrf>-IMPORT-<from>-V4|V6` of the import's prefixes); an import with `no_export` also sets
+`community no-export additive`, so private prefixes leaked into an external VRF never leave the firewall's
+neighbours; its `announced` prefixes (routed as they are, e.g. a tenant's global IPv6 prefix) come first
+in an entry of their own without it (`PL-<vrf>-IMPORT-<from>-ANNOUNCED-V4|V6`), so the external network,
+the exit router, learns the way back to them. What the route-map does not permit is not leaked (a
+route-map's implicit deny). A family without any import prefix gets no `import vrf` lines at all. The
+firewall's own addresses in an external VRF (`addresses`, the `to` of its SNAT) are `network A/32|128`
+statements of that family, so the leaves learn them as EVPN type-5 routes and return traffic reaches the
+firewall; the plumbing puts them on the VRF device, which gives BGP the connected route its import check
+wants.
 
 Prefix-list semantics of an import: from a *private* VRF (its machines' /32, /128 and pod routes) a
 prefix matches itself and every more-specific (`le 32` / `le 128`); from an *external* VRF (what the
@@ -32,6 +35,7 @@ FRR's netns VRF backend cannot leak routes between VRFs: a firewall with imports
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from ipaddress import IPv4Network
 
 from fabric.core.frr_filters import (
@@ -60,7 +64,7 @@ from fabric.core.frr_switch import EVPN_ADVERTISE, TIMERS
 from fabric.errors import ValidationError
 from fabric.model.firewall import FirewallState, FirewallVrf, VrfImport
 from fabric.model.names import natural_key
-from fabric.model.prefixes import AllowedPrefix
+from fabric.model.prefixes import AllowedPrefix, IPNetwork
 
 NO_EXPORT = "community no-export additive"
 """The ` set` line of an import marked `no_export` (FRR's printed form)."""
@@ -186,8 +190,18 @@ def _import_filter(
     plists: list[PrefixList] = []
     entries: list[RouteMapEntry] = []
     for imp in vrf.imports:  # sorted by source VRF name in the model
+        announced = [n for n in imp.announced if n.version == family] if imp.no_export else []
+        if announced:  # first: a route-map's first matching entry decides
+            name = import_prefix_list_name(vrf.name, f"{imp.from_vrf}-ANNOUNCED", family)
+            plist = prefix_list(name, family, _allowed(state, imp, announced))
+            assert plist is not None  # `announced` is not empty
+            plists.append(plist)
+            matches = (Match(MATCH_KIND[family], plist.name), Match("source-vrf", imp.from_vrf))
+            entries.append(RouteMapEntry("permit", (len(entries) + 1) * SEQ_STEP, matches))
         plist = prefix_list(
-            import_prefix_list_name(vrf.name, imp.from_vrf, family), family, _allowed(state, imp)
+            import_prefix_list_name(vrf.name, imp.from_vrf, family),
+            family,
+            _allowed(state, imp, imp.prefixes),
         )
         if plist is None:
             continue
@@ -197,16 +211,16 @@ def _import_filter(
         entries.append(RouteMapEntry("permit", (len(entries) + 1) * SEQ_STEP, matches, sets))
     if not entries:
         return None
-    sources = tuple(m.value for e in entries for m in e.matches if m.kind == "source-vrf")
+    sources = tuple(dict.fromkeys(m.value for e in entries for m in e.matches if m.kind == "source-vrf"))
     return plists, RouteMap(import_route_map_name(vrf.name, family), tuple(entries)), sources
 
 
-def _allowed(state: FirewallState, imp: VrfImport) -> list[AllowedPrefix]:
-    """The import's prefixes as filter entries: with their more-specifics when the source is private."""
+def _allowed(state: FirewallState, imp: VrfImport, prefixes: Sequence[IPNetwork]) -> list[AllowedPrefix]:
+    """`prefixes` of the import as filter entries: with their more-specifics when the source is private."""
     source = state.vrf(imp.from_vrf)
     wide = source is not None and source.kind == "private"
     out = []
-    for net in imp.prefixes:
+    for net in prefixes:
         le = net.max_prefixlen if wide and net.prefixlen < net.max_prefixlen else None
         out.append(AllowedPrefix(prefix=net, le=le))
     return out

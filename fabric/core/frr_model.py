@@ -81,6 +81,7 @@ class PeerAf:
 
     name: str
     activate: bool = False
+    allowas_in: int | None = None  # accept routes carrying our own ASN this many times
     maximum_prefix: int | None = None
     route_map_in: str | None = None
     route_map_out: str | None = None

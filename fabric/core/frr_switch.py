@@ -108,11 +108,17 @@ def _default_bgp(state: SwitchState, lists: list[PrefixList], maps: list[RouteMa
     afs = _Afs([PeerAf(FABRIC)], [PeerAf(FABRIC, activate=True)], [PeerAf(FABRIC, activate=True)], ipv6)
     firewalls = [EvpnPeer(f.port, f.vnis, f.allow) for f in state.firewalls]
     exits = [EvpnPeer(e.port, e.vnis, e.allow) for e in state.exits]
-    for group, peers, accepts_evpn in ((FIREWALL, firewalls, False), (EXIT, exits, True)):
-        if peers:
-            groups.append(PeerGroup(group, TIMERS))
-            neighbors += [Neighbor(p.port, group) for p in peers]
-            _evpn_peers(group, peers, afs, lists, maps, accepts_evpn=accepts_evpn)
+    # A firewall re-originates into a tenant's VNI what it learned through this leaf in another VNI
+    # (its `import vrf` leaking: the internet's default routes), with this leaf's ASN in the path:
+    # accepted once (allowas-in 1).  An exit router's EVPN routes are filtered to its VNIs.
+    if firewalls:
+        groups.append(PeerGroup(FIREWALL, TIMERS))
+        neighbors += [Neighbor(p.port, FIREWALL) for p in firewalls]
+        _evpn_peers(FIREWALL, firewalls, afs, lists, maps, filter_evpn_in=False, allowas_in=1)
+    if exits:
+        groups.append(PeerGroup(EXIT, TIMERS))
+        neighbors += [Neighbor(p.port, EXIT) for p in exits]
+        _evpn_peers(EXIT, exits, afs, lists, maps, filter_evpn_in=True, allowas_in=None)
     families = [AddressFamily("ipv4 unicast", redistribute_connected=CONNECTED, peers=_ordered(afs.v4))]
     if ipv6:
         families.append(
@@ -155,12 +161,13 @@ def _evpn_peers(
     lists: list[PrefixList],
     maps: list[RouteMap],
     *,
-    accepts_evpn: bool,
+    filter_evpn_in: bool,
+    allowas_in: int | None,
 ) -> None:
     """Peer group `group` of `peers`: underlay routes accepted only from their `allow` list, EVPN routes
-    passed to them only of their VNIs (and, when `accepts_evpn`, accepted from them only of those)."""
+    passed to them only of their VNIs (and, with `filter_evpn_in`, accepted from them only of those)."""
     peers = sorted(peers, key=lambda p: natural_key(p.port))
-    afs.evpn.append(PeerAf(group, activate=True))
+    afs.evpn.append(PeerAf(group, activate=True, allowas_in=allowas_in))
     v6 = afs.ipv6 and any(a.version == 6 for p in peers for a in p.allow)
     if v6:
         afs.v6.append(PeerAf(group, activate=True))
@@ -173,7 +180,7 @@ def _evpn_peers(
         out = evpn_vni_route_map(peer.port, peer.vnis)
         maps.append(out)
         route_map_in = None
-        if accepts_evpn:
+        if filter_evpn_in:
             inbound = evpn_vni_route_map(peer.port, peer.vnis, "IN")
             maps.append(inbound)
             route_map_in = inbound.name
@@ -223,5 +230,7 @@ def _ordered(peers: list[PeerAf]) -> tuple[PeerAf, ...]:
     groups = sorted((p for p in peers if p.name in GROUPS), key=lambda p: p.name)
     members = [p for p in peers if p.name not in GROUPS]
     return tuple(
-        p for p in [*groups, *members] if p.activate or p.maximum_prefix or p.route_map_in or p.route_map_out
+        p
+        for p in [*groups, *members]
+        if p.activate or p.allowas_in or p.maximum_prefix or p.route_map_in or p.route_map_out
     )

@@ -9,6 +9,11 @@ Per VRF of a `FirewallState` the kernel needs (FRR's L3VNI, symmetric EVPN routi
 - a vxlan device `vx<vni>` (`id <vni> local <vtep> dstport 4789 nolearning`), a port of that bridge
   with `neigh_suppress on` and `learning off`.
 
+And once for the firewall: its underlay addresses (VTEP, router-id) on `lo`, as a switch carries its
+own on Loopback0: the source of its VXLAN packets, and the address FRR announces to the leaves (a
+`network` statement announces only an address the kernel has).  Only added: an address on `lo` that
+the state no longer names is left (the daemon cannot tell it from one an operator put there).
+
 Names and table ids derive from the VNI alone, so a restarted daemon knows what it owns: VRF devices
 whose name starts with `Vrf`, bridges `br<digits>` and vxlan devices `vx<digits>` (a 24-bit VNI has at
 most 8 digits: `vx16777215` is 10 characters, well within 15).  The table id is the VNI itself, which
@@ -94,13 +99,21 @@ class EnsureL3vni:
 
 
 @dataclass(frozen=True)
+class EnsureLoopback:
+    """Add `addresses` ("a/32") to `lo` (the firewall's underlay addresses)."""
+
+    addresses: frozenset[str]
+
+
+@dataclass(frozen=True)
 class RemoveLink:
     """Delete device `name` (gone already is fine)."""
 
     name: str
 
 
-Action = EnsureVrf | EnsureL3vni | RemoveLink
+Action = EnsureLoopback | EnsureVrf | EnsureL3vni | RemoveLink
+LOOPBACK = "lo"
 
 
 def owned(link: Link) -> bool:
@@ -120,14 +133,20 @@ def desired_devices(state: FirewallState) -> tuple[list[EnsureVrf], list[EnsureL
 def plan_plumbing(state: FirewallState, observed_links: Iterable[Link]) -> list[Action]:
     """The actions taking the observed devices to what `state` needs, in order; empty when in sync.
 
-    Order: removals of L3VNI devices, removals of VRFs, then VRFs, then L3VNIs (each ensure is
-    idempotent, so a partly done plan is completed by the next sync).
+    Order: removals of L3VNI devices, removals of VRFs, then the underlay addresses on `lo`, VRFs,
+    L3VNIs (each ensure is idempotent, so a partly done plan is completed by the next sync).
     """
     links = {link.name: link for link in observed_links}
     vrfs, l3vnis = desired_devices(state)
     remove_l3: list[Action] = []
     remove_vrf: list[Action] = []
     add: list[Action] = []
+    lo = links.get(LOOPBACK)
+    missing = host_addresses({state.firewall.vtep, state.firewall.router_id}) - (
+        lo.addresses if lo else set()
+    )
+    if missing:
+        add.append(EnsureLoopback(frozenset(missing)))
     for want in vrfs:
         have = links.get(want.name)
         if have is not None and (have.kind != "vrf" or have.table != want.table):
@@ -205,6 +224,5 @@ def _l3vni_ok(want: EnsureL3vni, links: dict[str, Link]) -> bool:
 
 
 def _vrfs_first(actions: Sequence[Action]) -> list[Action]:
-    return [a for a in actions if isinstance(a, EnsureVrf)] + [
-        a for a in actions if not isinstance(a, EnsureVrf)
-    ]
+    first = (EnsureLoopback, EnsureVrf)
+    return [a for a in actions if isinstance(a, first)] + [a for a in actions if not isinstance(a, first)]

@@ -53,14 +53,22 @@ class SeedApi(Model):
         return value
 
 
-class SeedPort(Model):
+class SeedNic(Model):
     """A NIC that the seed names: matched by its MAC address, renamed to `name`."""
 
     name: IfName
     mac: str = Field(pattern=_MAC, description="Lower-case MAC address, e.g. 52:54:00:00:00:01.")
 
 
-class SeedManagement(SeedPort):
+class SeedPort(SeedNic):
+    """A fabric-facing NIC (cabled to a leaf)."""
+
+    mtu: int = Field(
+        default=9000, ge=1280, le=9216, description="The fabric's jumbo frames: VXLAN adds 50 bytes."
+    )
+
+
+class SeedManagement(SeedNic):
     """The management NIC: DHCP, or static `addresses` with a `gateway`."""
 
     dhcp: bool = Field(default=True, description="Ask DHCP for the address (ignored with addresses).")
@@ -215,14 +223,14 @@ def seed_files(seed: Seed) -> list[SeedFile]:
     return files
 
 
-def _link(nic: SeedPort) -> str:
+def _link(nic: SeedNic) -> str:
     return f"[Match]\nMACAddress={nic.mac}\n\n[Link]\nName={nic.name}\n"
 
 
 def _port_network(port: SeedPort) -> str:
     # Up with an IPv6 link-local address only: BGP unnumbered towards the leaf (FRR sends the RAs).
     return (
-        f"[Match]\nName={port.name}\n\n[Link]\nRequiredForOnline=no\n\n"
+        f"[Match]\nName={port.name}\n\n[Link]\nMTUBytes={port.mtu}\nRequiredForOnline=no\n\n"
         "[Network]\nLinkLocalAddressing=ipv6\nIPv6AcceptRA=no\nLLDP=no\nEmitLLDP=no\n"
     )
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from fabric.model.base import Document, Model, Problems
 from fabric.model.names import IfName, Name, RealAsn, Vni, VrfName
@@ -28,8 +28,29 @@ class VrfImport(Model):
     from_vrf: VrfName = Field(alias="from")
     prefixes: list[IPNetwork] = Field(min_length=1)
     no_export: bool = Field(default=False, description="Mark leaked routes no-export.")
+    announced: list[IPNetwork] = Field(
+        default_factory=list,
+        description="Of `prefixes`, those leaked without no-export all the same: routed as they are (not "
+        "translated), so the external network must learn them (e.g. a tenant's global IPv6 prefix). "
+        "Left out of the JSON while empty.",
+    )
 
-    _sort = field_validator("prefixes")(normalise_networks)
+    _sort = field_validator("prefixes", "announced")(normalise_networks)
+
+    @model_validator(mode="after")
+    def _announced_are_imported(self) -> Self:
+        stray = [str(n) for n in self.announced if n not in self.prefixes]
+        if stray:
+            raise Problems([("announced", f"{', '.join(stray)} not in prefixes")])
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_unannounced(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Absent while empty: documents without the field keep their hash (backward compatible).
+        data = handler(self)
+        if isinstance(data, dict) and not self.announced:
+            data.pop("announced", None)
+        return data
 
 
 class FirewallVrf(Model):

@@ -46,10 +46,13 @@ KERNEL_ARGS = "root=/dev/vda console=ttyS0 panic=-1 mitigations=off quiet"
 
 @dataclass(frozen=True)
 class TapNic:
-    """A fabric port of the guest: a host tap device `tap` backing a guest NIC with `mac`."""
+    """A fabric port of the guest: a host tap device `tap` backing a guest NIC with `mac`; `plug`
+    (namespace, name) moves the tap there under that name once qemu made it (e.g. into a leaf's
+    namespace as its port `Ethernet8`: the leaf's end of the cable)."""
 
     tap: str
     mac: str
+    plug: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,12 @@ class ImageVm:
         run_checked(["ip", "link", "set", self.mgmt_tap, "netns", self.mgmt.name], phase="lab:vm", timeout=10)
         self.mgmt.ip("addr", "add", f"{HOST_MGMT}/24", "dev", self.mgmt_tap)
         self.mgmt.ip("link", "set", self.mgmt_tap, "up")
+        for nic in self.nics:
+            if nic.plug is not None:
+                namespace, name = nic.plug
+                argv = ["ip", "link", "set", nic.tap, "netns", namespace, "name", name]
+                run_checked(argv, phase="lab:vm", timeout=10)
+                run_checked(["ip", "-n", namespace, "link", "set", name, "up"], phase="lab:vm", timeout=10)
         for fwd in self.forwards:
             log = self.dir / f"relay-{fwd.port}.log"
             argv = fwd.relay_argv(self.mgmt.name)
@@ -180,12 +189,22 @@ class ImageVm:
     def alive(self) -> bool:
         return self._qemu is not None and self._qemu.alive()
 
+    def ssh_argv(self) -> list[str]:
+        """The command line that runs a shell line (appended) as root in the guest, over SSH from the
+        management namespace with the seed's key (`fabric lab exec` uses it too)."""
+        known_hosts = self.dir / "known_hosts"
+        argv = ["ip", "netns", "exec", self.mgmt.name, "ssh", "-q", "-i", str(self.ssh_key)]
+        argv += ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "StrictHostKeyChecking=accept-new"]
+        return [*argv, "-o", f"UserKnownHostsFile={known_hosts}", f"root@{GUEST_MGMT}"]
+
     def ssh(self, command: str, *, timeout: float = 60.0) -> Result:
         """Run `command` (a shell line) as root in the guest over SSH, with the seed's key."""
-        known_hosts = self.dir / "known_hosts"
-        argv = ["ssh", "-q", "-i", str(self.ssh_key), "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
-        argv += ["-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={known_hosts}"]
-        return self.mgmt.exec([*argv, f"root@{GUEST_MGMT}", command], timeout=timeout)
+        return run([*self.ssh_argv(), command], timeout=timeout)
+
+    @property
+    def daemon(self) -> Daemon | None:
+        """The qemu process (None when stopped)."""
+        return self._qemu
 
     def wait_ssh(self, timeout: float = 240.0) -> float:
         """Wait until the guest's sshd answers; returns the seconds since `start`."""

@@ -54,7 +54,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
     """
     clean_dead_test_labs()
     name = f"{TEST_LAB_STEM}{secrets.token_hex(2)}"
-    state = fabric_lab.up(topology_copy(tmp_path_factory.mktemp("lab"), name))
+    state = fabric_lab.up(topology_copy(tmp_path_factory.mktemp("lab"), name), firewall_vms=False)
     try:
         yield state
     finally:

@@ -102,6 +102,26 @@ def test_a_declared_exit_router_is_peered_on_its_port() -> None:
     ]
 
 
+def test_an_external_vrf_announces_what_leaves_it_untranslated() -> None:
+    # Global IPv6 leaves as it is: the exit router must learn the way back, so it is leaked without
+    # no-export.  Private IPv4 and ULA pods are translated: they stay no-export.
+    dual = NetworkRecord(
+        "alpha", "private", 100010, ("10.10.0.0/22", "2001:db8:10::/56"), extra_prefixes=("fd00:10:244::/56",)
+    )
+    firewall = MachineRecord(
+        "fw-alpha", "firewall", 4210000100, ("10.1.255.1",), (dual, INTERNET, UNDERLAY), (), ("lan0", "lan1")
+    )
+    external = build_firewall_state(firewall).vrfs[1]
+    (imp,) = external.imports
+    assert imp.no_export and [str(n) for n in imp.announced] == ["2001:db8:10::/56"]
+    untranslated = NetworkRecord("internet", "external", 104009, ("203.0.113.0/24",), ("0.0.0.0/0",))
+    firewall = MachineRecord(
+        "fw-alpha", "firewall", 4210000100, ("10.1.255.1",), (dual, untranslated, UNDERLAY), (), ("lan0",)
+    )
+    (imp,) = build_firewall_state(firewall).vrfs[1].imports
+    assert imp.announced == imp.prefixes  # without nat everything is routed as it is
+
+
 def test_machine_state() -> None:
     state = build_machine_state(MACHINE)
     assert state.vrf is not None and state.vrf.name == "Vrf100010"

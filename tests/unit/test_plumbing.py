@@ -9,6 +9,7 @@ import pytest
 
 from fabric.core.plumbing import (
     EnsureL3vni,
+    EnsureLoopback,
     EnsureVrf,
     Link,
     RemoveLink,
@@ -29,8 +30,11 @@ def state() -> FirewallState:
     return FirewallState.model_validate(json.loads(EXAMPLE.read_text()))
 
 
+LO = Link("lo", None, up=True, addresses=frozenset({"127.0.0.1/8", f"{VTEP}/32"}))
+
+
 def in_sync() -> list[Link]:
-    links = [Link("lo", None, up=True), Link("lan0", "veth", up=True)]
+    links = [LO, Link("lan0", "veth", up=True)]
     for name, vni in (("Vrf100010", 100010), ("Vrf104009", 104009)):
         links += [
             Link(name, "vrf", table=vni, up=True),
@@ -58,10 +62,22 @@ def test_nothing_to_do_when_in_sync() -> None:
 
 def test_from_nothing_vrfs_come_before_their_l3vnis() -> None:
     assert plan_plumbing(state(), [Link("lo", None, up=True)]) == [
+        EnsureLoopback(frozenset({f"{VTEP}/32"})),
         EnsureVrf("Vrf100010", 100010),
         EnsureVrf("Vrf104009", 104009),
         EnsureL3vni("Vrf100010", 100010, VTEP, "br100010", "vx100010"),
         EnsureL3vni("Vrf104009", 104009, VTEP, "br104009", "vx104009"),
+    ]
+
+
+def test_the_underlay_address_is_added_to_lo_and_nothing_of_lo_is_removed() -> None:
+    # The VTEP (= router-id here) is the source of the VXLAN packets and what FRR announces: it must
+    # be on lo.  An address someone else put there stays.
+    other = Link("lo", None, up=True, addresses=frozenset({"127.0.0.1/8", "192.0.2.1/32"}))
+    links = [other if link.name == "lo" else link for link in in_sync()]
+    assert plan_plumbing(state(), links) == [EnsureLoopback(frozenset({f"{VTEP}/32"}))]
+    assert phase_plan(state(), plan_plumbing(state(), links)).before == [
+        EnsureLoopback(frozenset({f"{VTEP}/32"}))
     ]
 
 

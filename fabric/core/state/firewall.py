@@ -27,8 +27,15 @@ def _vrf(
     else:
         # The extra prefixes (pod CIDRs) too: a reply to translated pod traffic is routed in the
         # external VRF once conntrack has put the pod's address back, so it needs their routes.
+        # What leaves untranslated (global IPv6; everything without `nat`) is announced there: the
+        # external network (its exit router) must learn the way back to it.
         imports = [
-            VrfImport(from_vrf=f"Vrf{p.vni}", prefixes=prefixes, no_export=True)
+            VrfImport(
+                from_vrf=f"Vrf{p.vni}",
+                prefixes=prefixes,
+                no_export=True,
+                announced=[n for n in prefixes if not (network.nat and _translated(ipaddress.ip_network(n)))],
+            )
             for p in privates
             if (prefixes := _networks(p))
         ]
@@ -52,7 +59,8 @@ def build_firewall_state(firewall: MachineRecord) -> FirewallState:
     """The desired state of an allocated firewall (unsealed).
 
     Private networks import the destination prefixes of every external network; external networks
-    import the private prefixes and extra prefixes marked no-export; an external network with `nat`
+    import the private prefixes and extra prefixes marked no-export, except those that leave it
+    untranslated (`announced`: global IPv6, or all of them without `nat`); an external network with `nat`
     translates the private IPv4 and unique local IPv6 prefixes (and extra prefixes) leaving through
     it, one rule per family it reaches, to the firewall's own addresses of that family in the network
     (its IPs inside the network's prefixes, the VRF's `addresses`), or masquerades them when it has

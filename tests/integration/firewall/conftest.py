@@ -2,7 +2,7 @@
 
 `outside` holds the far-side addresses, `cluster` the pod and load-balancer addresses; `fw` forwards
 between them and carries the ruleset.  Every address a test may use sits on `lo` of its side, and a
-real TCP/UDP server (netprobe.py) listens on all of them, so a flow's verdict is whatever the loaded
+real TCP/UDP server (lab/netprobe.py) listens on all of them, so a flow's verdict is whatever the loaded
 ruleset does to real packets.
 """
 
@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from fabric.adapters.nft import NftTable
+from lab import netprobe
 from lab.rig import Netns, Rig, veth, wait_until
 
-PROBE = str(Path(__file__).with_name("netprobe.py"))
+PROBE = str(Path(netprobe.__file__))
 PORTS = [22, 80, 443, 873, 5353, 8080, 8443, 9000, 9005, 9300]
 CLUSTER_ROUTES = ["10.244.0.0/16", "203.0.113.10/31", "2001:db8:10::/56", "2001:db8:ffff::10/128"]
 

@@ -29,12 +29,13 @@ from fabric.adapters.process import Result
 from fabric.firewall.pipeline import compile_manifests
 from fabric.model import FirewallState, load_file
 from fabric.render.nft import render_ruleset
+from lab import netprobe
 from lab.rig import Netns, Rig, veth, wait_until
 from tests.integration.api.conftest import Server, fabric, start_server, stop_server
 from tests.integration.api.scenario import cable, declare, networks_with
 
 pytestmark = pytest.mark.needs("netns", "nft")
-NETPROBE = str(Path(__file__).with_name("netprobe.py"))
+NETPROBE = str(Path(netprobe.__file__))
 PORT = 7007
 TRANSFER4, TRANSFER6 = "100.64.9.1", "fd00:9::1"  # the firewall's end of the external link: masquerade's
 SERVER4, SERVER6 = "198.51.100.80", "2001:db8:99::80"  # a host on the internet (on the server's lo)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from fabric.adapters.netlink import Netlink
-from fabric.core.plumbing import EnsureL3vni, EnsureVrf, RemoveLink, plan_plumbing
+from fabric.core.plumbing import EnsureL3vni, EnsureLoopback, EnsureVrf, RemoveLink, plan_plumbing
 from fabric.errors import ApplyError
 from fabric.model import FirewallState
 from lab.rig import Netns, Rig, wait_until
@@ -121,12 +121,15 @@ def test_plan_against_observed_links_repairs_and_removes(nl: Netlink) -> None:
     assert plan == [
         RemoveLink("vx100010"),
         RemoveLink("br100099"),
+        EnsureLoopback(frozenset({f"{VTEP}/32"})),
         EnsureVrf("Vrf100010", 100010),
         EnsureL3vni("Vrf100010", 100010, VTEP, "br100010", "vx100010"),
     ]
-    nl.apply(a for a in plan if isinstance(a, RemoveLink))
+    nl.apply(a for a in plan if isinstance(a, RemoveLink | EnsureLoopback))
     names = {link.name for link in nl.links()}
     assert names == {"lo", "br100010", "docker0"}
+    lo = nl.link("lo")
+    assert lo is not None and {"127.0.0.1/8", f"{VTEP}/32"} <= lo.addresses  # added; the kernel's own stays
     try:  # the rest needs kernel VRFs (absent here; the VM has them)
         nl.apply(plan_plumbing(state, nl.links()))
     except ApplyError as exc:

@@ -1,4 +1,4 @@
-"""Real TCP and UDP endpoints for the packet tests (run inside a namespace with `python netprobe.py`).
+"""Real TCP and UDP endpoints for the lab and the packet tests (run in a namespace: `python netprobe.py`).
 
 `serve PORT...`: on every PORT, on all addresses of both families, answer each TCP connection and each
 UDP datagram with the peer's address as the server sees it (what SNAT made of the source); prints
@@ -87,7 +87,7 @@ def ask(src: str, dst: str, port: int, proto: str) -> str:
     return seen
 
 
-def _one(flow: list) -> bool:
+def _one(flow: tuple[str, str, int, str]) -> bool:
     try:
         return bool(ask(*flow))
     except OSError:

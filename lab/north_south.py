@@ -1,0 +1,180 @@
+"""North-south through the lab's firewall: tenant alpha's machine m1 and the internet host, with the
+cluster's NetworkPolicies deciding on fw01.
+
+The cluster (served by the Kubernetes STAND-IN, `lab.kube`): namespace `shop`, a Pod `web` whose
+addresses are m1's own, a NetworkPolicy letting `web` reach the internet on tcp/80 only.  Each `Flow`
+is tried with real packets (`lab.netprobe`: a TCP connect that the server answers with the source
+address it saw) and compared with what the policy and fw01's SNAT should make of it; `flip` changes the
+policy live and measures how long the first packet of the newly allowed flow takes to pass.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab import netprobe
+from lab.exit_router import INTERNET_ADDRESSES, INTERNET_HOST
+from lab.fabric_lab import exec_in
+from lab.kube import change
+from lab.rig import start_daemon
+from lab.rig.run import Ledger
+from lab.state import LabState
+
+NAMESPACE, POD = "shop", "web"
+ALLOWED_PORT, DENIED_PORT = 80, 81
+SERVER_PORTS = (ALLOWED_PORT, DENIED_PORT)
+Raw = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One flow of the table: `src` (a node and its address) to `dst`:`port`/tcp."""
+
+    name: str
+    node: str
+    src: str
+    dst: str
+    port: int
+    allowed: bool
+    seen_as: str | None  # the source the server should see (None: denied, no answer)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one flow did: answered or not, and the source address the server saw."""
+
+    flow: Flow
+    answered: bool
+    seen: str | None
+
+    @property
+    def as_expected(self) -> bool:
+        return self.answered == self.flow.allowed and self.seen == self.flow.seen_as
+
+
+def egress_policy(ports: tuple[int, ...]) -> Raw:
+    """`web` may open TCP connections to the internet on `ports` (both families), nothing else."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "web-to-internet", "namespace": NAMESPACE},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": POD}},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}],
+                    "ports": [{"protocol": "TCP", "port": port} for port in ports],
+                }
+            ],
+        },
+    }
+
+
+def cluster(machine_ips: list[str]) -> list[Raw]:
+    """The demo's cluster: the namespace, the Pod on m1's addresses, the egress policy (tcp/80)."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": POD, "namespace": NAMESPACE, "labels": {"app": POD}},
+        "spec": {"containers": [{"name": POD, "image": "nginx"}]},
+        "status": {"phase": "Running", "podIP": machine_ips[0], "podIPs": [{"ip": ip} for ip in machine_ips]},
+    }
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+    return [namespace, pod, egress_policy((ALLOWED_PORT,))]
+
+
+def flows(machine: str, machine_ips: list[str], firewall_ips: list[str]) -> list[Flow]:
+    """m1 to the internet host on the allowed and the denied port, per family.  IPv4 leaves from the
+    firewall's own address (SNAT); m1's global IPv6 address is routed as it is."""
+    out = []
+    for src in machine_ips:
+        family = ipaddress.ip_address(src).version
+        dst = next(a for a in INTERNET_ADDRESSES if ipaddress.ip_address(a).version == family)
+        own = [a for a in firewall_ips if ipaddress.ip_address(a).version == family]
+        seen = own[0] if family == 4 and own else src
+        out.append(
+            Flow(
+                f"{machine} -> internet tcp/{ALLOWED_PORT} IPv{family}",
+                machine,
+                src,
+                dst,
+                ALLOWED_PORT,
+                True,
+                seen,
+            )
+        )
+        out.append(
+            Flow(
+                f"{machine} -> internet tcp/{DENIED_PORT} IPv{family}",
+                machine,
+                src,
+                dst,
+                DENIED_PORT,
+                False,
+                None,
+            )
+        )
+    return out
+
+
+def start_servers(state: LabState) -> None:
+    """netprobe on the internet host, answering on the table's ports (a daemon of the lab)."""
+    record = state.node(INTERNET_HOST)
+    if "netprobe" in record.daemons:
+        return
+    argv = [
+        "ip",
+        "netns",
+        "exec",
+        record.netns,
+        sys.executable,
+        netprobe.__file__,
+        "serve",
+        *map(str, SERVER_PORTS),
+    ]
+    log = state.directory / "netprobe-internet.log"
+    daemon = start_daemon(Ledger.load(state.directory), argv, what=f"netprobe@{INTERNET_HOST}", log_path=log)
+    deadline = time.monotonic() + 10
+    while not (log.exists() and "ready" in log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    record.daemons["netprobe"] = (daemon.pid, daemon.item.start)
+    state.save()
+
+
+def attempt(state: LabState, flow: Flow) -> Outcome:
+    """Try `flow` once with a real connection from its node."""
+    argv = [sys.executable, netprobe.__file__, "ask", flow.src, flow.dst, str(flow.port), "TCP"]
+    result = exec_in(state.name, flow.node, argv, timeout=15)
+    seen = result.stdout.strip() or None if result.ok else None
+    return Outcome(flow, result.ok, seen)
+
+
+def apply_cluster(state: LabState, objects: list[Raw]) -> str:
+    """Change the lab's cluster (the stand-in), all or nothing; the resourceVersion after it."""
+    token = Path(state.kube_token_file or "").read_text().strip()
+    return change(state.kube_url or "", token, "apply", objects)
+
+
+def flip(state: LabState, flow: Flow, ports: tuple[int, ...], timeout: float = 60.0) -> float:
+    """Apply the egress policy with `ports` and return the seconds until `flow` first passes."""
+    start = time.monotonic()
+    apply_cluster(state, [egress_policy(ports)])
+    while time.monotonic() - start < timeout:
+        if attempt(state, flow).answered:
+            return time.monotonic() - start
+    raise AssertionError(f"{flow.name} did not pass within {timeout:.0f} s of the policy change")
+
+
+def table(outcomes: list[Outcome]) -> str:
+    """The outcomes as JSON lines (the CLI prints a table of them)."""
+    return "\n".join(
+        json.dumps({"flow": o.flow.name, "expected": o.flow.allowed, "answered": o.answered, "seen": o.seen})
+        for o in outcomes
+    )
