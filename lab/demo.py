@@ -23,7 +23,9 @@ from typing import Any
 import yaml
 
 from fabric.adapters.api_client import ApiClient, ApiError
+from lab import north_south
 from lab.control import Api, apply_file, lab_api
+from lab.north_south import Flow, Outcome
 from lab.rig import wait_until
 from lab.state import LabState
 
@@ -47,12 +49,10 @@ ALLOCATIONS = (
     Allocation("machine", "m3", "beta", (BETA,)),
     Allocation("firewall", "fw01", "alpha", (ALPHA, "internet")),
 )
-NOT_IN_NETNS_LAB = (
-    "north-south through fw01 (route leaking between its tenant and internet VRFs) needs kernel VRF "
-    "devices, which this machine's kernel lacks: fw01 is allocated and the leaves render its EVPN-"
-    "filtered firewall ports (their BGP sessions stay down: fw01 runs no FRR here), but no traffic "
-    "crosses it. That path (a firewall's FRR route leaking, rendered from its FirewallState) is proven "
-    "in the qemu kernel-VRF VM (tests/integration/vm/test_firewall_vrf.py)."
+STAND_INS = (
+    "SONiC's managers (lab.sonic: CONFIG_DB into kernel devices, LLDP and port state into APPL_DB and "
+    "STATE_DB) and the Kubernetes API (lab.kube: list, watch, bookmarks, 410 Gone) are stand-ins; FRR, "
+    "Redis, lldpd, nftables, the switch and firewall daemons and the firewall image are the real ones."
 )
 
 
@@ -175,8 +175,21 @@ def bgp_sessions(state: LabState, node: str) -> dict[str, str]:
 
 
 @dataclass
+class NorthSouth:
+    """What the north-south part of the demo saw: each flow, and the live policy flip."""
+
+    firewall: str
+    firewall_ips: list[str]
+    outcomes: list[Outcome]
+    flipped: Flow
+    flip_seconds: float
+    status: dict[str, Any]
+
+
+@dataclass
 class DemoReport:
-    """What `run_demo` observed: allocations, the fleet view, BGP sessions, the ping matrix."""
+    """What `run_demo` observed: allocations, the fleet view, BGP sessions, the ping matrix, and
+    north-south through the firewall (None when the firewall is not a VM)."""
 
     allocations: dict[str, dict[str, Any]]
     fleet: list[dict[str, Any]]
@@ -185,6 +198,46 @@ class DemoReport:
     tenants: dict[str, str]
     matrix: dict[tuple[str, str], bool]
     notes: list[str]
+    north_south: NorthSouth | None = None
+
+
+def firewall_ready(api: Api, name: str) -> dict[str, Any] | None:
+    """The firewall's status once it applied its desired revision and BGP to every leaf is up."""
+    row = next((r for r in fleet(api) if r["kind"] == "firewall" and r["name"] == name), None)
+    if row is None or row["applied_revision"] != row["desired_revision"] or row["last_error"]:
+        return None
+    status = dict(call(api, "GET", f"/v1/firewalls/{name}/status"))
+    sessions = status.get("bgp") or []
+    if not sessions or any(s.get("state") != "Established" for s in sessions):
+        return None
+    return status
+
+
+def run_north_south(state: LabState, step: Callable[[str], None], *, timeout: float = 300.0) -> NorthSouth:
+    """fw01 gets its own internet address, the cluster its Pod and policy; every flow is tried with
+    real packets, then the policy changes live and the newly allowed flow is timed."""
+    api = lab_api(state)
+    firewall = next(a.name for a in ALLOCATIONS if a.kind == "firewall")
+    step(f"{firewall}: its own internet address (the IP API), the cluster's Pod and NetworkPolicy")
+    own = call(api, "POST", "/v1/ips", {"network": "internet", "firewall": firewall})["address"]
+    machine = next(a.name for a in ALLOCATIONS if a.kind == "machine" and ALPHA in a.networks)
+    machine_ips = list(call(api, "GET", f"/v1/machines/{machine}")["ips"])
+    north_south.start_servers(state)
+    north_south.apply_cluster(state, north_south.cluster(machine_ips))
+    step(f"{firewall} (qemu, the firewall image) applying it; BGP to both leaves")
+    status = wait_until(
+        lambda: firewall_ready(api, firewall), timeout=timeout, interval=2.0, what=f"{firewall} ready"
+    )
+    flows = north_south.flows(machine, machine_ips, [own])
+    allowed = flows[0]
+    wait_until(lambda: north_south.attempt(state, allowed).answered, timeout=timeout, what=allowed.name)
+    step("north-south flows with real packets")
+    outcomes = [north_south.attempt(state, flow) for flow in flows]
+    step("a NetworkPolicy change applied live")
+    denied = next(f for f in flows if not f.allowed)
+    seconds = north_south.flip(state, denied, (north_south.ALLOWED_PORT, north_south.DENIED_PORT))
+    north_south.apply_cluster(state, [north_south.egress_policy((north_south.ALLOWED_PORT,))])
+    return NorthSouth(firewall, [own], outcomes, denied, seconds, status or {})
 
 
 def run_demo(
@@ -206,6 +259,9 @@ def run_demo(
     for a, b in same_tenant_pairs(ips, tenants.get):
         wait_until(functools.partial(pings, state, a, ips[a], ips[b]), timeout=timeout, what=f"{a} -> {b}")
     step("measuring the ping matrix")
+    matrix = ping_matrix(state, ips)
+    vms = [r for r in state.nodes.values() if r.role == "firewall" and r.ssh]
+    through = run_north_south(state, step) if vms else None
     switches = sorted(n for n, r in state.nodes.items() if r.role in ("spine", "leaf"))
     return DemoReport(
         allocations=allocations,
@@ -213,6 +269,7 @@ def run_demo(
         bgp={n: bgp_sessions(state, n) for n in switches},
         ips=ips,
         tenants=tenants,
-        matrix=ping_matrix(state, ips),
-        notes=[NOT_IN_NETNS_LAB],
+        matrix=matrix,
+        notes=[STAND_INS],
+        north_south=through,
     )

@@ -86,13 +86,41 @@ def _print_demo(console: Any, name: str, report: Any) -> None:
         ]
         matrix.add_row(f"{a} ({report.tenants[a]})", *cells)
     console.print(matrix)
+    if report.north_south is not None:
+        _print_north_south(console, report.north_south)
     for note in report.notes:
-        console.print(f"[yellow]not in this lab:[/] {note}")
+        console.print(f"[yellow]stand-ins:[/] {note}")
     fabric = _fabric_command()
     console.print(
         f"explore:   {fabric} lab exec {name} leaf01 -- vtysh -c 'show bgp vrf all summary'\n"
         f"           {fabric} lab status {name}\n"
         f"tear down: {fabric} lab down {name}   (or make lab-down)"
+    )
+
+
+def _print_north_south(console: Any, ns: Any) -> None:
+    from rich.table import Table
+
+    status = ns.status
+    sync = status.get("sync", {})
+    sessions = ", ".join(f"{b['peer']} {b['state']}" for b in status.get("bgp", []))
+    console.print(
+        f"{ns.firewall} (the firewall image in qemu): applied revision {sync.get('applied_revision')}, "
+        f"{status.get('rules')} rules, {status.get('elements')} elements; BGP {sessions}; "
+        f"own internet address {', '.join(ns.firewall_ips)}"
+    )
+    flows = Table(title=f"north-south through {ns.firewall} (real TCP; NetworkPolicy shop/web-to-internet)")
+    for column in ("flow", "expected", "seen", "source the server saw", ""):
+        flows.add_column(column)
+    for o in ns.outcomes:
+        mark = "[green]as expected[/]" if o.as_expected else "[red]NOT as expected[/]"
+        verdict = {True: "allowed", False: "denied"}
+        expected = verdict[o.flow.allowed] + (f" from {o.flow.seen_as}" if o.flow.seen_as else "")
+        flows.add_row(o.flow.name, expected, verdict[o.answered], o.seen or "-", mark)
+    console.print(flows)
+    console.print(
+        f"policy changed live to allow tcp/{ns.flipped.port}: {ns.flipped.name} passed "
+        f"{ns.flip_seconds:.2f} s after the change (stand-in API -> {ns.firewall}'s daemon -> nftables)"
     )
 
 
