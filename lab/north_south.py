@@ -156,6 +156,11 @@ def attempt(state: LabState, flow: Flow) -> Outcome:
     return Outcome(flow, result.ok, seen)
 
 
+def passes(state: LabState, flow: Flow) -> bool:
+    """Whether `flow` is answered now."""
+    return attempt(state, flow).answered
+
+
 def apply_cluster(state: LabState, objects: list[Raw]) -> str:
     """Change the lab's cluster (the stand-in), all or nothing; the resourceVersion after it."""
     token = Path(state.kube_token_file or "").read_text().strip()
@@ -167,7 +172,7 @@ def flip(state: LabState, flow: Flow, ports: tuple[int, ...], timeout: float = 6
     start = time.monotonic()
     apply_cluster(state, [egress_policy(ports)])
     while time.monotonic() - start < timeout:
-        if attempt(state, flow).answered:
+        if passes(state, flow):
             return time.monotonic() - start
     raise AssertionError(f"{flow.name} did not pass within {timeout:.0f} s of the policy change")
 

@@ -52,9 +52,25 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
 
     Modules using it carry ``pytest.mark.needs("netns", "frr", "redis", "lldp", "ping")``.
     """
+    yield from _lab(tmp_path_factory, firewall_vms=False)
+
+
+@pytest.fixture(scope="module")
+def lab_with_firewall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
+    """mini.clab.yml up for the module with fw01 booting the firewall image in qemu (as `make lab`).
+
+    Modules using it also carry ``pytest.mark.needs("image", "qemu")``.
+    """
+    yield from _lab(tmp_path_factory, firewall_vms=True)
+
+
+def _lab(tmp_path_factory: pytest.TempPathFactory, *, firewall_vms: bool) -> Iterator[LabState]:
     clean_dead_test_labs()
     name = f"{TEST_LAB_STEM}{secrets.token_hex(2)}"
-    state = fabric_lab.up(topology_copy(tmp_path_factory.mktemp("lab"), name), firewall_vms=False)
+    path = topology_copy(tmp_path_factory.mktemp("lab"), name)
+    state = fabric_lab.up(
+        path, firewall_vms=firewall_vms, progress=lambda line: print(f"firewall image: {line}")
+    )
     try:
         yield state
     finally:

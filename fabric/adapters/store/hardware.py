@@ -118,7 +118,8 @@ def _mac(text: str) -> str | None:
 async def learn_lldp(session: AsyncSession, switch: str, neighbours: list[LldpNeighbour]) -> set[str]:
     """Update the cabling of `switch` from its LLDP neighbours; return the machines whose cabling
     changed.  A neighbour is a machine NIC when its port id (or chassis id) is a known NIC MAC, and a
-    switch when its system name is a known switch."""
+    switch when its system name is a known switch.  A port that hears nothing keeps an allocated
+    machine's NIC (its link is down); otherwise what a port hears is its cabling."""
     ports = {
         p.name: p
         for p in (await session.execute(select(SwitchPort).where(SwitchPort.switch == switch))).scalars()
@@ -129,9 +130,14 @@ async def learn_lldp(session: AsyncSession, switch: str, neighbours: list[LldpNe
         (await session.execute(select(Nic.mac, Nic.machine).where(Nic.mac.in_(macs)))).all() if macs else []
     )
     switches = set((await session.execute(select(Switch.name))).scalars())
+    held = await _allocated_nics(session, {p.neighbour_mac for p in ports.values() if p.neighbour_mac})
     touched: set[str] = set()
     for name, port in ports.items():
         n = heard.get(name)
+        if n is None and port.neighbour_mac in held:
+            # A silent port is a link down, not a recabling: an allocated machine keeps its port (and
+            # the switch its configuration) until another neighbour is heard there or it is freed.
+            continue
         mac = next((m for m in ((_mac(n.port_id), _mac(n.chassis_id)) if n else ()) if m in nic_owner), None)
         new = (
             (n.sys_name, n.port_id, None)
@@ -148,6 +154,18 @@ async def learn_lldp(session: AsyncSession, switch: str, neighbours: list[LldpNe
             port.neighbour_switch, port.neighbour_port, port.neighbour_mac = new
     await session.flush()
     return touched
+
+
+async def _allocated_nics(session: AsyncSession, macs: set[str]) -> set[str]:
+    """Those of `macs` that belong to an allocated machine or firewall."""
+    if not macs:
+        return set()
+    rows = await session.execute(
+        select(Nic.mac)
+        .join(Machine, Machine.name == Nic.machine)
+        .where(Nic.mac.in_(macs), Machine.role.is_not(None))
+    )
+    return set(rows.scalars())
 
 
 async def _owner(session: AsyncSession, mac: str) -> str | None:

@@ -87,9 +87,17 @@ async def test_etag_watch_and_diff(server: Server) -> None:
         # Give the watch a turn to be sent first; either order is correct (since= answers at once
         # when the revision already passed), so nothing here depends on who wins.
         await asyncio.sleep(0)
+        # Silence keeps an allocated machine cabled (a link down is not a recabling) ...
         await api.post_status(
             "switch", "leaf02", lldp_status(1, with_lonely=False).model_copy(update={"lldp": []})
         )
+        assert (await api.get_state("switch", "leaf02", etag=first.etag)).document is None  # 304
+        # ... another device heard on its port is.
+        recabled = [
+            n.model_copy(update={"port_id": "aa:00:00:00:99:99"}) if n.port == "Ethernet0" else n
+            for n in lldp_status(1, with_lonely=False).lldp
+        ]
+        await api.post_status("switch", "leaf02", lldp_status(1).model_copy(update={"lldp": recabled}))
         woke = await asyncio.wait_for(watcher, 30)
         assert woke.document is not None and woke.document.revision == first.document.revision + 1
         changes = await api.request(
