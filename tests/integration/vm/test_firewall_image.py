@@ -30,6 +30,7 @@ from fabric.commands.image import firewall_unit
 from fabric.image.build import Image, build_image
 from fabric.image.spec import firewall_spec
 from fabric.model import FirewallState
+from lab.firewall_vm import kubeconfig
 from lab.kube import KubeStandIn
 from lab.rig import Rig, free_port, wait_until
 from lab.vm.image import Forward, ImageVm, TapNic, management_seed, ssh_keypair
@@ -46,19 +47,6 @@ WEB = {
     "spec": {"type": "LoadBalancer", "ports": [{"port": 443, "protocol": "TCP"}]},
     "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}},
 }
-
-
-def kubeconfig(url: str, token: str) -> str:
-    """A kubeconfig for the stand-in at `url` (as the guest reaches it)."""
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "standin", "cluster": {"server": url}}],
-        "users": [{"name": "fw", "user": {"token": token}}],
-        "contexts": [{"name": "standin", "context": {"cluster": "standin", "user": "fw"}}],
-        "current-context": "standin",
-    }
-    return json.dumps(config)
 
 
 def seed_text(name: str, api_url: str, token: str, kube: str, public_key: str) -> str:
