@@ -10,19 +10,26 @@ the other side, as a border router of an operator would be configured:
 - one VRF for the internet network's L3VNI, in FRR's netns VRF backend: a namespace holding the VNI's
   bridge and VXLAN device (made in the exit's namespace, its underlay) and the link to the internet
   host; it announces the default routes (IPv4, IPv6) and the internet's prefixes as EVPN type-5 routes;
-- the "internet" host: a namespace reachable only through the exit, with documentation addresses.
+- the "internet" host: a namespace reachable only through the exit, with documentation addresses;
+- a watcher (``python -m lab.exit_router``) re-binding the L3VNI when zebra's netns backend lost a
+  router MAC, as the leaves' SONiC stand-in does (`lab.sonic.rmac`).
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from fabric.adapters.process import run_checked
 from lab.addressing import ExitIdentity
 from lab.rig import FrrInstance, Netns, Rig
+from lab.rig.daemon import start_daemon
 from lab.rig.netns import ROUTER_SYSCTLS, NetnsDir
 from lab.sonic.kernel import Kernel
+from lab.sonic.rmac import missing_router_macs
+from lab.sonic.standin import RMAC_CHECK_S
 
 INTERNET_HOST = "internet"  # the host's node name (namespace `<prefix>-internet`)
 INTERNET_NET = ("198.51.100.0/24", "2001:db8:ff::/64")
@@ -111,7 +118,22 @@ def build(rig: Rig, ns: Netns, me: ExitIdentity, ports: list[str], vni: int) -> 
     _internet_link(kernel, vrf, host)
     frr = rig.frr(ns, me.name, netns_vrf=True, netns_dir=vrf_dir, start=False)
     frr.start(frr_config(me, ports, vni, FRR_NETNS_DIR))
+    argv = [sys.executable, "-m", "lab.exit_router", ns.name, str(vrf_dir.path), vrf, bridge, f"vx{vni}"]
+    log = rig.tempdir(f"exit-{me.name}") / "router-macs.log"
+    start_daemon(rig.ledger, argv, what=f"router-macs@{me.name}", log_path=log)
     return ExitRouter(me, frr, vrf, vrf_dir.path, host)
+
+
+def keep_router_macs(kernel: Kernel, vrf: str, svi: str, vxlan: str) -> None:
+    """Forever: re-bind the internet VRF's L3VNI when a route lost its router MAC (`lab.sonic.rmac`)."""
+    while True:
+        time.sleep(RMAC_CHECK_S)
+        missing = missing_router_macs(kernel, vrf, svi)
+        if missing:
+            print(f"{vrf} routes through {missing} without a router MAC: re-binding {vxlan}", flush=True)
+            kernel.run(vrf, "ip", "link", "set", vxlan, "down")
+            time.sleep(1.0)  # bgpd's withdraw and re-import must not coalesce in zebra
+            kernel.run(vrf, "ip", "link", "set", vxlan, "up")
 
 
 def _router_sysctls(vrf_dir: NetnsDir, vrf: str) -> None:
@@ -134,3 +156,8 @@ def _internet_link(kernel: Kernel, vrf: str, host: Netns) -> None:
     host.ip("link", "set", "eth0", "up")
     host.ip("route", "add", "default", "via", INTERNET_GATEWAY[0])
     host.ip("-6", "route", "add", "default", "via", INTERNET_GATEWAY[1])
+
+
+if __name__ == "__main__":
+    namespace, vrf_dir, vrf_name, svi_name, vxlan_name = sys.argv[1:]
+    keep_router_macs(Kernel(namespace, Path(vrf_dir)), vrf_name, svi_name, vxlan_name)

@@ -4,8 +4,8 @@
 UDP datagram with the peer's address as the server sees it (what SNAT made of the source); prints
 `ready` once every socket is bound.  `probe` (flows as JSON on stdin: [[src, dst, port, "TCP"|"UDP"],
 ...]): tries every flow at once, bound to its source address, and prints a JSON list of booleans
-(answered within the timeout).  `ask SRC DST PORT TCP|UDP`: one flow; prints the address the server
-saw (nothing, exit 1, when no answer came).
+(answered within the timeout).  `ask SRC DST PORT TCP|UDP [TIMEOUT]`: one flow; prints the address the
+server saw (nothing, exit 1, when no answer came within TIMEOUT seconds, default 1.5).
 """
 
 from __future__ import annotations
@@ -69,12 +69,12 @@ def serve(ports: list[int]) -> None:
                 _answer(sock)
 
 
-def ask(src: str, dst: str, port: int, proto: str) -> str:
+def ask(src: str, dst: str, port: int, proto: str, timeout: float = TIMEOUT) -> str:
     """The source address the server at `dst` saw for a flow from `src` (OSError when none came)."""
     family = socket.AF_INET6 if ":" in dst else socket.AF_INET
     kind = socket.SOCK_STREAM if proto == "TCP" else socket.SOCK_DGRAM
     with socket.socket(family, kind) as sock:
-        sock.settimeout(TIMEOUT)
+        sock.settimeout(timeout)
         sock.bind((src, 0))
         if kind == socket.SOCK_STREAM:
             sock.connect((dst, port))
@@ -105,7 +105,8 @@ if __name__ == "__main__":
         serve([int(p) for p in sys.argv[2:]])
     elif sys.argv[1] == "ask":
         try:
-            print(ask(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]))
+            wait = float(sys.argv[6]) if len(sys.argv) > 6 else TIMEOUT
+            print(ask(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], wait))
         except OSError as exc:
             print(exc, file=sys.stderr)
             sys.exit(1)

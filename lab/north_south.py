@@ -148,17 +148,20 @@ def start_servers(state: LabState) -> None:
     state.save()
 
 
-def attempt(state: LabState, flow: Flow) -> Outcome:
-    """Try `flow` once with a real connection from its node."""
-    argv = [sys.executable, netprobe.__file__, "ask", flow.src, flow.dst, str(flow.port), "TCP"]
+def attempt(state: LabState, flow: Flow, timeout: float = netprobe.TIMEOUT) -> Outcome:
+    """Try `flow` once with a real connection from its node (no answer within `timeout`: not passed)."""
+    argv = [sys.executable, netprobe.__file__, "ask", flow.src, flow.dst, str(flow.port), "TCP", str(timeout)]
     result = exec_in(state.name, flow.node, argv, timeout=15)
     seen = result.stdout.strip() or None if result.ok else None
     return Outcome(flow, result.ok, seen)
 
 
-def passes(state: LabState, flow: Flow) -> bool:
+PROBE_S = 0.2  # one fresh connection per try: a SYN the firewall dropped is not retried 1 s later
+
+
+def passes(state: LabState, flow: Flow, timeout: float = netprobe.TIMEOUT) -> bool:
     """Whether `flow` is answered now."""
-    return attempt(state, flow).answered
+    return attempt(state, flow, timeout).answered
 
 
 def apply_cluster(state: LabState, objects: list[Raw]) -> str:
@@ -168,11 +171,12 @@ def apply_cluster(state: LabState, objects: list[Raw]) -> str:
 
 
 def flip(state: LabState, flow: Flow, ports: tuple[int, ...], timeout: float = 60.0) -> float:
-    """Apply the egress policy with `ports` and return the seconds until `flow` first passes."""
+    """Apply the egress policy with `ports` and return the seconds until `flow` first passes (to
+    within `PROBE_S`: each try is a new connection, answered within that or given up)."""
     start = time.monotonic()
     apply_cluster(state, [egress_policy(ports)])
     while time.monotonic() - start < timeout:
-        if passes(state, flow):
+        if passes(state, flow, PROBE_S):
             return time.monotonic() - start
     raise AssertionError(f"{flow.name} did not pass within {timeout:.0f} s of the policy change")
 

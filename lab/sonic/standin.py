@@ -45,6 +45,7 @@ from lab.sonic.base_config import APPL_DB, CONFIG_DB, STATE_DB
 from lab.sonic.desired import TABLES, Desired, PortSpec, VlanSpec, desired, vxlan_name
 from lab.sonic.kernel import Kernel
 from lab.sonic.lldp import LldpHold, lldp_entries
+from lab.sonic.rmac import missing_router_macs
 
 log = logging.getLogger("lab.sonic")
 BURST_S = 0.05  # how long a burst of notifications is drained before processing
@@ -52,6 +53,7 @@ POLL_S = 1.0  # LLDP and port oper state
 # Lab-only STATE_DB hash (no SONiC table): VRF -> "pending" while its L3VNI re-bind is under way, so
 # tests can wait for the stand-in's device toggling to be over.
 REBIND_KEY = "LAB_STANDIN_TABLE|l3vni_rebind"
+RMAC_CHECK_S = 2.0  # how often the VRFs' router-MAC neighbours are checked (lab.sonic.rmac)
 ZEBRA_VRF_WAIT_S = 5.0  # zebra picks a new VRF namespace up within a second; some it never lists (below)
 
 
@@ -84,6 +86,8 @@ class StandIn:
         self.link_set: dict[str, tuple[bool, int | None]] = {}
         # VRF -> (L3VNI, its VXLAN device) waiting for zebra to show it up, then the re-bind toggle
         self.rebinds: dict[str, tuple[int, str]] = {}
+        self.l3vnis: dict[str, tuple[int, str, str]] = {}  # VRF -> (VNI, SVI, VXLAN device)
+        self.rmacs_checked = 0.0
         self.unbound: set[str] = set()  # VRFs whose L3VNI's VXLAN device the re-bind set down
         self.lldp_kept: dict[str, dict[str, str]] = {}  # what APPL_DB holds
         self.lldp_hold = LldpHold()
@@ -206,6 +210,7 @@ class StandIn:
             self.kernel.add_vxlan(device, spec.vni, want.tunnel[1], spec.vrf, vlan)
             if spec.vrf is not None:
                 self.rebinds[spec.vrf] = (spec.vni, device)
+                self.l3vnis[spec.vrf] = (spec.vni, vlan, device)
                 self.state.hset(REBIND_KEY, spec.vrf, "pending")
         self.vlans[vlan] = spec
         self.state.hset(f"VLAN_TABLE|{vlan}", mapping={"state": "ok"})
@@ -221,6 +226,8 @@ class StandIn:
         self.kernel.delete_link(spec.vrf, vlan)
         if spec.vrf is not None and self.rebinds.get(spec.vrf, (None,))[0] == spec.vni:
             self._rebind_over(spec.vrf)
+        if spec.vrf is not None and self.l3vnis.get(spec.vrf, (None,))[0] == spec.vni:
+            del self.l3vnis[spec.vrf]
         del self.vlans[vlan]
         self.state.delete(f"VLAN_TABLE|{vlan}", f"INTERFACE_TABLE|{vlan}")
 
@@ -263,6 +270,7 @@ class StandIn:
     def poll(self) -> None:
         """One round of the periodic work."""
         try:
+            self._router_macs()
             self._rebind()
             self._lldp()
             self._ports()
@@ -305,6 +313,19 @@ class StandIn:
                 self.kernel.run(vrf, "ip", "link", "set", device, "down")
                 self.kernel.run(vrf, "ip", "link", "set", device, "up")
                 log.info("L3VNI %d of %s is %s in zebra: flapped %s", vni, vrf, state, device)
+
+    def _router_macs(self) -> None:
+        """Re-bind an L3VNI whose VRF routes through a VTEP without its router MAC (`lab.sonic.rmac`)."""
+        if time.monotonic() - self.rmacs_checked < RMAC_CHECK_S:
+            return
+        self.rmacs_checked = time.monotonic()
+        for vrf, (vni, svi, device) in list(self.l3vnis.items()):
+            if vrf in self.rebinds or not self.kernel.vrf_exists(vrf):
+                continue
+            missing = missing_router_macs(self.kernel, vrf, svi)
+            if missing:
+                log.info("%s routes through %s without a router MAC: re-binding L3VNI %d", vrf, missing, vni)
+                self.rebinds[vrf] = (vni, device)
 
     def _rebind_over(self, vrf: str) -> None:
         """Forget VRF `vrf`'s re-bind (done, or its L3VNI gone) and say so in STATE_DB."""
