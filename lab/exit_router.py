@@ -29,7 +29,7 @@ from lab.rig.daemon import start_daemon
 from lab.rig.netns import ROUTER_SYSCTLS, NetnsDir
 from lab.sonic.kernel import Kernel
 from lab.sonic.rmac import missing_router_macs
-from lab.sonic.standin import RMAC_CHECK_S
+from lab.sonic.standin import RMAC_CHECK_S, RMAC_GRACE_S
 
 INTERNET_HOST = "internet"  # the host's node name (namespace `<prefix>-internet`)
 INTERNET_NET = ("198.51.100.0/24", "2001:db8:ff::/64")
@@ -134,6 +134,7 @@ def keep_router_macs(kernel: Kernel, vrf: str, svi: str, vxlan: str) -> None:
             kernel.run(vrf, "ip", "link", "set", vxlan, "down")
             time.sleep(1.0)  # bgpd's withdraw and re-import must not coalesce in zebra
             kernel.run(vrf, "ip", "link", "set", vxlan, "up")
+            time.sleep(RMAC_GRACE_S)
 
 
 def _router_sysctls(vrf_dir: NetnsDir, vrf: str) -> None:

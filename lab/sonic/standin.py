@@ -54,6 +54,7 @@ POLL_S = 1.0  # LLDP and port oper state
 # tests can wait for the stand-in's device toggling to be over.
 REBIND_KEY = "LAB_STANDIN_TABLE|l3vni_rebind"
 RMAC_CHECK_S = 2.0  # how often the VRFs' router-MAC neighbours are checked (lab.sonic.rmac)
+RMAC_GRACE_S = 10.0  # after a re-bind, zebra's time to install them again before the next check
 ZEBRA_VRF_WAIT_S = 5.0  # zebra picks a new VRF namespace up within a second; some it never lists (below)
 
 
@@ -88,6 +89,7 @@ class StandIn:
         self.rebinds: dict[str, tuple[int, str]] = {}
         self.l3vnis: dict[str, tuple[int, str, str]] = {}  # VRF -> (VNI, SVI, VXLAN device)
         self.rmacs_checked = 0.0
+        self.rebound_at: dict[str, float] = {}
         self.unbound: set[str] = set()  # VRFs whose L3VNI's VXLAN device the re-bind set down
         self.lldp_kept: dict[str, dict[str, str]] = {}  # what APPL_DB holds
         self.lldp_hold = LldpHold()
@@ -320,7 +322,8 @@ class StandIn:
             return
         self.rmacs_checked = time.monotonic()
         for vrf, (vni, svi, device) in list(self.l3vnis.items()):
-            if vrf in self.rebinds or not self.kernel.vrf_exists(vrf):
+            recent = time.monotonic() - self.rebound_at.get(vrf, 0.0) < RMAC_GRACE_S
+            if vrf in self.rebinds or recent or not self.kernel.vrf_exists(vrf):
                 continue
             missing = missing_router_macs(self.kernel, vrf, svi)
             if missing:
@@ -329,6 +332,7 @@ class StandIn:
 
     def _rebind_over(self, vrf: str) -> None:
         """Forget VRF `vrf`'s re-bind (done, or its L3VNI gone) and say so in STATE_DB."""
+        self.rebound_at[vrf] = time.monotonic()
         self.rebinds.pop(vrf, None)
         self.unbound.discard(vrf)
         self.state.hdel(REBIND_KEY, vrf)

@@ -2,10 +2,11 @@
 with fw01 booting the firewall image in qemu (TCG), exit01 a real exit router, the cluster served by the
 Kubernetes STAND-IN (lab.kube; no real API server runs here).  The demo (`fabric lab demo`'s code path)
 allocates, attaches fw01's own internet address, applies the cluster and tries every flow with real
-TCP; then fw01's status and its units under systemd."""
+TCP; then fw01's status, its units under systemd, and a leaf link going down."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from lab import north_south
 from lab.demo import DemoReport, NorthSouth, run_demo
 from lab.fabric_lab import exec_in
+from lab.rig import wait_until
 from lab.state import LabState
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs("netns", "frr", "redis", "lldp", "ping", "image", "qemu")]
@@ -65,3 +67,23 @@ def test_the_image_runs_clean_under_systemd(lab_with_firewall: LabState, demo: D
     assert sh(lab_with_firewall, "systemctl is-system-running").strip() == "running"
     assert sh(lab_with_firewall, "systemctl --failed --no-legend --plain").strip() == ""
     assert sh(lab_with_firewall, "systemctl is-active fabric-firewall").strip() == "active"
+
+
+def test_north_south_continues_through_leaf02_when_leaf01s_link_is_down(
+    lab_with_firewall: LabState, demo: DemoReport
+) -> None:
+    lab = lab_with_firewall
+    flows = [o.flow for o in through(demo).outcomes]
+    assert exec_in(lab.name, "leaf01", ["ip", "link", "set", "Ethernet8", "down"]).ok
+    try:
+        wait_until(
+            lambda: "lan0" not in sh(lab, "vtysh -c 'show bgp summary established'"),
+            timeout=60,
+            what="fw01's session to leaf01 down",
+        )
+        for flow in (f for f in flows if f.allowed):
+            passes = functools.partial(north_south.passes, lab, flow)
+            wait_until(passes, timeout=90, what=f"{flow.name} through leaf02")
+        assert not any(north_south.passes(lab, f) for f in flows if not f.allowed)
+    finally:
+        exec_in(lab.name, "leaf01", ["ip", "link", "set", "Ethernet8", "up"])
