@@ -38,6 +38,7 @@ from lab.rig import wait_until
 from lab.rig.daemon import start_daemon
 from lab.rig.run import Ledger
 from lab.state import LabState
+from lab.topology import named_copy
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "benchlab"
@@ -179,10 +180,7 @@ def main() -> None:
     """Run both sides and print p50/p99, the ratios and where the seconds go."""
     cycles = int(os.environ.get("FABRIC_BENCH_LAB_CYCLES", "20"))
     tmp = Path(tempfile.mkdtemp(prefix="benchlab-"))
-    raw = yaml.safe_load((REPO / "topologies" / "mini.clab.yml").read_text())
-    raw["name"] = NAME
-    (tmp / "bench.clab.yml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    fabric_lab.up(tmp / "bench.clab.yml")
+    fabric_lab.up(named_copy(REPO / "topologies" / "mini.clab.yml", NAME, tmp))
     try:
         state = LabState.load(NAME)
         api = lab_api(state)

@@ -17,15 +17,13 @@ to the first packet of the newly allowed flow through fw01 (the firewall image i
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-
-import yaml
 
 from fabric.commands.image import firewall_unit
 from fabric.image.build import build_image
@@ -33,33 +31,19 @@ from fabric.image.spec import firewall_spec
 from lab import fabric_lab, north_south
 from lab.demo import DemoReport, run_demo
 from lab.fabric_lab import exec_in
+from lab.rig import wait_until
 from lab.state import LabState
+from lab.topology import named_copy
 
-REPO = Path(__file__).resolve().parents[1]
+MINI = Path(__file__).resolve().parents[1] / "topologies" / "mini.clab.yml"
 NAME = "benchns"
 SYNC = re.compile(r"sync done: revision \d+, \d+ elements, (\w+) in ([0-9.]+)s")
-
-
-def _topology(tmp: Path) -> Path:
-    raw = yaml.safe_load((REPO / "topologies" / "mini.clab.yml").read_text())
-    raw["name"] = NAME
-    path = tmp / f"{NAME}.clab.yml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
 
 
 def _percentiles(values: list[float]) -> str:
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return f"p50 {statistics.median(ordered):.2f} s / p99 {p99:.2f} s (n={len(ordered)})"
-
-
-def _until(check: Callable[[], bool], timeout: float = 120.0) -> None:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if check():
-            return
-    raise AssertionError(f"not within {timeout:.0f} s")
 
 
 def _syncs(state: LabState, since: str) -> dict[str, list[float]]:
@@ -82,14 +66,15 @@ def changes(state: LabState, report: DemoReport, count: int) -> None:
     for _ in range(count):
         ours.append(north_south.flip(state, flow, allowed))
         north_south.apply_cluster(state, [north_south.egress_policy(denied)])
-        _until(lambda: not north_south.attempt(state, flow).answered)
+        wait_until(lambda: not north_south.passes(state, flow), timeout=120, interval=0.0, what="denied")
         start = time.monotonic()
         north_south.apply_cluster(state, [north_south.egress_policy(allowed)])
         exec_in(state.name, "fw01", ["systemctl", "restart", "fabric-firewall"], timeout=120)
-        _until(lambda: north_south.passes(state, flow, north_south.PROBE_S), timeout=300)
+        passes = functools.partial(north_south.passes, state, flow, north_south.PROBE_S)
+        wait_until(passes, timeout=300, interval=0.0, what="passes after the restart")
         naive.append(time.monotonic() - start)
         north_south.apply_cluster(state, [north_south.egress_policy(denied)])
-        _until(lambda: not north_south.attempt(state, flow).answered)
+        wait_until(lambda: not north_south.passes(state, flow), timeout=120, interval=0.0, what="denied")
     syncs = _syncs(state, since)
     print(f"policy change -> first packet, watch (ours):      {_percentiles(ours)}")
     print(f"policy change -> first packet, restart (naive):   {_percentiles(naive)}")
@@ -105,7 +90,7 @@ def main() -> None:
         image = build_image(firewall_spec(firewall_unit())).image
         cached = time.monotonic() - start
         start = time.monotonic()
-        state = fabric_lab.up(_topology(Path(tmp)))
+        state = fabric_lab.up(named_copy(MINI, NAME, Path(tmp)))
         try:
             up = time.monotonic() - start
             report = run_demo(LabState.load(NAME), Path(state.api_dir or tmp), lambda _text: None)

@@ -29,6 +29,7 @@ from fabric.image.seeding import make_seed_disk
 from fabric.image.spec import firewall_spec
 from lab.control import Api
 from lab.intent import host_nics
+from lab.kube import kubeconfig
 from lab.rig import Rig
 from lab.state import LabState
 from lab.topology import Topology
@@ -40,20 +41,6 @@ API_PORT, KUBE_PORT = 8080, 6443  # where the guest finds the API and the cluste
 def firewall_image(progress: Callable[[str], None] = lambda _line: None) -> Image:
     """The firewall image from the cache, built first when the cache lacks it (`progress` hears how)."""
     return build_image(firewall_spec(firewall_unit()), progress=progress).image
-
-
-def kubeconfig(url: str, token: str) -> str:
-    """A kubeconfig for the lab's cluster at `url` (as the guest reaches it)."""
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "lab", "cluster": {"server": url}}],
-            "users": [{"name": "firewall", "user": {"token": token}}],
-            "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "firewall"}}],
-            "current-context": "lab",
-        }
-    )
 
 
 async def _firewall_token(api: Api, name: str) -> str:

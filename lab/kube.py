@@ -59,6 +59,20 @@ def object_problems(obj: Raw) -> list[tuple[str, str]]:
     return []
 
 
+def kubeconfig(url: str, token: str) -> str:
+    """A kubeconfig (JSON, which is YAML) for the stand-in at `url` with bearer `token`."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "standin", "cluster": {"server": url}}],
+            "users": [{"name": "firewall", "user": {"token": token}}],
+            "contexts": [{"name": "standin", "context": {"cluster": "standin", "user": "firewall"}}],
+            "current-context": "standin",
+        }
+    )
+
+
 def objects_problems(objects: list[Raw]) -> list[tuple[str, str]]:
     """`object_problems` of every object, the path prefixed with its index (`[2].metadata.name`)."""
     return [(f"[{i}]{where}", why) for i, o in enumerate(objects) for where, why in object_problems(o)]
@@ -125,15 +139,7 @@ class KubeStandIn:
 
     def kubeconfig(self, path: Path) -> Path:
         """A kubeconfig for this server (http on loopback, bearer token)."""
-        cfg = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "standin", "cluster": {"server": f"http://127.0.0.1:{self.port}"}}],
-            "users": [{"name": "fw", "user": {"token": self.token}}],
-            "contexts": [{"name": "standin", "context": {"cluster": "standin", "user": "fw"}}],
-            "current-context": "standin",
-        }
-        path.write_text(json.dumps(cfg))
+        path.write_text(kubeconfig(f"http://127.0.0.1:{self.port}", self.token))
         return path
 
     # -- driving it from the test thread -------------------------------------------------------------

@@ -11,7 +11,6 @@ policy live and measures how long the first packet of the newly allowed flow tak
 from __future__ import annotations
 
 import ipaddress
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from lab import netprobe
 from lab.exit_router import INTERNET_ADDRESSES, INTERNET_HOST
 from lab.fabric_lab import exec_in
 from lab.kube import change
-from lab.rig import start_daemon
+from lab.rig import start_daemon, wait_until
 from lab.rig.run import Ledger
 from lab.state import LabState
 
@@ -141,9 +140,7 @@ def start_servers(state: LabState) -> None:
     ]
     log = state.directory / "netprobe-internet.log"
     daemon = start_daemon(Ledger.load(state.directory), argv, what=f"netprobe@{INTERNET_HOST}", log_path=log)
-    deadline = time.monotonic() + 10
-    while not (log.exists() and "ready" in log.read_text()) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: log.exists() and "ready" in log.read_text(), timeout=10, what="netprobe ready")
     record.daemons["netprobe"] = (daemon.pid, daemon.item.start)
     state.save()
 
@@ -175,15 +172,6 @@ def flip(state: LabState, flow: Flow, ports: tuple[int, ...], timeout: float = 6
     within `PROBE_S`: each try is a new connection, answered within that or given up)."""
     start = time.monotonic()
     apply_cluster(state, [egress_policy(ports)])
-    while time.monotonic() - start < timeout:
-        if passes(state, flow, PROBE_S):
-            return time.monotonic() - start
-    raise AssertionError(f"{flow.name} did not pass within {timeout:.0f} s of the policy change")
-
-
-def table(outcomes: list[Outcome]) -> str:
-    """The outcomes as JSON lines (the CLI prints a table of them)."""
-    return "\n".join(
-        json.dumps({"flow": o.flow.name, "expected": o.flow.allowed, "answered": o.answered, "seen": o.seen})
-        for o in outcomes
-    )
+    what = f"{flow.name} passes after the policy change"
+    wait_until(lambda: passes(state, flow, PROBE_S), timeout=timeout, interval=0.0, what=what)
+    return time.monotonic() - start

@@ -110,6 +110,16 @@ class Topology(BaseModel):
         return out
 
 
+def named_copy(path: Path, name: str, directory: Path) -> Path:
+    """The topology file `path` under another lab `name`, written as `directory/<name>.clab.yml` (a lab
+    of its own beside one brought up from the original: tests, benchmarks)."""
+    raw = yaml.safe_load(path.read_text())
+    raw["name"] = name
+    copy = directory / f"{name}.clab.yml"
+    copy.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return copy
+
+
 def load_topology(path: str | Path) -> Topology:
     """Read and validate a `*.clab.yml` file; every problem is named with its place in the file."""
     try:

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from lab import fabric_lab
 from lab.rig.run import Ledger
 from lab.state import LAB_ROOT, PREFIX_STEM, LabError, LabState
+from lab.topology import named_copy
 
 REPO = Path(__file__).resolve().parents[2]
 MINI = REPO / "topologies" / "mini.clab.yml"
@@ -35,15 +35,6 @@ def clean_dead_test_labs() -> None:
             continue
         if not ledger.owner_alive():
             ledger.clean()
-
-
-def topology_copy(tmp: Path, name: str) -> Path:
-    """mini.clab.yml renamed to `name`, written under `tmp`."""
-    raw = yaml.safe_load(MINI.read_text())
-    raw["name"] = name
-    path = tmp / f"{name}.clab.yml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +58,7 @@ def lab_with_firewall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabS
 def _lab(tmp_path_factory: pytest.TempPathFactory, *, firewall_vms: bool) -> Iterator[LabState]:
     clean_dead_test_labs()
     name = f"{TEST_LAB_STEM}{secrets.token_hex(2)}"
-    path = topology_copy(tmp_path_factory.mktemp("lab"), name)
+    path = named_copy(MINI, name, tmp_path_factory.mktemp("lab"))
     state = fabric_lab.up(
         path, firewall_vms=firewall_vms, progress=lambda line: print(f"firewall image: {line}")
     )

@@ -30,8 +30,7 @@ from fabric.commands.image import firewall_unit
 from fabric.image.build import Image, build_image
 from fabric.image.spec import firewall_spec
 from fabric.model import FirewallState
-from lab.firewall_vm import kubeconfig
-from lab.kube import KubeStandIn
+from lab.kube import KubeStandIn, kubeconfig
 from lab.rig import Rig, free_port, wait_until
 from lab.vm.image import Forward, ImageVm, TapNic, management_seed, ssh_keypair
 from tests.integration.api.scenario import nics
