@@ -26,6 +26,7 @@ from fabric.adapters.process import run
 from fabric.errors import FabricError
 from lab.addressing import SwitchIdentity
 from lab.intent import lab_intent, switch_config
+from lab.machine import AgentConfig
 from lab.rig import Rig, procs, wait_until
 from lab.rig.daemon import Daemon, start_daemon
 from lab.rig.ports import free_port
@@ -195,11 +196,22 @@ def start_switch_daemon(ledger: Ledger, record: NodeRecord) -> Daemon:
     return daemon
 
 
+def agent_file(directory: Path, name: str) -> Path:
+    """The configuration file of machine `name`'s agent in the API's directory."""
+    return directory / f"machine-{name}.json"
+
+
+def agent_config(state: LabState, name: str) -> AgentConfig:
+    """The configuration of machine `name`'s agent in a running lab."""
+    return AgentConfig(**json.loads(agent_file(Path(state.api_dir or ""), name).read_text()))
+
+
 def start_agent(ledger: Ledger, record: NodeRecord, api: Api, directory: Path) -> Daemon:
     """The machine agent (`lab.machine`) of the machine of `record`."""
-    config = directory / f"machine-{record.name}.json"
+    config = agent_file(directory, record.name)
     spec = {"name": record.name, "netns": record.netns, "frr_dir": record.frr_dir, "url": api.url}
-    config.write_text(json.dumps({**spec, "token_file": str(api.token_file)}) + "\n")
+    speaker = {"speaker_file": str(config.with_suffix(".speaker.json"))}
+    config.write_text(json.dumps({**spec, "token_file": str(api.token_file), **speaker}) + "\n")
     daemon = start_daemon(
         ledger,
         [sys.executable, "-m", "lab.machine", str(config)],

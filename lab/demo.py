@@ -24,7 +24,9 @@ import yaml
 
 from fabric.adapters.api_client import ApiClient, ApiError
 from lab import north_south
-from lab.control import Api, apply_file, lab_api
+from lab.control import Api, agent_config, apply_file, lab_api
+from lab.exit_router import INTERNET_HOST
+from lab.machine import speak
 from lab.north_south import Flow, Outcome
 from lab.rig import wait_until
 from lab.state import LabState
@@ -180,6 +182,7 @@ class NorthSouth:
 
     firewall: str
     firewall_ips: list[str]
+    balanced: str  # the load-balancer IP of Service shop/web
     outcomes: list[Outcome]
     flipped: Flow
     flip_seconds: float
@@ -214,21 +217,24 @@ def firewall_ready(api: Api, name: str) -> dict[str, Any] | None:
 
 
 def run_north_south(state: LabState, step: Callable[[str], None], *, timeout: float = 300.0) -> NorthSouth:
-    """fw01 gets its own internet address, the cluster its Pod and policy; every flow is tried with
-    real packets, then the policy changes live and the newly allowed flow is timed."""
+    """fw01 gets its own internet address, alpha a load-balancer IP that m1 announces, the cluster its
+    Pod, policy and Service; every flow is tried with real packets, then the policy changes live and
+    the newly allowed flow is timed."""
     api = lab_api(state)
-    firewall = next(a.name for a in ALLOCATIONS if a.kind == "firewall")
-    step(f"{firewall}: its own internet address (the IP API), the cluster's Pod and NetworkPolicy")
-    own = call(api, "POST", "/v1/ips", {"network": "internet", "firewall": firewall})["address"]
-    machine = next(a.name for a in ALLOCATIONS if a.kind == "machine" and ALPHA in a.networks)
-    machine_ips = list(call(api, "GET", f"/v1/machines/{machine}")["ips"])
-    north_south.start_servers(state)
-    north_south.apply_cluster(state, north_south.cluster(machine_ips))
-    step(f"{firewall} (qemu, the firewall image) applying it; BGP to both leaves")
-    status = wait_until(
-        lambda: firewall_ready(api, firewall), timeout=timeout, interval=2.0, what=f"{firewall} ready"
-    )
-    flows = north_south.flows(machine, machine_ips, [own])
+    firewall = next(a for a in ALLOCATIONS if a.kind == "firewall")
+    machine = next(a for a in ALLOCATIONS if a.kind == "machine" and ALPHA in a.networks)
+    step(f"{firewall.name}: its own internet address, {machine.name}: a load-balancer IP (the IP API)")
+    own = call(api, "POST", "/v1/ips", {"network": "internet", "firewall": firewall.name})["address"]
+    balanced = call(api, "POST", "/v1/ips", {"network": "internet", "project": machine.project})["address"]
+    speak(agent_config(state, machine.name), [balanced])
+    machine_ips = list(call(api, "GET", f"/v1/machines/{machine.name}")["ips"])
+    north_south.start_servers(state, INTERNET_HOST, north_south.SERVER_PORTS)
+    north_south.start_servers(state, machine.name, north_south.SERVICE_PORTS)
+    north_south.apply_cluster(state, north_south.cluster(machine_ips, balanced))
+    step(f"{firewall.name} (qemu, the firewall image) applying it; BGP to both leaves")
+    ready = functools.partial(firewall_ready, api, firewall.name)
+    status = wait_until(ready, timeout=timeout, interval=2.0, what=f"{firewall.name} ready")
+    flows = north_south.flows(machine.name, machine_ips, [own]) + north_south.ingress_flows(balanced)
     for flow in (f for f in flows if f.allowed):  # the routes of each family converged
         wait_until(functools.partial(north_south.passes, state, flow), timeout=timeout, what=flow.name)
     step("north-south flows with real packets")
@@ -237,7 +243,7 @@ def run_north_south(state: LabState, step: Callable[[str], None], *, timeout: fl
     denied = next(f for f in flows if not f.allowed)
     seconds = north_south.flip(state, denied, (north_south.ALLOWED_PORT, north_south.DENIED_PORT))
     north_south.apply_cluster(state, [north_south.egress_policy((north_south.ALLOWED_PORT,))])
-    return NorthSouth(firewall, [own], outcomes, denied, seconds, status or {})
+    return NorthSouth(firewall.name, [own], balanced, outcomes, denied, seconds, status or {})
 
 
 def run_demo(

@@ -8,6 +8,12 @@ and puts the machine's own host addresses (the /32 and /128 of `announce`) on ``
 not allocated (the API answers 404) gets the bare config (hostname only) and no addresses.  The API has
 no long-poll for a document that does not exist, so an unallocated machine is polled every
 `ABSENT_POLL_S`; an allocated one is long-polled.
+
+The agent is also the machine's **load-balancer speaker** (a STAND-IN for MetalLB's, which announces a
+Service's load-balancer IPs from the node that serves it): the addresses listed in the JSON file
+`speaker_file` (written by `speak`, re-read every `SPEAKER_POLL_S`) are put on ``lo`` and announced
+beside the document's own, while the machine is allocated.  Its leaves accept them only when they are
+the project's external IPs held by no machine.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from lab.rig.daemon import wrap
 
 log = logging.getLogger("lab.machine")
 ABSENT_POLL_S = 0.25
+SPEAKER_POLL_S = 0.25
 WATCH_WAIT_S = 30.0
 RETRY_S = 1.0
 
@@ -47,6 +54,32 @@ class AgentConfig:
     frr_dir: str
     url: str
     token_file: str
+    speaker_file: str = ""  # the load-balancer IPs this machine announces (JSON list); none: no file
+
+
+def speak(cfg: AgentConfig, addresses: list[str]) -> None:
+    """Have the machine of `cfg` announce `addresses` (load-balancer IPs), replacing what it did."""
+    path = Path(cfg.speaker_file)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(sorted(addresses)) + "\n")
+    tmp.replace(path)  # whole or not at all: the agent never reads half a list
+
+
+def spoken(cfg: AgentConfig) -> list[str]:
+    """The addresses the speaker file lists (none while it does not exist)."""
+    path = Path(cfg.speaker_file) if cfg.speaker_file else None
+    if path is None or not path.exists():
+        return []
+    return [str(ipaddress.ip_address(a)) for a in json.loads(path.read_text())]
+
+
+def speaking(state: MachineState | None, addresses: list[str]) -> MachineState | None:
+    """`state` announcing `addresses` too (host prefixes); an unallocated machine announces nothing."""
+    if state is None or state.vrf is None or not addresses:
+        return state
+    hosts = [str(ipaddress.ip_network(a)) for a in addresses]
+    data = state.model_dump(mode="json", by_alias=True) | {"hash": ""}
+    return MachineState.model_validate(data | {"announce": [*data["announce"], *hosts]})
 
 
 def bare_config(name: str) -> str:
@@ -67,7 +100,7 @@ def host_addresses(state: MachineState | None) -> set[str]:
 
 
 class Agent:
-    """Keeps one machine's FRR and ``lo`` addresses equal to its document."""
+    """Keeps one machine's FRR and ``lo`` addresses equal to its document (and its speaker's list)."""
 
     def __init__(self, cfg: AgentConfig) -> None:
         self.cfg = cfg
@@ -80,6 +113,9 @@ class Agent:
             )
         )
         self.applied: str | None = None
+        self.document: MachineState | None = None
+        self.speaker: list[str] = []
+        self._lock = asyncio.Lock()  # the watch and the speaker converge one at a time
 
     def converge(self, state: MachineState | None) -> None:
         """Apply the FRR config and addresses of `state` (None: not allocated)."""
@@ -91,6 +127,10 @@ class Agent:
                 log.warning("frr drift after reload: %s", drift.lines())
             self.applied = text
         log.info("applied revision %s", state.revision if state else "none (not allocated)")
+
+    async def _converge(self) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self.converge, speaking(self.document, self.speaker))
 
     def _addresses(self, want: set[str]) -> None:
         have = self._lo_addresses()
@@ -109,16 +149,33 @@ class Agent:
         return out
 
     async def run(self) -> None:
-        """Watch the document forever; errors are logged and retried after `RETRY_S`."""
+        """Watch the document and the speaker's list forever; errors are logged and retried after
+        `RETRY_S`."""
         token = Path(self.cfg.token_file).read_text().strip()
         async with ApiClient(self.cfg.url, token) as api:
-            since: int | None = None
-            while True:
-                try:
-                    since = await self._step(api, since)
-                except (ApiError, ApplyError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-                    log.warning("retrying: %s", exc)
-                    await asyncio.sleep(RETRY_S)
+            await asyncio.gather(self._watch(api), self._listen())
+
+    async def _watch(self, api: ApiClient) -> None:
+        since: int | None = None
+        while True:
+            try:
+                since = await self._step(api, since)
+            except (ApiError, ApplyError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                log.warning("retrying: %s", exc)
+                await asyncio.sleep(RETRY_S)
+
+    async def _listen(self) -> None:
+        """Follow the speaker file: converge again whenever its list changes."""
+        while True:
+            try:
+                addresses = spoken(self.cfg)
+                if addresses != self.speaker:
+                    self.speaker = addresses
+                    log.info("speaker: announcing %s", ", ".join(addresses) or "nothing")
+                    await self._converge()
+            except (ValueError, ApplyError, OSError) as exc:
+                log.warning("speaker: %s", exc)
+            await asyncio.sleep(SPEAKER_POLL_S)
 
     async def _step(self, api: ApiClient, since: int | None) -> int | None:
         try:
@@ -129,14 +186,16 @@ class Agent:
         except ApiError as exc:
             if exc.status != 404:
                 raise
+            self.document = None
             if self.applied != bare_config(self.cfg.name):
-                await asyncio.to_thread(self.converge, None)
+                await self._converge()
             await asyncio.sleep(ABSENT_POLL_S)
             return None
         if fetched.document is None:  # 304: unchanged
             return since
         assert isinstance(fetched.document, MachineState)
-        await asyncio.to_thread(self.converge, fetched.document)
+        self.document = fetched.document
+        await self._converge()
         return fetched.document.revision
 
 

@@ -2,8 +2,10 @@
 cluster's NetworkPolicies deciding on fw01.
 
 The cluster (served by the Kubernetes STAND-IN, `lab.kube`): namespace `shop`, a Pod `web` whose
-addresses are m1's own, a NetworkPolicy letting `web` reach the internet on tcp/80 only.  Each `Flow`
-is tried with real packets (`lab.netprobe`: a TCP connect that the server answers with the source
+addresses are m1's own, a NetworkPolicy letting `web` reach the internet on tcp/80 only, and a
+LoadBalancer Service `web` on tcp/443 whose address (a project IP from the API) m1 announces as
+MetalLB's speaker would (the lab agent's STAND-IN speaker, `lab.machine.speak`).  Each `Flow` is tried
+with real packets (`lab.netprobe`: a TCP connect that the server answers with the source
 address it saw) and compared with what the policy and fw01's SNAT should make of it; `flip` changes the
 policy live and measures how long the first packet of the newly allowed flow takes to pass.
 """
@@ -27,7 +29,9 @@ from lab.state import LabState
 
 NAMESPACE, POD = "shop", "web"
 ALLOWED_PORT, DENIED_PORT = 80, 81
-SERVER_PORTS = (ALLOWED_PORT, DENIED_PORT)
+SERVED_PORT, UNSERVED_PORT = 443, 8443  # the Service's port, and one it does not expose
+SERVER_PORTS = (ALLOWED_PORT, DENIED_PORT)  # the internet host's servers
+SERVICE_PORTS = (SERVED_PORT, UNSERVED_PORT)  # m1's: the firewall, not the server, refuses 8443
 Raw = dict[str, Any]
 
 
@@ -76,8 +80,24 @@ def egress_policy(ports: tuple[int, ...]) -> Raw:
     }
 
 
-def cluster(machine_ips: list[str]) -> list[Raw]:
-    """The demo's cluster: the namespace, the Pod on m1's addresses, the egress policy (tcp/80)."""
+def load_balancer(address: str) -> Raw:
+    """Service `web`: tcp/443 on the load-balancer IP `address` (assigned: in its status)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": POD, "namespace": NAMESPACE},
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": {"app": POD},
+            "ports": [{"name": "https", "protocol": "TCP", "port": SERVED_PORT}],
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": address}]}},
+    }
+
+
+def cluster(machine_ips: list[str], balanced: str) -> list[Raw]:
+    """The demo's cluster: the namespace, the Pod on m1's addresses, the egress policy (tcp/80), the
+    Service on the load-balancer IP `balanced` (tcp/443)."""
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -86,7 +106,7 @@ def cluster(machine_ips: list[str]) -> list[Raw]:
         "status": {"phase": "Running", "podIP": machine_ips[0], "podIPs": [{"ip": ip} for ip in machine_ips]},
     }
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
-    return [namespace, pod, egress_policy((ALLOWED_PORT,))]
+    return [namespace, pod, egress_policy((ALLOWED_PORT,)), load_balancer(balanced)]
 
 
 def flows(machine: str, machine_ips: list[str], firewall_ips: list[str]) -> list[Flow]:
@@ -123,24 +143,26 @@ def flows(machine: str, machine_ips: list[str], firewall_ips: list[str]) -> list
     return out
 
 
-def start_servers(state: LabState) -> None:
-    """netprobe on the internet host, answering on the table's ports (a daemon of the lab)."""
-    record = state.node(INTERNET_HOST)
+def ingress_flows(balanced: str) -> list[Flow]:
+    """The internet host to the load-balancer IP: the Service's port and one it does not expose.
+    Nothing is translated on the way in: the server on m1 sees the internet host's own address."""
+    family = ipaddress.ip_address(balanced).version
+    src = next(a for a in INTERNET_ADDRESSES if ipaddress.ip_address(a).version == family)
+    return [
+        Flow(f"internet -> load balancer tcp/{port} IPv{family}", INTERNET_HOST, src, balanced, port, ok, to)
+        for port, ok, to in ((SERVED_PORT, True, src), (UNSERVED_PORT, False, None))
+    ]
+
+
+def start_servers(state: LabState, node: str, ports: tuple[int, ...]) -> None:
+    """netprobe on `node`, answering on `ports` (a daemon of the lab)."""
+    record = state.node(node)
     if "netprobe" in record.daemons:
         return
-    argv = [
-        "ip",
-        "netns",
-        "exec",
-        record.netns,
-        sys.executable,
-        netprobe.__file__,
-        "serve",
-        *map(str, SERVER_PORTS),
-    ]
-    log = state.directory / "netprobe-internet.log"
-    daemon = start_daemon(Ledger.load(state.directory), argv, what=f"netprobe@{INTERNET_HOST}", log_path=log)
-    wait_until(lambda: log.exists() and "ready" in log.read_text(), timeout=10, what="netprobe ready")
+    argv = ["ip", "netns", "exec", record.netns, sys.executable, netprobe.__file__, "serve", *map(str, ports)]
+    log = state.directory / f"netprobe-{node}.log"
+    daemon = start_daemon(Ledger.load(state.directory), argv, what=f"netprobe@{node}", log_path=log)
+    wait_until(lambda: log.exists() and "ready" in log.read_text(), timeout=10, what=f"netprobe@{node} ready")
     record.daemons["netprobe"] = (daemon.pid, daemon.item.start)
     state.save()
 

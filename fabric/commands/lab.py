@@ -107,9 +107,10 @@ def _print_north_south(console: Any, ns: Any) -> None:
     console.print(
         f"{ns.firewall} (the firewall image in qemu): applied revision {sync.get('applied_revision')}, "
         f"{status.get('rules')} rules, {status.get('elements')} elements; BGP {sessions}; "
-        f"own internet address {', '.join(ns.firewall_ips)}"
+        f"own internet address {', '.join(ns.firewall_ips)}; load-balancer IP {ns.balanced}"
     )
-    flows = Table(title=f"north-south through {ns.firewall} (real TCP; NetworkPolicy shop/web-to-internet)")
+    policy = "NetworkPolicy shop/web-to-internet, Service shop/web"
+    flows = Table(title=f"north-south through {ns.firewall} (real TCP; {policy})")
     for column in ("flow", "expected", "seen", "source the server saw", ""):
         flows.add_column(column)
     for o in ns.outcomes:

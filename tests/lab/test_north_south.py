@@ -1,8 +1,9 @@
 """North-south through the lab's firewall as `make lab` runs it: mini.clab.yml up once for the module
 with fw01 booting the firewall image in qemu (TCG), exit01 a real exit router, the cluster served by the
 Kubernetes STAND-IN (lab.kube; no real API server runs here).  The demo (`fabric lab demo`'s code path)
-allocates, attaches fw01's own internet address, applies the cluster and tries every flow with real
-TCP; then fw01's status, its units under systemd, and a leaf link going down."""
+allocates, attaches fw01's own internet address and a load-balancer IP that m1 announces (the lab
+agent's STAND-IN speaker), applies the cluster and tries every flow with real TCP; then fw01's status,
+its units under systemd, and a leaf link going down."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from lab import north_south
 from lab.demo import DemoReport, NorthSouth, run_demo
+from lab.exit_router import INTERNET_ADDRESSES, INTERNET_HOST
 from lab.fabric_lab import exec_in
 from lab.rig import wait_until
 from lab.state import LabState
@@ -42,14 +44,22 @@ def test_every_flow_of_the_table_is_as_expected(demo: DemoReport) -> None:
     ns = through(demo)
     table = [(o.flow.name, o.answered, o.seen) for o in ns.outcomes]
     assert all(o.as_expected for o in ns.outcomes), table
-    assert {o.flow.port for o in ns.outcomes if o.answered} == {north_south.ALLOWED_PORT}
+    answered = {o.flow.port for o in ns.outcomes if o.answered}
+    assert answered == {north_south.ALLOWED_PORT, north_south.SERVED_PORT}
     # IPv4 leaves from fw01's own internet address; IPv6 (global) as it is.
-    assert {o.seen for o in ns.outcomes if o.answered} == {ns.firewall_ips[0], demo_v6(ns)}
+    egress = {o.seen for o in ns.outcomes if o.answered and o.flow.node != INTERNET_HOST}
+    assert egress == {ns.firewall_ips[0], demo_v6(ns)}
+    # The load-balancer IP is reached from the internet on the Service's port only, untranslated.
+    ingress = {(o.flow.port, o.answered, o.seen) for o in ns.outcomes if o.flow.dst == ns.balanced}
+    assert ingress == {
+        (north_south.SERVED_PORT, True, INTERNET_ADDRESSES[0]),
+        (north_south.UNSERVED_PORT, False, None),
+    }
     print(f"policy flip: {ns.flipped.name} passed {ns.flip_seconds:.2f} s after the change")
 
 
 def demo_v6(ns: NorthSouth) -> str:
-    return next(o.flow.src for o in ns.outcomes if ":" in o.flow.src)
+    return next(o.flow.src for o in ns.outcomes if ":" in o.flow.src and o.flow.node != INTERNET_HOST)
 
 
 def test_the_firewall_reports_its_state_applied_with_bgp_to_both_leaves(demo: DemoReport) -> None:

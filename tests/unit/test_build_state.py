@@ -122,6 +122,29 @@ def test_an_external_vrf_announces_what_leaves_it_untranslated() -> None:
     assert imp.announced == imp.prefixes  # without nat everything is routed as it is
 
 
+def test_an_external_vrf_announces_the_projects_load_balancer_ips() -> None:
+    # A load-balancer IP is held by a machine of the project, which announces it into its private VRF;
+    # the firewall leaks it into the external network it belongs to, announced, and nowhere else.
+    dual = NetworkRecord("alpha", "private", 100010, ("10.10.0.0/22",))
+    other = NetworkRecord("peering", "external", 104010, ("198.18.0.0/24",), ("198.18.0.0/15",), nat=True)
+    firewall = MachineRecord(
+        "fw-alpha",
+        "firewall",
+        4210000100,
+        ("10.1.255.1",),
+        (dual, INTERNET, other, UNDERLAY),
+        project_ips=("203.0.113.10", "198.18.0.7"),
+        nics=("lan0", "lan1"),
+    )
+    vrfs = {v.name: v for v in build_firewall_state(firewall).vrfs}
+    (internet,) = vrfs["Vrf104009"].imports
+    assert [str(n) for n in internet.prefixes] == ["10.10.0.0/22", "203.0.113.10/32"]
+    assert [str(n) for n in internet.announced] == ["203.0.113.10/32"]
+    (peering,) = vrfs["Vrf104010"].imports
+    assert [str(n) for n in peering.announced] == ["198.18.0.7/32"]
+    assert [str(n) for i in vrfs["Vrf100010"].imports for n in i.prefixes] == ["0.0.0.0/0", "198.18.0.0/15"]
+
+
 def test_machine_state() -> None:
     state = build_machine_state(MACHINE)
     assert state.vrf is not None and state.vrf.name == "Vrf100010"

@@ -172,3 +172,25 @@ def test_lldp_hold_keeps_a_lost_neighbour_in_a_vrf_and_for_the_hold_after() -> N
     assert hold.entries({}, set(), 111.0) == {}  # forgotten, not resurrected
     other = {"lldp_rem_sys_name": "m9"}
     assert hold.entries({"Ethernet0": other}, set(), 112.0) == {"Ethernet0": other}  # what lldpd says wins
+
+
+def test_the_load_balancer_speaker_announces_its_list_only_while_allocated(tmp_path: Path) -> None:
+    from fabric.model.machine import Machine, MachineState
+    from lab.machine import AgentConfig, host_addresses, speak, speaking, spoken
+
+    cfg = AgentConfig("m1", "lab-m1", "/x", "http://api", "/t", str(tmp_path / "m1.speaker.json"))
+    assert spoken(cfg) == []
+    speak(cfg, ["203.0.113.7", "2001:db8:ff00::7"])
+    assert spoken(cfg) == ["2001:db8:ff00::7", "203.0.113.7"]
+    machine = Machine(name="m1", asn=4210000001, router_id="10.10.0.5")
+    vrf = {"name": "Vrf100010", "vni": 100010}
+    state = MachineState(machine=machine, vrf=vrf, uplinks=["lan0"], announce=["10.10.0.5/32"]).sealed(3)
+    announced = speaking(state, spoken(cfg))  # the sealed document's hash no longer applies: dropped
+    assert announced is not None and [str(n) for n in announced.announce] == [
+        "10.10.0.5/32",
+        "203.0.113.7/32",
+        "2001:db8:ff00::7/128",
+    ]
+    assert host_addresses(announced) == {"10.10.0.5/32", "203.0.113.7/32", "2001:db8:ff00::7/128"}
+    unallocated = MachineState(machine=machine, uplinks=["lan0"])
+    assert speaking(unallocated, spoken(cfg)) == unallocated and speaking(None, spoken(cfg)) is None

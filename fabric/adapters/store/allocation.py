@@ -210,8 +210,9 @@ async def free(session: AsyncSession, name: str) -> Touched:
     return touched
 
 
-async def project_leaves(session: AsyncSession, project: str) -> Touched:
-    """Leaves carrying machines of `project` (their filters list the project's external IPs)."""
+async def project_ip_documents(session: AsyncSession, project: str) -> Touched:
+    """The documents that list the project's external IPs: the leaves carrying its machines (their
+    filters let the machines announce them) and its firewalls (they leak them into the external VRF)."""
     # One statement for all the project's machines (a query per machine grew with the project).
     rows = await session.execute(
         select(SwitchPort.switch)
@@ -220,4 +221,8 @@ async def project_leaves(session: AsyncSession, project: str) -> Touched:
         .join(Machine, Machine.name == Nic.machine)
         .where(Machine.project == project, Machine.role == "machine")
     )
-    return {("switch", name) for name in rows.scalars()}
+    firewalls = await session.execute(
+        select(Machine.name).where(Machine.project == project, Machine.role == "firewall")
+    )
+    leaves = {("switch", name) for name in rows.scalars()}
+    return leaves | {("firewall", name) for name in firewalls.scalars()}

@@ -65,7 +65,7 @@ class Intents(Committer):
                 answer = {"address": ip.address, "network": ip.network, "project": ip.project}
                 return answer | {"firewall": body.firewall}, touched
             ip = await inventory.acquire_ip(s, body)
-            touched = await allocation.project_leaves(s, ip.project) if ip.project else set()
+            touched = await allocation.project_ip_documents(s, ip.project) if ip.project else set()
             return {"address": ip.address, "network": ip.network, "project": ip.project}, touched
 
         return await self.run(who, "ip.acquire", body.network, body.model_dump(mode="json"), fn)
@@ -73,7 +73,7 @@ class Intents(Committer):
     async def release_ip(self, who: Principal, address: str, if_match: str | None = None) -> dict[str, Any]:
         async def fn(s: AsyncSession) -> tuple[dict[str, Any], Touched]:
             ip = await inventory.release_ip(s, address)
-            touched = await allocation.project_leaves(s, ip.project) if ip.project else set()
+            touched = await allocation.project_ip_documents(s, ip.project) if ip.project else set()
             if ip.machine:
                 m = await s.get(Machine, ip.machine)
                 role = (m.role if m is not None else None) or "machine"

@@ -99,11 +99,11 @@ class Records:
         )
         for machine, nic in await s.execute(cabled):
             nics[machine].add(nic)
-        projects = {r.project for r in rows if r.project is not None and r.role == "machine"}
+        projects = {r.project for r in rows if r.project is not None and r.role is not None}
         project_ips = await self._project_ips(projects)
         out: dict[str, MachineRecord | None] = dict.fromkeys(names)
         for r in rows:
-            announced = project_ips.get(r.project, []) if r.role == "machine" and r.project else []
+            announced = project_ips.get(r.project, []) if r.role is not None and r.project else []
             out[r.name] = MachineRecord(
                 name=r.name,
                 role=r.role,
@@ -159,7 +159,8 @@ class Records:
         return out
 
     async def _project_ips(self, projects: set[str]) -> dict[str | None, list[str]]:
-        """Per project, its external IPs held by no machine (what its machines may announce)."""
+        """Per project, its external IPs held by no machine: load-balancer IPs, which its machines may
+        announce and its firewalls leak into the external network."""
         out: dict[str | None, list[str]] = defaultdict(list)
         if not projects:
             return out

@@ -6,7 +6,8 @@ import ipaddress
 from typing import Literal
 
 from fabric.core.state.machine import router_id
-from fabric.core.state.records import MachineRecord, NetworkRecord
+from fabric.core.state.records import MachineRecord, NetworkRecord, inside
+from fabric.core.state.switch import host_prefix
 from fabric.errors import ValidationError
 from fabric.model.firewall import Firewall, FirewallState, FirewallVrf, Snat, VrfImport
 from fabric.model.prefixes import IPAddress
@@ -28,13 +29,18 @@ def _vrf(
         # The extra prefixes (pod CIDRs) too: a reply to translated pod traffic is routed in the
         # external VRF once conntrack has put the pod's address back, so it needs their routes.
         # What leaves untranslated (global IPv6; everything without `nat`) is announced there: the
-        # external network (its exit router) must learn the way back to it.
+        # external network (its exit router) must learn the way back to it.  So are the project's
+        # load-balancer IPs of this network, wherever a machine announces them.
+        balanced = _load_balanced(firewall, network)
         imports = [
             VrfImport(
                 from_vrf=f"Vrf{p.vni}",
-                prefixes=prefixes,
+                prefixes=[*prefixes, *balanced],
                 no_export=True,
-                announced=[n for n in prefixes if not (network.nat and _translated(ipaddress.ip_network(n)))],
+                announced=[
+                    *(n for n in prefixes if not (network.nat and _translated(ipaddress.ip_network(n)))),
+                    *balanced,
+                ],
             )
             for p in privates
             if (prefixes := _networks(p))
@@ -50,6 +56,11 @@ def _vrf(
     )
 
 
+def _load_balanced(firewall: MachineRecord, external: NetworkRecord) -> list[str]:
+    """Host prefixes of the project's IPs in `external` held by no machine (load-balancer IPs)."""
+    return [host_prefix(ip) for ip in inside(firewall.project_ips, external)]
+
+
 def _networks(network: NetworkRecord) -> list[str]:
     """A network's prefixes and extra prefixes (their network part: "10.244.0.0/16 le 24")."""
     return [*network.prefixes, *(x.split()[0] for x in network.extra_prefixes)]
@@ -60,11 +71,12 @@ def build_firewall_state(firewall: MachineRecord) -> FirewallState:
 
     Private networks import the destination prefixes of every external network; external networks
     import the private prefixes and extra prefixes marked no-export, except those that leave it
-    untranslated (`announced`: global IPv6, or all of them without `nat`); an external network with `nat`
-    translates the private IPv4 and unique local IPv6 prefixes (and extra prefixes) leaving through
-    it, one rule per family it reaches, to the firewall's own addresses of that family in the network
-    (its IPs inside the network's prefixes, the VRF's `addresses`), or masquerades them when it has
-    none there.
+    untranslated (`announced`: global IPv6, or all of them without `nat`), and the project's
+    load-balancer IPs in the external network (announced: a machine holds each, and the exit router
+    must route it in); an external network with `nat` translates the private IPv4 and unique local
+    IPv6 prefixes (and extra prefixes) leaving through it, one rule per family it reaches, to the
+    firewall's own addresses of that family in the network (its IPs inside the network's prefixes, the
+    VRF's `addresses`), or masquerades them when it has none there.
     """
     if firewall.asn is None or firewall.role != "firewall":
         raise ValidationError(f"{firewall.name} is not allocated as a firewall", "machine")

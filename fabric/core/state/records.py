@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -42,7 +43,7 @@ class MachineRecord:
     asn: int | None = None
     ips: tuple[str, ...] = ()  # its own addresses, every network
     networks: tuple[NetworkRecord, ...] = ()
-    project_ips: tuple[str, ...] = ()  # the project's external IPs its machines may announce (LB)
+    project_ips: tuple[str, ...] = ()  # the project's external IPs held by no machine (LB): announcable
     nics: tuple[str, ...] = ()  # NICs cabled to a leaf
 
     @property
@@ -52,8 +53,13 @@ class MachineRecord:
 
     def ips_in(self, network: NetworkRecord) -> list[str]:
         """Own addresses that fall inside `network`'s prefixes."""
-        nets = [ipaddress.ip_network(p) for p in network.prefixes]
-        return [ip for ip in self.ips if any(ipaddress.ip_address(ip) in n for n in nets)]
+        return inside(self.ips, network)
+
+
+def inside(addresses: Iterable[str], network: NetworkRecord) -> list[str]:
+    """Those of `addresses` that fall inside `network`'s prefixes."""
+    nets = [ipaddress.ip_network(p) for p in network.prefixes]
+    return [ip for ip in addresses if any(ipaddress.ip_address(ip) in n for n in nets)]
 
 
 @dataclass(frozen=True)
