@@ -9,10 +9,10 @@ DEBS := frr frr-pythontools redis-server nftables iproute2 iputils-ping lldpd li
         mmdebstrap openssh-client e2fsprogs
 PYTEST_ARGS ?=
 
-.PHONY: test lab lab-down deps venv lint typecheck unit bench golden-update clean firewall-image
+.PHONY: test lab lab-down deps venv lint typecheck docs reference unit bench golden-update clean firewall-image
 
-## test: install everything needed, lint, type-check, then run the whole suite with durations.
-test: deps venv lint typecheck
+## test: install everything needed, lint, type-check, build the docs, then run the whole suite.
+test: deps venv lint typecheck docs
 	$(VENV)/bin/pytest --durations=25 $(PYTEST_ARGS)
 
 ## lab: bring the demo fabric up (see README).
@@ -52,6 +52,14 @@ lint: venv
 
 typecheck: venv
 	$(VENV)/bin/mypy
+
+## docs: build the documentation site strictly (a broken link or anchor fails); `mkdocs serve` to read it.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
+
+## reference: regenerate docs/reference/ from the code (tests fail while it differs).
+reference: venv
+	$(PY) -m tools.reference
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)

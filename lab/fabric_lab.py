@@ -173,7 +173,7 @@ def _vrf_namespaces(vrf_dir: NetnsDir) -> None:
     zebra's netns VRF backend (FRR 8.4) does not survive namespaces created and deleted at runtime: it
     loses parts of a new namespace's netlink dump, and aborts with heap corruption soon after one is
     freed and another made.  So every namespace a tenant VRF can need exists from the start, empty, and
-    the SONiC stand-in only moves devices in and out (ARCHITECTURE §8).
+    the SONiC stand-in only moves devices in and out (docs/concepts.md#lab).
     """
     for vrf in vrf_names():
         vrf_dir.add(vrf)

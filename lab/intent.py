@@ -25,7 +25,7 @@ UNDERLAY = "underlay"
 INTERNET = "internet"
 # The partition's VNI range is small on purpose: every leaf gets one VRF namespace per VNI of it before
 # its FRR starts (`vrf_names`), because FRR 8.4's netns VRF backend does not survive namespaces created
-# and deleted at runtime (ARCHITECTURE §8).
+# and deleted at runtime (docs/concepts.md#lab).
 VNI_FIRST = 100000
 VNI_COUNT = 16
 INTERNET_VNI = VNI_FIRST + VNI_COUNT - 1  # given, not allocated: the exit router is configured with it

@@ -22,7 +22,7 @@ from prometheus_client import (
 from fabric.adapters.store.commit import CHANNEL
 from fabric.adapters.store.engine import Database
 from fabric.adapters.store.service import Store
-from fabric.api import declare, resources, state
+from fabric.api import browse, declare, resources, state
 from fabric.api.auth import PRINCIPAL, Denied, bearer
 from fabric.api.context import CONTEXT, Context, Route
 from fabric.api.openapi import spec
@@ -129,6 +129,24 @@ PUBLIC: list[Route] = [
     ),
     Route("GET", "/metrics", _metrics, "Prometheus metrics", public=True, statuses=(), media="text/plain"),
     Route("GET", "/v1/openapi.json", _openapi, "This OpenAPI 3.1 document", public=True, statuses=()),
+    Route(
+        "GET",
+        "/docs",
+        browse.page,
+        "Interactive reference (Swagger UI)",
+        public=True,
+        statuses=(),
+        media="text/html",
+    ),
+    Route(
+        "GET",
+        "/docs/{asset}",
+        browse.asset,
+        "The reference page's assets (served from the installed package, no CDN)",
+        public=True,
+        statuses=(404,),
+        media="application/octet-stream",
+    ),
 ]
 
 

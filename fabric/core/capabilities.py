@@ -1,4 +1,4 @@
-"""FRR version-dependent facts, in one table keyed by FRR version (ARCHITECTURE §4).
+"""FRR version-dependent facts, in one table keyed by FRR version (docs/concepts.md#sonic).
 
 SONiC releases ship FRR 8.5 (202305-202405) up to 10.x (202411 onwards); Debian 12 (the lab) has 8.4.
 The rendered configuration only uses commands that exist with the same syntax in all of them (no

@@ -1,4 +1,4 @@
-"""CONFIG_DB as data: the keys a switch's `SwitchState` asks for (ARCHITECTURE §4).
+"""CONFIG_DB as data: the keys a switch's `SwitchState` asks for (docs/concepts.md#sonic).
 
 `build_configdb(state, observed)` returns `{"TABLE": {"key": {"field": "value"}}}`, all strings, in
 Redis form (a leaf-list is one `field@` value joined by commas).  It holds only keys and fields the

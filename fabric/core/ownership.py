@@ -1,4 +1,4 @@
-"""Which CONFIG_DB keys and fields the switch daemon owns, derived from rules (ARCHITECTURE §4).
+"""Which CONFIG_DB keys and fields the switch daemon owns, derived from rules (docs/concepts.md#sonic).
 
 Rules, not a record of what was written, so a daemon restarted after a crash still knows:
 

@@ -1,7 +1,7 @@
 """`plan(desired, observed)`: the ordered CONFIG_DB and FRR steps from what a switch holds to its intent.
 
-Phases (ARCHITECTURE §4), each executed as: reload FRR (when set), write its ops in one pipeline, wait on
-STATE_DB:
+Phases (docs/concepts.md#sonic), each executed as: reload FRR (when set), write its ops in one
+pipeline, wait on STATE_DB:
 
 1. `remove-port`: FRR withdraws first (the intermediate frr.conf without the neighbours and VRFs that go
    away), then port keys (`INTERFACE`, `VLAN_MEMBER`) are deleted;

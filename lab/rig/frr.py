@@ -55,7 +55,7 @@ class ReloadDelta:
 
     @property
     def empty(self) -> bool:
-        """True when running config and file agree (the canonical-form check of ARCHITECTURE §5)."""
+        """True when running config and file agree (the canonical-form check of docs/concepts.md#frr)."""
         return not self.to_delete and not self.to_add
 
 
@@ -90,7 +90,7 @@ class FrrInstance:
     """FRR daemons of one node inside namespace `ns`; build through `Rig.frr()`.
 
     `daemons` defaults to zebra, bgpd, staticd (`extra_daemons` adds e.g. bfdd); `netns_vrf` starts
-    zebra with `-n` (FRR's netns VRF backend, ARCHITECTURE §8); `netns_dir` then gives every daemon a
+    zebra with `-n` (FRR's netns VRF backend, docs/concepts.md#lab); `netns_dir` then gives every daemon a
     private /run/netns, an rbind of that directory in its own mount namespace, so the node sees only
     its own VRF namespaces.  `daemon_args` appends per-daemon arguments.
     """

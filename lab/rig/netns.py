@@ -126,7 +126,7 @@ class NetnsDir:
     """A node's private namespace directory: the /run/netns its FRR sees under the netns VRF backend.
 
     FRR's netns VRF backend (`zebra -n`) turns every namespace in /run/netns into a VRF, so each leaf
-    must see only its own (ARCHITECTURE §8).  This is a ledger temp dir, bind-mounted on itself as
+    must see only its own (docs/concepts.md#lab).  This is a ledger temp dir, bind-mounted on itself as
     its own *shared* peer group; `FrrInstance(netns_dir=...)` rbinds it over /run/netns in each daemon's
     private (slave) mount namespace, so namespaces added here appear to that node's daemons only and
     nothing ever propagates back to the host's /run/netns.

@@ -1,7 +1,7 @@
 """A private Redis server on a unix socket (the lab's CONFIG_DB / STATE_DB / APPL_DB of one switch).
 
 ``redis-server --port 0 --unixsocket DIR/redis.sock --save '' --appendonly no`` is ready in ~10 ms
-(ARCHITECTURE §8): no TCP port (so no collisions between runs), no persistence, everything in DIR.
+(docs/concepts.md#lab): no TCP port (so no collisions between runs), no persistence, everything in DIR.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 What a freshly installed SONiC switch of our fabric holds before fabric touches it: its ports, the
 loopback, DEVICE_METADATA with `docker_routing_config_mode: split` (fabric manages FRR itself), and on
 leaves the VTEP (`VXLAN_TUNNEL|vtep`, `VXLAN_EVPN_NVO|nvo`) and the PXE VLAN with every port towards a
-machine or firewall as an untagged member (unprovisioned ports live there, ARCHITECTURE §1).
+machine or firewall as an untagged member (unprovisioned ports live there, docs/concepts.md#network).
 Returned in config_db.json form, ``{TABLE: {key: {field: value}}}``; pure.
 """
 

@@ -1,7 +1,7 @@
 """The SONiC stand-in of one lab switch: CONFIG_DB → namespaces and devices, STATE_DB, APPL_DB.
 
 What SONiC's vrfmgrd, vlanmgrd, vxlanmgrd, intfmgrd, portmgrd and lldp_syncd do on a real switch, done
-for network namespaces (ARCHITECTURE §8) and, like them, asynchronously: CONFIG_DB changes arrive as
+for network namespaces (docs/concepts.md#lab) and, like them, asynchronously: CONFIG_DB changes arrive as
 keyspace notifications, a burst is drained before it is processed (so pending operations coalesce per
 key: a key set and deleted before processing is simply absent, a delete followed by a re-add is lost),
 then CONFIG_DB is read and the devices are converged on it.  STATE_DB entries are written only once the

@@ -1,4 +1,5 @@
-"""Two FRR nodes in two namespaces, one veth: BGP unnumbered as on our fabric links (ARCHITECTURE §1).
+"""Two FRR nodes in two namespaces, one veth: BGP unnumbered as on our fabric links
+(docs/concepts.md#network).
 
 Built once for the module.  Proves the rig pieces the later features stand on: namespaces and veth,
 FRR with private dirs and the node's hostname, vtysh JSON, frr-reload.py against one instance only,

@@ -1,4 +1,4 @@
-"""FRR's netns VRF backend with a private /run/netns per node (ARCHITECTURE §8): each leaf sees only
+"""FRR's netns VRF backend with a private /run/netns per node (docs/concepts.md#lab): each leaf sees only
 its own VRF namespaces, and none of them reaches the host's /run/netns."""
 
 from __future__ import annotations

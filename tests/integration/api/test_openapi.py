@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ def test_every_route_of_the_app_is_documented_with_its_responses(server: Server,
             ok = op["responses"].get("200") or op["responses"]["2XX"]
             schema = next(iter(ok["content"].values()))["schema"]
             ref = schema.get("$ref") or schema.get("items", {}).get("$ref")
-            if path not in ("/metrics", "/v1/openapi.json"):
+            if path not in ("/metrics", "/v1/openapi.json", "/docs", "/docs/{asset}"):
                 assert ref, f"{where}: untyped answer"
                 assert ref.rsplit("/", 1)[1] in schemas, where
             if op.get("security") != []:
@@ -94,3 +95,23 @@ async def test_live_answers_match_the_documented_models(server: Server) -> None:
                 route.response.model_validate(item)
             checked += 1
         assert checked == 18  # 7 lists, 6 shows, 2 reported statuses, fleet, audit, healthz
+
+
+def test_the_interactive_reference_is_served_without_a_cdn(server: Server) -> None:
+    with urllib.request.urlopen(f"{server.url}/docs") as r:
+        page = r.read().decode()
+    assert r.headers["Content-Type"].startswith("text/html")
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sources and all(s.startswith("/docs/") for s in sources), sources  # nothing from elsewhere
+    for source in sources:
+        with urllib.request.urlopen(f"{server.url}{source}") as r:
+            assert r.status == 200 and r.read(), source
+    with urllib.request.urlopen(f"{server.url}/docs/start.js") as r:
+        assert "/v1/openapi.json" in r.read().decode()
+    for missing in ("index.html", "..%2F..%2Fswagger_ui%2F__init__.py", "LICENSE"):
+        try:
+            urllib.request.urlopen(f"{server.url}/docs/{missing}")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404, missing
+        else:
+            raise AssertionError(f"/docs/{missing} served")

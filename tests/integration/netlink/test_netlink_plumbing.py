@@ -1,6 +1,6 @@
 """The firewall's kernel plumbing verbs against a real kernel, in a throwaway namespace of the rig.
 
-This machine has no kernel VRF devices (ARCHITECTURE §8): here the VRF verb must refuse clearly and
+This machine has no kernel VRF devices (docs/concepts.md#lab): here the VRF verb must refuse clearly and
 non-retryably, and everything else (bridge, vxlan, ports, removal, the plan against observed links) is
 exercised for real.  Where a kernel has VRFs (the qemu VM), the VRF test checks the device instead.
 """

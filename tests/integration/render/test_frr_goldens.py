@@ -1,4 +1,4 @@
-"""Every expected frr.conf of the golden suite, proven in a real FRR 8.4 (ARCHITECTURE §5).
+"""Every expected frr.conf of the golden suite, proven in a real FRR 8.4 (docs/concepts.md#frr).
 
 For each file: `vtysh -C -f` accepts it; loaded into a freshly started scratch FRR (one namespace
 per hostname, the daemons restarted empty for every file, then given the file) no line is
