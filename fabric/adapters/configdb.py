@@ -208,19 +208,6 @@ class SonicDb:
             await asyncio.sleep(interval)
             interval = min(interval * 1.5, 0.1)
 
-    async def pending_waits(self, waits: Sequence[StateWait]) -> list[StateWait]:
-        """The waits that do not hold right now (for the error message after a deadline)."""
-        sep = self.layout.state.separator
-
-        async def probe() -> list[Any]:
-            async with self.state.pipeline(transaction=False) as pipe:
-                for w in waits:
-                    pipe.exists(f"{w.table}{sep}{w.key}")
-                return list(await pipe.execute())
-
-        found = await self._call("state-wait", probe)
-        return [w for n, w in zip(found, waits, strict=True) if bool(n) != w.present]
-
 
 async def _read(client: aioredis.Redis, db: Database, tables: Iterable[str], *, raw: bool = False) -> Tables:
     sep = db.separator

@@ -28,19 +28,6 @@ def template_dirs() -> list[Path]:
     return [Path(c) for c in candidates if c and Path(c).is_dir()]
 
 
-FILTERS: dict[str, Any] = {}
-
-
-def register_filter(name: str) -> Any:
-    """Decorator: make a function available to templates as a filter called `name`."""
-
-    def wrap(fn: Any) -> Any:
-        FILTERS[name] = fn
-        return fn
-
-    return wrap
-
-
 @cache
 def environment() -> jinja2.Environment:
     """The shared Environment (built once)."""
@@ -55,7 +42,6 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters.update(FILTERS)
     return env
 
 

@@ -41,11 +41,6 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def is_sqlite(engine: AsyncEngine) -> bool:
-    """True for the embedded SQLite engine."""
-    return engine.dialect.name == "sqlite"
-
-
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine for `url` with the durability settings of its dialect."""
     url = normalise_url(url)

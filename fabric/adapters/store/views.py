@@ -58,7 +58,7 @@ class Records:
 
     def __init__(self, session: AsyncSession, *, batched: bool = True) -> None:
         self.session = session
-        self.batched = batched  # False: one machine at a time, nothing kept (the way before batching)
+        self.batched = batched  # False: one machine at a time, nothing kept (the benchmark's baseline)
         self._machines: dict[str, MachineRecord | None] = {}
         self._partitions: dict[str, PartitionRecord] = {}
 
@@ -234,11 +234,6 @@ class Records:
             ports=ports,
             machines=machines,
         )
-
-
-async def machine_record(session: AsyncSession, name: str) -> MachineRecord | None:
-    """A machine with its allocation, or None when it does not exist."""
-    return await Records(session).machine(name)
 
 
 async def switch_view(session: AsyncSession, name: str) -> SwitchView | None:
