@@ -122,7 +122,7 @@ class TimedSource:
 
     def _note(self, desired: Any) -> Any:
         if desired is not None:
-            self.clock.delivered.setdefault(desired.state.revision, time.perf_counter())
+            self.clock.delivered.setdefault(desired.revision, time.perf_counter())
         return desired
 
     async def get(self) -> Any:
@@ -135,7 +135,7 @@ class TimedSource:
         # The anchor's way: fetch the whole document every `period` seconds, whatever happened.
         await asyncio.sleep(max(self.last_poll + self.period - time.perf_counter(), 0))
         desired = await self.get()
-        return desired if desired.state.revision > since else None
+        return desired if desired.revision > since else None
 
 
 class TimedSink:

@@ -35,7 +35,7 @@ from fabric.adapters.process import run
 from fabric.errors import ApplyError
 from fabric.model.machine import MachineState
 from fabric.render.frr import render_machine_frr
-from fabric.switch.config import FrrConfig
+from fabric.runtime.config import FrrSettings
 from lab.rig.daemon import wrap
 
 log = logging.getLogger("lab.machine")
@@ -105,7 +105,7 @@ class Agent:
     def __init__(self, cfg: AgentConfig) -> None:
         self.cfg = cfg
         self.frr = FrrAdapter(
-            FrrConfig(
+            FrrSettings(
                 exec_prefix=wrap([], netns=cfg.netns, hostname=cfg.name),
                 config_dir=cfg.frr_dir,
                 vty_socket_dir=cfg.frr_dir,

@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 
 from fabric.adapters.api_client import ApiClient
+from fabric.model.switch import SwitchState
 from fabric.runtime.api import api_client
 from fabric.switch.config import SwitchConfig, load_config
 from fabric.switch.daemon import build_loop
 from fabric.switch.planner import load_planner
 from fabric.switch.sources import ApiSink, ApiSource
-from fabric.switch.sync import Desired
 
 POLL_PERIOD_S = 10.0
 
@@ -30,12 +30,12 @@ class PollingSource(ApiSource):
         super().__init__(client, name)
         self.period = period
 
-    async def watch(self, since: int, wait: float) -> Desired | None:
+    async def watch(self, since: int, wait: float) -> SwitchState | None:
         """The document at the next tick when its revision passed `since`, else None."""
         loop = asyncio.get_running_loop()
         await asyncio.sleep(self.period - loop.time() % self.period)
         desired = await self.get()
-        return desired if desired.state.revision > since else None
+        return desired if desired.revision > since else None
 
 
 async def _run(cfg: SwitchConfig, period: float) -> None:

@@ -39,7 +39,7 @@ from fabric.adapters.process import Result, run
 from fabric.core.frr_delta import DeltaUnsupported, config_difference, frr_delta, same_config
 from fabric.errors import ApplyError
 from fabric.model.status import BgpSession
-from fabric.switch.config import FrrConfig
+from fabric.runtime.config import FrrSettings
 
 __all__ = [
     "FAST",
@@ -98,9 +98,9 @@ def has_substance(config: str) -> bool:
 
 
 class FrrAdapter:
-    """One FRR instance reached through `FrrConfig` (exec prefix, pathspace or vty socket dir)."""
+    """One FRR instance reached through `FrrSettings` (exec prefix, pathspace or vty socket dir)."""
 
-    def __init__(self, cfg: FrrConfig) -> None:
+    def __init__(self, cfg: FrrSettings) -> None:
         self.cfg = cfg
         self._last_good: str | None = None  # what this process last wrote as LAST_GOOD (saves a read)
         self.last_path = ""  # FAST or RELOAD: how the last successful `apply` reached FRR

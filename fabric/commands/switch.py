@@ -99,7 +99,7 @@ async def _desired(cfg: Any, state_path: Path | None) -> Any:
     from fabric.switch.sources import ApiSource
 
     async with api_client(cfg.api) as client:
-        return (await ApiSource(client, cfg.name).get()).state
+        return await ApiSource(client, cfg.name).get()
 
 
 def _fail(command: str, exc: Exception) -> NoReturn:

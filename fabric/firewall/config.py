@@ -18,7 +18,6 @@ from pydantic import Field, model_validator
 from fabric.model.base import Model
 from fabric.model.names import Name
 from fabric.runtime import config as runtime_config
-from fabric.switch.config import FrrConfig
 
 ENV_PREFIX = "FABRIC_FIREWALL_"
 
@@ -60,8 +59,8 @@ class FirewallConfig(runtime_config.LoopSettings):
     api: ApiConfig
     kube: KubeConfig = KubeConfig()
     nft: NftConfig = NftConfig()
-    frr: FrrConfig | None = Field(
-        default_factory=FrrConfig,
+    frr: runtime_config.FrrSettings | None = Field(
+        default_factory=runtime_config.FrrSettings,
         description="How to reach FRR (the switch daemon's settings); null: FRR is not managed.",
     )
     plumbing: PlumbingConfig | None = Field(

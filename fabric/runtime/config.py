@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pydantic
 import yaml
@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from fabric.errors import ValidationError
 from fabric.model.base import Model
+from fabric.model.names import Name
 
 C = TypeVar("C", bound=pydantic.BaseModel)
 
@@ -28,6 +29,32 @@ class ApiSettings(Model):
     def token(self) -> str | None:
         """The bearer token read from `token_file` (None without one)."""
         return self.token_file.read_text().strip() if self.token_file else None
+
+
+class FrrSettings(Model):
+    """How a daemon reaches FRR (inside SONiC's `bgp` container on a switch, a pathspace in the lab)."""
+
+    exec_prefix: list[str] = Field(default_factory=list, description="e.g. [docker, exec, -i, bgp]")
+    config_dir: str = Field(default="/etc/frr", description="FRR's config dir as seen by the exec prefix.")
+    pathspace: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,64}$")
+    vty_socket_dir: str = Field(default="", description="vtysh --vty_socket (instead of a pathspace).")
+    vrf_backend: Literal["kernel", "netns"] = "kernel"
+    netns_vrfs_always: list[Name] = Field(
+        default_factory=list,
+        description="netns backend only: VRF namespaces that always exist (made before FRR starts); "
+        "each keeps its `vrf X` / `netns` block in the rendering while no tenant VRF uses it.",
+    )
+    rundir: str = Field(default="", description="frr-reload.py --rundir (its temp files); default its own.")
+    bindir: str = Field(default="", description="frr-reload.py --bindir (where vtysh is); default its own.")
+    reload_script: str = "/usr/lib/frr/frr-reload.py"
+    python: str = "python3"
+    timeout: float = Field(default=60.0, gt=0, description="Upper bound of one vtysh/frr-reload call.")
+
+    @model_validator(mode="after")
+    def _always_needs_netns(self) -> FrrSettings:
+        if self.netns_vrfs_always and self.vrf_backend != "netns":
+            raise ValueError("netns_vrfs_always needs vrf_backend: netns")
+        return self
 
 
 class LoopSettings(Model):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from fabric.model.base import Model
 from fabric.model.names import Name
@@ -39,32 +39,6 @@ class SonicDbConfig(Model):
     state_db: int = Field(default=6, ge=0, le=15)
 
 
-class FrrConfig(Model):
-    """How to reach FRR (inside SONiC's `bgp` container on a switch, a pathspace in the lab)."""
-
-    exec_prefix: list[str] = Field(default_factory=list, description="e.g. [docker, exec, -i, bgp]")
-    config_dir: str = Field(default="/etc/frr", description="FRR's config dir as seen by the exec prefix.")
-    pathspace: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,64}$")
-    vty_socket_dir: str = Field(default="", description="vtysh --vty_socket (instead of a pathspace).")
-    vrf_backend: Literal["kernel", "netns"] = "kernel"
-    netns_vrfs_always: list[Name] = Field(
-        default_factory=list,
-        description="netns backend only: VRF namespaces that always exist (made before FRR starts); "
-        "each keeps its `vrf X` / `netns` block in the rendering while no tenant VRF uses it.",
-    )
-    rundir: str = Field(default="", description="frr-reload.py --rundir (its temp files); default its own.")
-    bindir: str = Field(default="", description="frr-reload.py --bindir (where vtysh is); default its own.")
-    reload_script: str = "/usr/lib/frr/frr-reload.py"
-    python: str = "python3"
-    timeout: float = Field(default=60.0, gt=0, description="Upper bound of one vtysh/frr-reload call.")
-
-    @model_validator(mode="after")
-    def _always_needs_netns(self) -> FrrConfig:
-        if self.netns_vrfs_always and self.vrf_backend != "netns":
-            raise ValueError("netns_vrfs_always needs vrf_backend: netns")
-        return self
-
-
 class GuardConfig(Model):
     """Refuse a sync that takes down more than these shares at once (unless forced)."""
 
@@ -80,7 +54,7 @@ class SwitchConfig(runtime_config.LoopSettings):
     name: Name
     api: ApiConfig = ApiConfig()
     sonic: SonicDbConfig = SonicDbConfig()
-    frr: FrrConfig = FrrConfig()
+    frr: runtime_config.FrrSettings = runtime_config.FrrSettings()
     guard: GuardConfig = GuardConfig()
     log_format: Literal["json", "text"] = "json"
 

@@ -1,6 +1,6 @@
 """The switch daemon's part of the shared loop (`fabric.runtime.loop`): what a sync and a status are.
 
-A sync takes the latest `Desired` to the switch (`Syncer.sync`); the periodic resync's sync also
+A sync takes the latest `SwitchState` to the switch (`Syncer.sync`); the periodic resync's sync also
 compares FRR's running config with what was applied (`verify_frr`).  At each heartbeat the loop marks
 dirty when FRR restarted (its daemons' PIDs changed) so that its config is re-applied, and reports
 status (ports, LLDP, BGP) built by `observe`; the first report, before any sync, registers the
@@ -16,15 +16,16 @@ from dataclasses import dataclass
 
 from fabric.errors import ApplyError
 from fabric.model.status import SwitchStatus, SyncResult
+from fabric.model.switch import SwitchState
 from fabric.runtime import loop as runtime
 from fabric.runtime.config import Timing
 from fabric.switch.apply import Progress, deadline_error
 from fabric.switch.metrics import SwitchMetrics
-from fabric.switch.sync import Desired, Syncer
+from fabric.switch.sync import Syncer
 
 log = logging.getLogger(__name__)
 
-DesiredStateSource = runtime.Source[Desired]
+DesiredStateSource = runtime.Source[SwitchState]
 StatusSink = runtime.Sink[SwitchStatus]
 
 
@@ -33,7 +34,7 @@ class SwitchAttempt:
     """One sync of `desired` by `syncer`; `progress` says where it was when the deadline struck."""
 
     syncer: Syncer
-    desired: Desired
+    desired: SwitchState
     progress: Progress
     verify_frr: bool
 
@@ -47,10 +48,10 @@ class SwitchAttempt:
         if not isinstance(error, ApplyError):  # only ApplyError is caught (`Loop.caught`)
             raise error
         runtime.log_failure(error)
-        return self.syncer.failure(self.desired.state, error, self.progress)
+        return self.syncer.failure(self.desired, error, self.progress)
 
 
-class Loop(runtime.Loop[Desired, SyncResult, SwitchStatus]):
+class Loop(runtime.Loop[SwitchState, SyncResult, SwitchStatus]):
     """Runs `syncer` against `source` until cancelled; reports to `sink`."""
 
     caught = (ApplyError,)  # anything else is a bug: the daemon ends and systemd restarts it
@@ -72,10 +73,10 @@ class Loop(runtime.Loop[Desired, SyncResult, SwitchStatus]):
         super().__init__(name, source, sink, timing=timing, metrics=metrics, initial=initial, notify=notify)
         self.syncer, self.observe = syncer, observe
 
-    def revision(self, desired: Desired) -> int:
-        return desired.state.revision
+    def revision(self, desired: SwitchState) -> int:
+        return desired.revision
 
-    def attempt(self, desired: Desired, deadline: float, resync: bool) -> SwitchAttempt:
+    def attempt(self, desired: SwitchState, deadline: float, resync: bool) -> SwitchAttempt:
         return SwitchAttempt(self.syncer, desired, Progress(deadline=deadline), verify_frr=resync)
 
     def sync_result(self, result: SyncResult) -> SyncResult:
@@ -84,8 +85,8 @@ class Loop(runtime.Loop[Desired, SyncResult, SwitchStatus]):
     def comparable(self, result: SyncResult) -> SyncResult:
         return result.model_copy(update={"phases": []})
 
-    def recorded(self, desired: Desired, result: SyncResult, seconds: float) -> None:
-        extra = {"revision": desired.state.revision, "seconds": round(seconds, 4), "ok": result.ok}
+    def recorded(self, desired: SwitchState, result: SyncResult, seconds: float) -> None:
+        extra = {"revision": desired.revision, "seconds": round(seconds, 4), "ok": result.ok}
         log.info("sync %s", "done" if result.ok else "failed", extra=extra)
 
     async def status(self) -> SwitchStatus:

@@ -12,7 +12,6 @@ from fabric.model import load_file
 from fabric.model.status import SwitchStatus
 from fabric.model.switch import SwitchState
 from fabric.runtime import api as runtime_api
-from fabric.switch.sync import Desired
 
 
 class FileSource:
@@ -34,13 +33,14 @@ class FileSource:
         except FileNotFoundError:
             return 0, self.pause_path.exists()
 
-    async def get(self) -> Desired:
-        """The file's document (raises `ValidationError` naming the field when it is invalid)."""
+    async def get(self) -> SwitchState:
+        """The file's document (raises `ValidationError` naming the field when it is invalid), paused
+        while the marker file exists."""
         state = await asyncio.to_thread(load_file, SwitchState, self.path)
         self._seen = self._stamp()
-        return Desired(state=state, paused=state.paused or self.pause_path.exists())
+        return state.model_copy(update={"paused": True}) if self.pause_path.exists() else state
 
-    async def watch(self, since: int, wait: float) -> Desired | None:
+    async def watch(self, since: int, wait: float) -> SwitchState | None:
         """The document once the file (or its pause marker) changes, None after `wait` seconds."""
         seen = self._seen
         loop = asyncio.get_running_loop()
@@ -67,18 +67,18 @@ class FileSink:
         self.reports += 1
 
 
-class ApiSource(runtime_api.ApiSource[Desired]):
+class ApiSource(runtime_api.ApiSource[SwitchState]):
     """`fabric api`'s long-poll watch of this switch's `SwitchState` through its client."""
 
     def __init__(self, client: Any, name: str) -> None:
-        super().__init__(client, "switch", name, _desired)
+        super().__init__(client, "switch", name, _switch_state)
 
 
-def _desired(document: Any) -> Desired:
-    """The API's document as the loop's `Desired`; its `paused` flag is the maintenance pause."""
+def _switch_state(document: Any) -> SwitchState:
+    """The API's document (its `paused` flag is the maintenance pause)."""
     if not isinstance(document, SwitchState):
         raise TypeError(f"expected a SwitchState, got {type(document).__name__}")
-    return Desired(state=document, paused=document.paused)
+    return document
 
 
 class ApiSink(runtime_api.ApiSink):

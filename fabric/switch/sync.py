@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from fabric.adapters.adoption import check_adoption
 from fabric.adapters.configdb import SonicDb, Tables
@@ -36,14 +35,6 @@ Planner = Callable[[SwitchState, Tables, str | None, str | None], Plan]
 (see planner.py)."""
 
 
-@dataclass(frozen=True)
-class Desired:
-    """What the source says the switch should be, and whether it is paused for maintenance."""
-
-    state: SwitchState
-    paused: bool = False
-
-
 def final_frr(plan: Plan) -> str | None:
     """The FRR config of the plan's last phase that carries one (what FRR ends up running)."""
     texts = [p.frr for p in plan.phases if p.frr is not None]
@@ -51,7 +42,7 @@ def final_frr(plan: Plan) -> str | None:
 
 
 class Syncer:
-    """Takes one `Desired` to the switch; keeps what was last applied for status."""
+    """Takes one `SwitchState` to the switch; keeps what was last applied for status."""
 
     def __init__(
         self,
@@ -126,10 +117,10 @@ class Syncer:
         if text is not None:
             await asyncio.to_thread(check_adoption, self.frr, text, adopt=self.adopt)
 
-    async def sync(self, desired: Desired, progress: Progress, *, verify_frr: bool = False) -> SyncResult:
-        """Apply `desired`; returns the result, raises `ApplyError` on failure or refusal."""
-        state = desired.state
-        if desired.paused:
+    async def sync(self, state: SwitchState, progress: Progress, *, verify_frr: bool = False) -> SyncResult:
+        """Apply `state` (nothing while it is `paused`); returns the result, raises `ApplyError` on failure
+        or refusal."""
+        if state.paused:
             return self.result(state, paused=True)
         plan, tables = await self.prepare(state, verify_frr=verify_frr)
         await self.check_adoption(plan)

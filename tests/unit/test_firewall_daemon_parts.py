@@ -115,10 +115,10 @@ async def test_settle_ends_a_burst_after_quiet() -> None:
 
 def test_frr_and_plumbing_settings_are_the_switch_daemons_and_can_be_turned_off() -> None:
     from fabric.firewall.daemon import routing
-    from fabric.switch.config import FrrConfig
+    from fabric.runtime.config import FrrSettings
 
     cfg = load_config(EXAMPLE, {"FABRIC_FIREWALL_FRR__VRF_BACKEND": "netns"})
-    assert isinstance(cfg.frr, FrrConfig) and cfg.frr.config_dir == "/etc/frr"
+    assert isinstance(cfg.frr, FrrSettings) and cfg.frr.config_dir == "/etc/frr"
     assert cfg.plumbing is not None and cfg.plumbing.netns is None
     built = routing(cfg)
     assert built is not None and built.vrf_backend == "netns" and built.plumbing

@@ -24,7 +24,7 @@ from fabric.core.guard import GuardLimits
 from fabric.core.ops import DelKey, Phase, Plan, SetKey, StateWait
 from fabric.core.ownership import Ownership
 from fabric.model.switch import SwitchState
-from fabric.switch.config import FrrConfig
+from fabric.runtime.config import FrrSettings
 from fabric.switch.sync import Syncer
 from lab.rig import FrrInstance, RedisInstance, wrap
 
@@ -38,10 +38,10 @@ MIRROR = {
 Tables = Mapping[str, Mapping[str, Mapping[str, str]]]
 
 
-def frr_config(frr: FrrInstance) -> FrrConfig:
+def frr_config(frr: FrrInstance) -> FrrSettings:
     """How the daemon reaches a rig FRR instance: its namespace and hostname as the exec prefix."""
     d = str(frr.dir)
-    return FrrConfig(
+    return FrrSettings(
         exec_prefix=wrap([], netns=frr.ns.name, hostname=frr.hostname),
         config_dir=d,
         vty_socket_dir=d,

@@ -17,7 +17,6 @@ from fabric.errors import ApplyError
 from fabric.model import load
 from fabric.model.switch import SwitchState
 from fabric.switch.apply import Progress
-from fabric.switch.sync import Desired
 from lab.rig import FrrInstance, RedisInstance
 
 pytestmark = pytest.mark.needs("root", "netns", "frr", "redis")
@@ -176,13 +175,13 @@ async def test_unprovisioned_to_tenant_and_back(
     before_foreign = {k: v for k, v in dump(config_db).items() if "Vlan10" in k or "VrfMgmt" in k}
     async with state_filler(redis_server):
         async with asyncio.timeout(20):
-            result = await syncer(db, frr, TENANT).sync(Desired(STATE), Progress())
+            result = await syncer(db, frr, TENANT).sync(STATE, Progress())
         assert result.ok and result.applied_revision == STATE.revision
         assert [t.phase for t in result.phases] == ["remove", "add"]
         held = dump(config_db)
         assert "VLAN_MEMBER|Vlan4000|Ethernet0" not in held
         assert held["INTERFACE|Ethernet0"]["vrf_name"] == "Vrf100010"
-        result = await syncer(db, frr, UNPROVISIONED).sync(Desired(STATE), Progress())
+        result = await syncer(db, frr, UNPROVISIONED).sync(STATE, Progress())
         assert result.ok
     held = dump(config_db)
     assert "VRF|Vrf100010" not in held and "INTERFACE|Ethernet0" not in held
@@ -200,7 +199,7 @@ async def test_missing_precondition_writes_nothing(
     write_tables(config_db, {k: v for k, v in BASE.items() if k != remove})
     before = dump(config_db)
     with pytest.raises(ApplyError) as err:
-        await syncer(db, frr, TENANT).sync(Desired(STATE), Progress())
+        await syncer(db, frr, TENANT).sync(STATE, Progress())
     assert err.value.phase == "preconditions" and remove in str(err.value)
     assert dump(config_db) == before
 
@@ -213,18 +212,18 @@ async def test_guard_tripped_writes_nothing_unless_forced(
     write_tables(config_db, {**BASE, "VRF": {**BASE["VRF"], **vrfs}, "INTERFACE": ports})
     before = dump(config_db)
     with pytest.raises(ApplyError) as err:
-        await syncer(db, frr, {}).sync(Desired(STATE), Progress())
+        await syncer(db, frr, {}).sync(STATE, Progress())
     assert err.value.phase == "guard" and not err.value.retryable
     assert "ports" in str(err.value) and "VRFs" in str(err.value)
     assert dump(config_db) == before
-    result = await syncer(db, frr, {}, force=True).sync(Desired(STATE), Progress())
+    result = await syncer(db, frr, {}, force=True).sync(STATE, Progress())
     assert result.ok and config_db.keys("INTERFACE|*") == []
 
 
 async def test_paused_switch_is_left_alone(db: SonicDb, config_db: redis.Redis, frr: FrrInstance) -> None:
     write_tables(config_db, BASE)
     before = dump(config_db)
-    result = await syncer(db, frr, TENANT).sync(Desired(STATE, paused=True), Progress())
+    result = await syncer(db, frr, TENANT).sync(STATE.model_copy(update={"paused": True}), Progress())
     assert result.paused and dump(config_db) == before
 
 
@@ -235,7 +234,7 @@ async def test_plan_touching_foreign_keys_is_refused(
     before = dump(config_db)
     foreign = {**TENANT, "VLAN": {"Vlan10": {"vlanid": "10", "mtu": "1500"}}}
     with pytest.raises(ApplyError, match=r"VLAN\|Vlan10") as err:
-        await syncer(db, frr, foreign).sync(Desired(STATE), Progress())
+        await syncer(db, frr, foreign).sync(STATE, Progress())
     assert err.value.phase == "plan"
     assert dump(config_db) == before
 
