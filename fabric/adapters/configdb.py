@@ -32,10 +32,10 @@ from fabric.adapters.sonicdb import Database, DbLayout
 from fabric.core.configdb import TABLE_ORDER
 from fabric.core.observed import PLACEHOLDER
 from fabric.core.ops import Phase, StateWait
+from fabric.core.tables import Tables
 from fabric.errors import ApplyError
 from fabric.model.status import LldpNeighbour, PortStatus
 
-Tables = dict[str, dict[str, dict[str, str]]]
 """`{TABLE: {key: {field: value}}}`, the shape of CONFIG_DB as data."""
 
 T = TypeVar("T")

@@ -20,6 +20,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from fabric.core.tables import Tables
+
 SWITCH_MODELS = Path("/usr/local/yang-models")
 INTEGER_TYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"})
 
@@ -79,7 +81,7 @@ class ConfigDbSchema:
                     if table.nodetype() == libyang.SNode.CONTAINER:
                         self.tables.setdefault(table.name(), (name, top.name(), table))
 
-    def validate(self, configdb: Mapping[str, Mapping[str, Mapping[str, str]]]) -> YangResult:
+    def validate(self, configdb: Tables) -> YangResult:
         """Validate a whole CONFIG_DB (Redis form) against the models."""
         data: dict[str, dict[str, Any]] = {}
         unmodelled = []

@@ -180,7 +180,10 @@ class FleetRow(Out):
     name: str
     desired_revision: int
     applied_revision: int | None
-    drift: bool
+    outdated: bool = Field(
+        description="The content the daemon applied is not the desired content (hash differs); FRR drift "
+        "after an apply is the status' `sync.drift`."
+    )
     last_error: str
     heartbeat_age: float | None
     stale: bool

@@ -171,7 +171,7 @@ def _status_reader(kind: str) -> Route:
 
 
 async def fleet(request: web.Request) -> web.Response:
-    """Per switch and firewall: desired vs applied revision, drift, last error, heartbeat age."""
+    """Per switch and firewall: desired vs applied revision, outdated, last error, heartbeat age."""
     context = ctx(request)
     statuses = await context.store.statuses()
     now = time.time()
@@ -196,7 +196,7 @@ async def fleet(request: web.Request) -> web.Response:
                 "name": d.name,
                 "desired_revision": d.revision,
                 "applied_revision": sync.get("applied_revision"),
-                "drift": bool(d.hash) and sync.get("applied_hash") != d.hash,
+                "outdated": bool(d.hash) and sync.get("applied_hash") != d.hash,
                 "last_error": (
                     f"{sync.get('failing_phase', '')}: {sync.get('reason', '')}"
                     if sync and not sync.get("ok", True)
@@ -252,7 +252,7 @@ ROUTES = [
         "GET",
         "/v1/status",
         fleet,
-        "Fleet view: desired vs applied, drift, errors, heartbeats",
+        "Fleet view: desired vs applied, outdated, errors, heartbeats",
         response=out.FleetRow,
         many=True,
     ),

@@ -61,7 +61,7 @@ def _print_demo(console: Any, name: str, report: Any) -> None:
     from rich.table import Table
 
     switches = Table(title="switches (desired state from fabric api, applied by fabric switch)")
-    for column in ("switch", "desired rev", "applied rev", "drift", "BGP established"):
+    for column in ("switch", "desired rev", "applied rev", "outdated", "BGP established"):
         switches.add_column(column)
     for row in (r for r in report.fleet if r["kind"] == "switch"):
         sessions = report.bgp.get(row["name"], {})
@@ -70,7 +70,7 @@ def _print_demo(console: Any, name: str, report: Any) -> None:
             row["name"],
             str(row["desired_revision"]),
             str(row["applied_revision"]),
-            "yes" if row["drift"] else "no",
+            "yes" if row["outdated"] else "no",
             f"{up}/{len(sessions)}",
         )
     console.print(switches)

@@ -8,13 +8,10 @@ the switch's own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from fabric.core.observed import Observed
+from fabric.core.tables import Tables
 from fabric.core.vlans import assign_vlans, check_preconditions
 from fabric.model.switch import Port, SwitchState
-
-ConfigDb = dict[str, dict[str, dict[str, str]]]
 
 TABLE_ORDER = (
     "VRF",
@@ -29,13 +26,13 @@ TABLE_ORDER = (
 """Dependency order of the tables the daemon writes: adds go forward, deletes backward."""
 
 
-def build_configdb(state: SwitchState, observed: Observed) -> ConfigDb:
+def build_configdb(state: SwitchState, observed: Observed) -> Tables:
     """The owned CONFIG_DB keys `state` asks for, given what the switch holds (its VLAN map, VTEP name).
 
     Raises `ApplyError` (retryable) when tenant VRFs are asked for but the VTEP or loopback is missing,
     and `AllocationError` when `vlan_range` has no VLAN left for a new VRF.
     """
-    db: ConfigDb = {table: {} for table in TABLE_ORDER}
+    db: Tables = {table: {} for table in TABLE_ORDER}
     if state.is_leaf:
         check_preconditions(state, observed)
         _vrfs(state, observed, db)
@@ -45,7 +42,7 @@ def build_configdb(state: SwitchState, observed: Observed) -> ConfigDb:
     return {table: keys for table, keys in db.items() if keys}
 
 
-def _vrfs(state: SwitchState, observed: Observed, db: ConfigDb) -> None:
+def _vrfs(state: SwitchState, observed: Observed, db: Tables) -> None:
     vlans = assign_vlans(state, observed)
     tunnel = observed.tunnel
     for vrf in state.vrfs:
@@ -57,7 +54,7 @@ def _vrfs(state: SwitchState, observed: Observed, db: ConfigDb) -> None:
         db["VXLAN_TUNNEL_MAP"][f"{tunnel}|map_{vrf.vni}_{vlan}"] = {"vlan": vlan, "vni": str(vrf.vni)}
 
 
-def _pxe_vlan(state: SwitchState, db: ConfigDb) -> None:
+def _pxe_vlan(state: SwitchState, db: Tables) -> None:
     if state.pxe_vlan is None:
         return
     fields = {"vlanid": str(state.pxe_vlan)}
@@ -66,7 +63,7 @@ def _pxe_vlan(state: SwitchState, db: ConfigDb) -> None:
     db["VLAN"][f"Vlan{state.pxe_vlan}"] = fields
 
 
-def _port(state: SwitchState, port: Port, db: ConfigDb) -> None:
+def _port(state: SwitchState, port: Port, db: Tables) -> None:
     db["PORT"][port.name] = {"admin_status": port.admin, "mtu": str(port.mtu)}
     if port.role in ("uplink", "firewall", "exit"):
         db["INTERFACE"][port.name] = {"ipv6_use_link_local_only": "enable"}
@@ -77,11 +74,9 @@ def _port(state: SwitchState, port: Port, db: ConfigDb) -> None:
         db["VLAN_MEMBER"][f"Vlan{state.pxe_vlan}|{port.name}"] = {"tagging_mode": "untagged"}
 
 
-def merge_configdb(base: Mapping[str, Mapping[str, Mapping[str, str]]], owned: ConfigDb) -> ConfigDb:
+def merge_configdb(base: Tables, owned: Tables) -> Tables:
     """`base` with the owned keys laid over it (fields of an existing key are updated, as HSET does)."""
-    out: ConfigDb = {
-        table: {key: dict(fields) for key, fields in keys.items()} for table, keys in base.items()
-    }
+    out: Tables = {table: {key: dict(fields) for key, fields in keys.items()} for table, keys in base.items()}
     for table, keys in owned.items():
         for key, fields in keys.items():
             out.setdefault(table, {}).setdefault(key, {}).update(fields)

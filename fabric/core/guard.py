@@ -12,15 +12,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fabric.core.observed import PLACEHOLDER
 from fabric.core.ops import DelKey, Op, Plan, SetKey
 from fabric.core.ownership import Ownership
+from fabric.core.tables import Tables
 from fabric.model.switch import SwitchState
-
-Tables = Mapping[str, Mapping[str, Mapping[str, str]]]
 
 SPLIT_MODES = ("split", "split-unified")
 KNOWN_FRR_MAJORS = (8, 9, 10)

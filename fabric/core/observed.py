@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fabric.core.tables import Tables
 from fabric.errors import ValidationError
 
-Tables = Mapping[str, Mapping[str, Mapping[str, str]]]
 """CONFIG_DB as data: TABLE -> key (parts joined by `|`) -> field -> value, all strings."""
 
 PLACEHOLDER = "NULL"
@@ -82,11 +82,11 @@ class Observed:
         return self.configdb.get(table, {}).get(key)
 
 
-def normalise_tables(data: Any) -> dict[str, dict[str, dict[str, str]]]:
+def normalise_tables(data: Any) -> Tables:
     """CONFIG_DB JSON as all-string Redis form; lists become `field@` values joined by commas."""
     if not isinstance(data, Mapping):
         raise ValidationError("CONFIG_DB must be an object of tables", "$")
-    out: dict[str, dict[str, dict[str, str]]] = {}
+    out: Tables = {}
     for table, keys in data.items():
         if not isinstance(keys, Mapping):
             raise ValidationError("a table must be an object of keys", f"{table}")

@@ -25,10 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fabric.core.configdb import TABLE_ORDER, ConfigDb
+from fabric.core.configdb import TABLE_ORDER
 from fabric.core.observed import PLACEHOLDER, Observed
 from fabric.core.ops import DelKey, Op, Phase, Plan, SetKey, StateWait
 from fabric.core.ownership import Ownership
+from fabric.core.tables import Tables
 from fabric.model.names import natural_key
 
 LEVEL = {
@@ -53,7 +54,7 @@ STATE_TABLE = {"VRF": "VRF_TABLE", "VLAN": "VLAN_TABLE", "VLAN_INTERFACE": "INTE
 class Desired:
     """Everything a switch should hold: owned CONFIG_DB keys and FRR's final and withdraw configs."""
 
-    configdb: ConfigDb
+    configdb: Tables
     ownership: Ownership
     frr: str | None = None
     frr_withdraw: str | None = None

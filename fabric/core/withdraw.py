@@ -17,12 +17,12 @@ reload removes both without complaint (measured in the kernel-VRF VM, tests/inte
 
 from __future__ import annotations
 
-from fabric.core.configdb import ConfigDb
 from fabric.core.observed import Observed
+from fabric.core.tables import Tables
 from fabric.model.switch import Port, SwitchState
 
 
-def withdraw_state(state: SwitchState, desired: ConfigDb, observed: Observed) -> SwitchState:
+def withdraw_state(state: SwitchState, desired: Tables, observed: Observed) -> SwitchState:
     """`state` restricted to VRFs and ports whose CONFIG_DB keys already hold what `desired` asks."""
     vrfs = [v for v in state.vrfs if observed.fields("VRF", v.name) == desired.get("VRF", {}).get(v.name)]
     kept_vrfs = {v.name for v in vrfs}
@@ -33,7 +33,7 @@ def withdraw_state(state: SwitchState, desired: ConfigDb, observed: Observed) ->
     return state.model_copy(update={"vrfs": vrfs, "ports": ports, "firewalls": firewalls})
 
 
-def _port(port: Port, desired: ConfigDb, observed: Observed, vrfs: set[str]) -> Port:
+def _port(port: Port, desired: Tables, observed: Observed, vrfs: set[str]) -> Port:
     # Uplinks stay: they never move VRF, and dropping them would cut the switch off the fabric.
     if port.role not in ("machine", "firewall"):
         return port
@@ -43,7 +43,7 @@ def _port(port: Port, desired: ConfigDb, observed: Observed, vrfs: set[str]) -> 
     return port.model_copy(update={"role": "unused", "vrf": None, "allow": []})
 
 
-def leaving_vrfs(desired: ConfigDb, observed: Observed) -> tuple[str, ...]:
+def leaving_vrfs(desired: Tables, observed: Observed) -> tuple[str, ...]:
     """VRFs the switch holds (an owned `VRF` key) that `desired` no longer has, by name."""
     want = desired.get("VRF", {})
     return tuple(sorted(name for name in observed.configdb.get("VRF", {}) if name not in want))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fabric.adapters.configdb import Tables
 from fabric.core.guard import GuardLimits, guard
 from fabric.core.ops import DelKey, Op, Plan
+from fabric.core.tables import Tables
 
 
 def describe_op(op: Op) -> str:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fabric.adapters.configdb import Tables
 from fabric.core.frr_model import FrrOptions
 from fabric.core.observed import Observed
 from fabric.core.ops import Plan
+from fabric.core.tables import Tables
 from fabric.model.switch import SwitchState
 from fabric.render.switch import plan_switch
 from fabric.switch.sync import Planner

@@ -19,10 +19,11 @@ import logging
 from collections.abc import Callable
 
 from fabric.adapters.adoption import check_adoption
-from fabric.adapters.configdb import SonicDb, Tables
+from fabric.adapters.configdb import SonicDb
 from fabric.adapters.frr import LAST_GOOD, FrrAdapter
 from fabric.core.guard import GuardLimits, guard, missing_preconditions, not_owned
 from fabric.core.ops import Plan
+from fabric.core.tables import Tables
 from fabric.errors import ApplyError
 from fabric.model.status import SyncResult
 from fabric.model.switch import SwitchState

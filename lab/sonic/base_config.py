@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fabric.core.tables import Tables
 from lab.addressing import SwitchIdentity
 from lab.topology import Topology
-
-Tables = dict[str, dict[str, dict[str, str]]]
 
 FRONT_PORTS = 32  # a 32-port switch, like SONiC's virtual switch
 LANES_PER_PORT = 4

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-Tables = dict[str, dict[str, dict[str, str]]]
+from fabric.core.tables import Tables
+
 TABLES = (
     "DEVICE_METADATA",
     "VRF",

@@ -40,6 +40,7 @@ import redis
 import redis.asyncio
 
 from fabric.adapters.process import run
+from fabric.core.tables import Tables
 from lab.rig.daemon import wrap
 from lab.sonic.base_config import APPL_DB, CONFIG_DB, STATE_DB
 from lab.sonic.desired import TABLES, Desired, PortSpec, VlanSpec, desired, vxlan_name
@@ -127,8 +128,8 @@ class StandIn:
         except Exception:
             log.exception("converging failed; retried on the next change or poll")
 
-    def _read_tables(self) -> dict[str, dict[str, dict[str, str]]]:
-        tables: dict[str, dict[str, dict[str, str]]] = {t: {} for t in TABLES}
+    def _read_tables(self) -> Tables:
+        tables: Tables = {t: {} for t in TABLES}
         for table in TABLES:
             keys = list(self.config.scan_iter(match=f"{table}|*", count=1000))
             pipe = self.config.pipeline(transaction=False)

@@ -18,6 +18,7 @@ from fabric.core.configdb import merge_configdb
 from fabric.core.frr_model import FrrOptions
 from fabric.core.observed import Observed
 from fabric.core.plan import Desired, plan_as_data
+from fabric.core.tables import Tables
 from fabric.model import FirewallState, MachineState, SwitchState, load_file
 from fabric.render.frr import render_firewall_frr, render_machine_frr
 from fabric.render.switch import desired_switch, plan_switch
@@ -35,9 +36,9 @@ MACHINE_CASES = [c for c in CASES if (ROOT / c / "machine.json").exists()]
 FIREWALL_CASES = [c for c in CASES if (ROOT / c / "firewall.json").exists()]
 
 
-def base_config() -> dict[str, dict[str, dict[str, str]]]:
+def base_config() -> Tables:
     """The realistic base CONFIG_DB every switch case starts from."""
-    data: dict[str, dict[str, dict[str, str]]] = json.loads(BASE.read_text())
+    data: Tables = json.loads(BASE.read_text())
     return data
 
 

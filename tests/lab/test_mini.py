@@ -303,7 +303,7 @@ def test_demo_puts_ports_in_tenant_vrfs_on_both_leaves_and_isolates_tenants(
     assert demo.matrix[("m1", "m2")] and demo.matrix[("m2", "m1")]
     assert not any(demo.matrix[pair] for pair in demo.matrix if "m3" in pair)
     rows = {r["name"]: r for r in demo.fleet if r["kind"] == "switch"}
-    assert all(r["applied_revision"] == r["desired_revision"] and not r["drift"] for r in rows.values())
+    assert all(r["applied_revision"] == r["desired_revision"] and not r["outdated"] for r in rows.values())
 
 
 def set_link(lab: LabState, node: str, nic: str, state: str) -> None:

@@ -9,22 +9,17 @@ from pydantic import Field, field_validator, model_validator
 
 from fabric.model.base import Model
 from fabric.model.names import IfName, Name, VlanId
+from fabric.model.switch import Range
 
 Mac = str
 MAC_PATTERN = r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"
 
 
-class IntRange(Model):
-    """An inclusive range of integers."""
+class IntRange(Range):
+    """An inclusive range of positive integers (a pool: VNIs, ASNs, VLANs)."""
 
     first: int = Field(ge=1)
     last: int = Field(ge=1)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.first > self.last:
-            raise ValueError(f"first {self.first} is greater than last {self.last}")
-        return self
 
 
 class PartitionCreate(Model):

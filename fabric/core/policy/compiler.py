@@ -27,8 +27,8 @@ from fabric.core.policy.ir import (
     Family,
     Fragment,
     Guard,
+    Interval,
     Isolation,
-    Range,
     all_addresses,
     network_range,
     subtract,
@@ -142,11 +142,11 @@ def _isolate(fragment: Fragment, direction: Direction, addresses: list[Address],
         fragment.isolated.append((direction, _family(address), int(address), origin))
 
 
-def _peer_ranges(peers: list[PolicyPeer]) -> dict[Family, list[Range]]:
+def _peer_ranges(peers: list[PolicyPeer]) -> dict[Family, list[Interval]]:
     """Remote address ranges the peers allow, by family; an empty peer list allows every address."""
     if not peers:
         return {f: [all_addresses(f)] for f in FAMILIES}
-    out: dict[Family, list[Range]] = {4: [], 6: []}
+    out: dict[Family, list[Interval]] = {4: [], 6: []}
     for peer in peers:
         block = peer.ip_block
         if block is None:
@@ -161,11 +161,11 @@ def _peer_ranges(peers: list[PolicyPeer]) -> dict[Family, list[Range]]:
 
 def _rule_ports(
     ports: list[PolicyPort], pod: Pod | None, where: str, notes: list[str]
-) -> list[tuple[Range, Range]]:
+) -> list[tuple[Interval, Interval]]:
     """(protocol range, port range) pairs of a rule; no ports means every protocol and port."""
     if not ports:
         return [(ALL_PROTOCOLS, ALL_PORTS)]
-    out: list[tuple[Range, Range]] = []
+    out: list[tuple[Interval, Interval]] = []
     for i, port in enumerate(ports):
         proto = PROTOCOL_NUMBERS[port.protocol]
         if port.port is None:
@@ -199,7 +199,7 @@ def compile_service(service: ServiceView, isolation: Isolation) -> Fragment:
     shape = _shape_of(service.ports, service.source_ranges, isolation)
     allows: list[Allow] = []
     guards: list[Guard] = []
-    cluster: list[tuple[Family, Range]] = []
+    cluster: list[tuple[Family, Interval]] = []
     for family, local in addresses:
         cluster.append((family, (local, local)))
         allows += [
@@ -234,8 +234,8 @@ class _Shape(NamedTuple):
     """What a Service opens on each of its addresses: per family the (protocols, ports, remote) boxes in
     port then range order, the guards' (protocols, ports), and the tail of its condition's reason."""
 
-    boxes: dict[Family, tuple[tuple[Range, Range, Range], ...]]
-    guards: tuple[tuple[Range, Range], ...]
+    boxes: dict[Family, tuple[tuple[Interval, Interval, Interval], ...]]
+    guards: tuple[tuple[Interval, Interval], ...]
     reason: str
 
 
@@ -253,7 +253,7 @@ def _service_shape(
 
 
 @functools.lru_cache(maxsize=4096)
-def _source_ranges(ranges: tuple[Network, ...]) -> dict[Family, list[Range]]:
+def _source_ranges(ranges: tuple[Network, ...]) -> dict[Family, list[Interval]]:
     """`loadBalancerSourceRanges` by family (every address when there are none); memoised, as the same
     ranges recur across services.  Callers only read the lists."""
     if not ranges:

@@ -11,8 +11,9 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 
-Range = tuple[int, int]
-Box = tuple[Range, ...]
+from fabric.core.policy.ir import Interval
+
+Box = tuple[Interval, ...]
 Piece = tuple[Box, frozenset[str]]
 
 
@@ -30,7 +31,7 @@ def _split(boxes: list[Piece], dim: int, dims: int) -> list[Piece]:
     if dim == dims - 1:
         return [((r,), origins) for r, origins in _sweep_last(boxes, dim)]
     out: list[Piece] = []
-    previous: tuple[Range, list[Piece]] | None = None
+    previous: tuple[Interval, list[Piece]] | None = None
     for segment, active in _elementary(boxes, dim):
         sub = _split(active, dim + 1, dims)
         if previous is not None and previous[0][1] + 1 == segment[0] and previous[1] == sub:
@@ -44,7 +45,7 @@ def _split(boxes: list[Piece], dim: int, dims: int) -> list[Piece]:
     return out
 
 
-def _elementary(boxes: list[Piece], dim: int) -> list[tuple[Range, list[Piece]]]:
+def _elementary(boxes: list[Piece], dim: int) -> list[tuple[Interval, list[Piece]]]:
     """Segments of dimension `dim` between consecutive box edges, with the boxes covering each.
 
     Each box is placed into the segments it spans by bisection, so the cost follows the coverage, not
@@ -59,7 +60,7 @@ def _elementary(boxes: list[Piece], dim: int) -> list[tuple[Range, list[Piece]]]
     return [((edges[i], edges[i + 1] - 1), covering[i]) for i in range(len(edges) - 1) if covering[i]]
 
 
-def _sweep_last(boxes: list[Piece], dim: int) -> list[tuple[Range, frozenset[str]]]:
+def _sweep_last(boxes: list[Piece], dim: int) -> list[tuple[Interval, frozenset[str]]]:
     """The last dimension by an event sweep: O(n log n) however many ranges overlap."""
     events: list[tuple[int, int, frozenset[str]]] = []
     for box, origins in boxes:
@@ -67,7 +68,7 @@ def _sweep_last(boxes: list[Piece], dim: int) -> list[tuple[Range, frozenset[str
         events.append((box[dim][1] + 1, -1, origins))
     events.sort(key=lambda e: e[0])
     active: Counter[str] = Counter()
-    out: list[tuple[Range, frozenset[str]]] = []
+    out: list[tuple[Interval, frozenset[str]]] = []
     i = 0
     while i < len(events):
         at = events[i][0]

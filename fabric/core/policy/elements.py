@@ -22,7 +22,7 @@ from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from fabric.core.policy.disjoint import Box, disjoint
-from fabric.core.policy.ir import Allow, Direction, Family, Guard, Range, family_max, origin_label
+from fabric.core.policy.ir import Allow, Direction, Family, Guard, Interval, family_max, origin_label
 
 COMMENT_MAX = 120  # nftables stores at most 128 bytes
 Element = tuple[str, str]
@@ -85,7 +85,9 @@ def allow_group(direction: Direction, family: Family, local: int, allows: Sequen
 
 
 @functools.lru_cache(maxsize=65536)
-def profile(direction: Direction, family: Family, shape: frozenset[tuple[Range, Range, Range]]) -> Profile:
+def profile(
+    direction: Direction, family: Family, shape: frozenset[tuple[Interval, Interval, Interval]]
+) -> Profile:
     """The profile of one address whose allows are the boxes `shape` (memoised by shape: 10,000
     services of one shape cost one computation).  Its keys are `disjoint` of the boxes with one label,
     so touching pieces merge and the keys are the canonical cover of the union, whatever the origins.
@@ -114,7 +116,7 @@ def _suffix(family: Family, box: Box) -> str:
     return f"{_number(protocols)} . {_number(ports)} . {span(family, remote)}"
 
 
-def prefix_length(family: Family, rng: Range) -> int | None:
+def prefix_length(family: Family, rng: Interval) -> int | None:
     """The prefix length of a CIDR-aligned range, else None."""
     lo, hi = rng
     size = hi - lo + 1
@@ -184,7 +186,7 @@ def guard_elements(family: Family, groups: Iterable[tuple[int, Pieces]]) -> list
     ]
 
 
-def plain(family: Family, ranges: Iterable[Range]) -> list[Element]:
+def plain(family: Family, ranges: Iterable[Interval]) -> list[Element]:
     """Ranges merged where they touch (a plain interval set refuses overlaps too)."""
     merged: list[list[int]] = []
     for lo, hi in sorted(ranges):
@@ -203,7 +205,7 @@ def address(family: Family, value: int) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def span(family: Family, rng: Range) -> str:
+def span(family: Family, rng: Interval) -> str:
     """An address range as nft writes it: one address, a CIDR when aligned, else `low-high`."""
     lo, hi = rng
     if lo == hi:
@@ -214,7 +216,7 @@ def span(family: Family, rng: Range) -> str:
     return f"{address(family, lo)}-{address(family, hi)}"
 
 
-def _number(rng: Range) -> str:
+def _number(rng: Interval) -> str:
     return str(rng[0]) if rng[0] == rng[1] else f"{rng[0]}-{rng[1]}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from fabric.core.policy.ir import PROTOCOL_NUMBERS, CompiledPolicy, Direction, Family, Range
+from fabric.core.policy.ir import PROTOCOL_NUMBERS, CompiledPolicy, Direction, Family, Interval
 
 Verdict = str  # "allow" or "deny"
 
@@ -44,7 +44,7 @@ def parse_flow(src: str, dst: str, port: str) -> Flow:
     return flow
 
 
-def _inside(ranges: list[Range], value: int) -> bool:
+def _inside(ranges: list[Interval], value: int) -> bool:
     return any(lo <= value <= hi for lo, hi in ranges)
 
 

@@ -44,8 +44,8 @@ from fabric.core.policy.ir import (
     Family,
     Fragment,
     Guard,
+    Interval,
     Isolation,
-    Range,
     network_range,
 )
 from fabric.core.policy.kube import KINDS, Namespace, Network, NetworkPolicy, Pod
@@ -102,11 +102,11 @@ class PolicyCompiler:
         self._in_order: list[Fragment] = []  # self._fragments in merge order (while _order is valid)
         self._position: dict[str, int] = {}
         self._unread: list[weakref.ref[_Snapshot]] = []  # snapshots of compiled(), see _in_merge_order
-        self._cluster: Counter[tuple[Family, Range]] = Counter(
+        self._cluster: Counter[tuple[Family, Interval]] = Counter(
             (4 if n.version == 4 else 6, network_range(n)) for n in cluster_prefixes
         )
         self._cluster_elements: dict[Family, tuple[Element, ...]] | None = None
-        self._cluster_lists: dict[Family, list[Range]] | None = None
+        self._cluster_lists: dict[Family, list[Interval]] | None = None
         self._isolating: set[str] = set()
         self._isolated: CompiledPolicy | None = None
         self._allows: GroupIndex[tuple[Direction, Family], Allow, Group] = GroupIndex(

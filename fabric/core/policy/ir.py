@@ -16,14 +16,14 @@ from typing import Literal, NamedTuple, TypeVar, overload
 Direction = Literal["ingress", "egress"]
 Family = Literal[4, 6]
 Isolation = Literal["boundary", "kubernetes"]
-Range = tuple[int, int]
+Interval = tuple[int, int]  # inclusive (low, high): protocols, ports, addresses as integers
 
 DIRECTIONS: tuple[Direction, ...] = ("ingress", "egress")
 FAMILIES: tuple[Family, ...] = (4, 6)
 PROTOCOL_NUMBERS = {"TCP": 6, "UDP": 17, "SCTP": 132}
 PROTOCOL_NAMES = {v: k.lower() for k, v in PROTOCOL_NUMBERS.items()}
-ALL_PROTOCOLS: Range = (0, 255)
-ALL_PORTS: Range = (0, 65535)
+ALL_PROTOCOLS: Interval = (0, 255)
+ALL_PORTS: Interval = (0, 65535)
 
 
 def family_max(family: Family) -> int:
@@ -31,13 +31,13 @@ def family_max(family: Family) -> int:
     return (1 << 32) - 1 if family == 4 else (1 << 128) - 1
 
 
-def all_addresses(family: Family) -> Range:
+def all_addresses(family: Family) -> Interval:
     """The whole address space of `family`."""
     return (0, family_max(family))
 
 
 @functools.lru_cache(maxsize=65536)
-def network_range(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Range:
+def network_range(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Interval:
     """A network as an inclusive integer range (memoised: source ranges recur across services).
 
     The high end is computed from the prefix length, not read from `broadcast_address`: that cached
@@ -46,9 +46,9 @@ def network_range(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Range:
     return (low, low + (1 << (net.max_prefixlen - net.prefixlen)) - 1)
 
 
-def subtract(base: Range, holes: list[Range]) -> list[Range]:
+def subtract(base: Interval, holes: list[Interval]) -> list[Interval]:
     """`base` minus every range in `holes`, as sorted disjoint ranges."""
-    out: list[Range] = []
+    out: list[Interval] = []
     cursor = base[0]
     for lo, hi in sorted(holes):
         if hi < cursor or lo > base[1]:
@@ -70,9 +70,9 @@ class Allow(NamedTuple):
     direction: Direction
     family: Family
     local: int
-    protocols: Range
-    ports: Range
-    remote: Range
+    protocols: Interval
+    ports: Interval
+    remote: Interval
     origin: str
 
 
@@ -81,8 +81,8 @@ class Guard(NamedTuple):
 
     family: Family
     local: int
-    protocols: Range
-    ports: Range
+    protocols: Interval
+    ports: Interval
     origin: str
 
 
@@ -101,7 +101,7 @@ class CompiledPolicy:
     """Everything that decides what crosses the firewall, with provenance."""
 
     isolation: Isolation
-    cluster: dict[Family, list[Range]]
+    cluster: dict[Family, list[Interval]]
     allows: Sequence[Allow] = field(default_factory=list)
     guards: Sequence[Guard] = field(default_factory=list)
     isolated: dict[tuple[Direction, Family], dict[int, list[str]]] = field(default_factory=dict)
@@ -150,7 +150,7 @@ class Fragment:
 
     allows: list[Allow] = field(default_factory=list)
     guards: list[Guard] = field(default_factory=list)
-    cluster: list[tuple[Family, Range]] = field(default_factory=list)
+    cluster: list[tuple[Family, Interval]] = field(default_factory=list)
     isolated: list[tuple[Direction, Family, int, str]] = field(default_factory=list)
     condition: Condition | None = None
 

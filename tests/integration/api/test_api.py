@@ -111,7 +111,7 @@ async def test_etag_watch_and_diff(server: Server) -> None:
 async def test_fleet_status(server: Server) -> None:
     async with admin(server) as api:
         rows = {r["name"]: r for r in await api.request("GET", "/v1/status")}
-        assert rows["leaf01"]["applied_revision"] == 0 and rows["leaf01"]["drift"] is True
+        assert rows["leaf01"]["applied_revision"] == 0 and rows["leaf01"]["outdated"] is True
         assert rows["spine01"]["stale"] is True and rows["spine01"]["heartbeat_age"] is None
         assert rows["fw1"]["kind"] == "firewall"
 

@@ -23,6 +23,7 @@ from switch_helpers import frr_config, write_tables
 
 from fabric.adapters.api_client import ApiClient
 from fabric.adapters.process import spawn
+from fabric.core.tables import Tables
 from lab.rig import FrrInstance, RedisInstance
 
 API_DIR = Path(__file__).parents[1] / "api"
@@ -51,7 +52,7 @@ def scenario() -> Any:
     return module
 
 
-def base_tables(pxe_vlan: int) -> dict[str, dict[str, dict[str, str]]]:
+def base_tables(pxe_vlan: int) -> Tables:
     """The CONFIG_DB of a freshly installed leaf: ports, loopback, VTEP, split mode, the PXE VLAN."""
     return {
         "VXLAN_TUNNEL": {"vtep": {"src_ip": "10.0.0.11"}},
@@ -187,7 +188,7 @@ async def wait_applied(api: ApiClient, timeout: float = 30.0) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         row = await fleet_row(api)
         done = row["applied_revision"] == row["desired_revision"] and not row["last_error"]
-        return row if done and not row["drift"] else None
+        return row if done and not row["outdated"] else None
 
     return await eventually(probe, "the switch to report the desired revision applied", timeout)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
 from typing import Any
 
 import redis
@@ -23,6 +22,7 @@ from fabric.adapters.frr import FrrAdapter
 from fabric.core.guard import GuardLimits
 from fabric.core.ops import DelKey, Phase, Plan, SetKey, StateWait
 from fabric.core.ownership import Ownership
+from fabric.core.tables import Tables
 from fabric.model.switch import SwitchState
 from fabric.runtime.config import FrrSettings
 from fabric.switch.sync import Syncer
@@ -35,7 +35,6 @@ MIRROR = {
     "INTERFACE": "INTERFACE_TABLE",
     "VLAN_INTERFACE": "INTERFACE_TABLE",  # intfmgrd: a VLAN's interface shows in INTERFACE_TABLE too
 }
-Tables = Mapping[str, Mapping[str, Mapping[str, str]]]
 
 
 def frr_config(frr: FrrInstance) -> FrrSettings:
