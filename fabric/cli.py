@@ -27,8 +27,6 @@ app.add_typer(token.app, name="token")
 app.command(name="apply")(apply.apply)
 app.command(name="status")(status.status)
 
-KINDS = ("switch", "machine", "firewall")
-
 
 def _version(value: bool) -> None:
     if value:
@@ -50,11 +48,11 @@ def schema(
     kind: Annotated[str | None, typer.Argument(help="switch, machine or firewall; all when omitted.")] = None,
 ) -> None:
     """Print the JSON Schema of the desired-state documents."""
-    from fabric.model import json_schemas
+    from fabric.model import DOCUMENTS, json_schemas
 
     schemas = json_schemas()
     if kind is not None and kind not in schemas:
-        typer.echo(f"unknown document kind {kind!r}; choose one of {', '.join(KINDS)}", err=True)
+        typer.echo(f"unknown document kind {kind!r}; choose one of {', '.join(DOCUMENTS)}", err=True)
         raise typer.Exit(2)
     typer.echo(json.dumps(schemas[kind] if kind else schemas, indent=2, sort_keys=True))
 
@@ -69,7 +67,7 @@ def validate(
     from fabric.model import DOCUMENTS, load_file
 
     if kind not in DOCUMENTS:
-        typer.echo(f"unknown document kind {kind!r}; choose one of {', '.join(KINDS)}", err=True)
+        typer.echo(f"unknown document kind {kind!r}; choose one of {', '.join(DOCUMENTS)}", err=True)
         raise typer.Exit(2)
     failed = False
     for path in files:

@@ -14,14 +14,9 @@ import aiohttp
 from pydantic import BaseModel
 
 from fabric.errors import FabricError
-from fabric.model import Document, FirewallState, MachineState, SwitchState
+from fabric.model import COLLECTIONS, DOCUMENTS, Document
 from fabric.model.status import FirewallStatus, SwitchStatus
 
-KINDS: dict[str, tuple[str, type[Document]]] = {
-    "switch": ("switches", SwitchState),
-    "machine": ("machines", MachineState),
-    "firewall": ("firewalls", FirewallState),
-}
 D = TypeVar("D", bound=Document)
 
 
@@ -128,7 +123,7 @@ class ApiClient:
     async def _state(
         self, kind: str, name: str, params: dict[str, Any], etag: str | None, total: float
     ) -> Fetched:
-        plural, model = KINDS[kind]
+        plural, model = COLLECTIONS[kind], DOCUMENTS[kind]
         headers = {"If-None-Match": etag} if etag else {}
         query = {k: str(v) for k, v in params.items()}
         async with self.session.get(
@@ -148,12 +143,12 @@ class ApiClient:
 
     async def post_status(self, kind: str, name: str, status: SwitchStatus | FirewallStatus) -> None:
         """Report a daemon's status (applied revision, errors, ports, LLDP, BGP)."""
-        await self.request("POST", f"/v1/{KINDS[kind][0]}/{name}/status", status)
+        await self.request("POST", f"/v1/{COLLECTIONS[kind]}/{name}/status", status)
 
     async def get_status(self, kind: str, name: str) -> SwitchStatus | FirewallStatus:
         """The last status `kind` (switch or firewall) `name` reported, whole."""
         model: type[SwitchStatus | FirewallStatus] = SwitchStatus if kind == "switch" else FirewallStatus
-        return model.model_validate(await self.request("GET", f"/v1/{KINDS[kind][0]}/{name}/status"))
+        return model.model_validate(await self.request("GET", f"/v1/{COLLECTIONS[kind]}/{name}/status"))
 
     async def set_port_admin(self, switch: str, port: str, admin_status: str) -> dict[str, Any]:
         """Set a switch port administratively `down`, or back `up`."""

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
 
 from fabric.adapters.store import queries
 from fabric.adapters.store.schema import Machine
@@ -17,12 +16,11 @@ from fabric.api.context import Route, ctx, ok, who
 from fabric.api.problems import problem
 from fabric.api.watch import Snapshot
 from fabric.core.state.diff import diff
-from fabric.model import FirewallState, MachineState, SwitchState
+from fabric.model import COLLECTIONS, DOCUMENTS
 from fabric.model.status import FirewallStatus, SwitchStatus
 
 MAX_WAIT = 600.0
 MAX_AUDIT = 1000
-PLURAL = {"switch": "switches", "machine": "machines", "firewall": "firewalls"}
 
 
 async def load_snapshot(context: Any, kind: str, name: str) -> Snapshot | None:
@@ -103,15 +101,10 @@ def _state_handler(kind: str) -> Route:
         finally:
             context.hub.unsubscribe(kind, name, fut)
 
-    models: dict[str, type[BaseModel]] = {
-        "switch": SwitchState,
-        "machine": MachineState,
-        "firewall": FirewallState,
-    }
-    model = models[kind]
+    model = DOCUMENTS[kind]
     return Route(
         "GET",
-        f"/v1/{PLURAL[kind]}/{{name}}/state",
+        f"/v1/{COLLECTIONS[kind]}/{{name}}/state",
         handler,
         f"Desired {kind} state; ETag/If-None-Match; long-poll with ?wait=SECONDS&since=REVISION",
         response=model,
@@ -137,7 +130,7 @@ def _status_handler(kind: str) -> Route:
 
     return Route(
         "POST",
-        f"/v1/{PLURAL[kind]}/{{name}}/status",
+        f"/v1/{COLLECTIONS[kind]}/{{name}}/status",
         handler,
         f"Report {kind} status",
         model,
@@ -162,7 +155,7 @@ def _status_reader(kind: str) -> Route:
 
     return Route(
         "GET",
-        f"/v1/{PLURAL[kind]}/{{name}}/status",
+        f"/v1/{COLLECTIONS[kind]}/{{name}}/status",
         handler,
         f"The last status the {kind} reported, whole (X-Received-At: when, Unix seconds)",
         response=model,
@@ -234,7 +227,7 @@ def _diff_handler(kind: str) -> Route:
 
     return Route(
         "GET",
-        f"/v1/{PLURAL[kind]}/{{name}}/diff",
+        f"/v1/{COLLECTIONS[kind]}/{{name}}/diff",
         handler,
         f"Diff of a {kind} document",
         response=out.DiffEntry,
@@ -244,10 +237,10 @@ def _diff_handler(kind: str) -> Route:
 
 
 ROUTES = [
-    *(_state_handler(k) for k in PLURAL),
+    *(_state_handler(k) for k in COLLECTIONS),
     *(_status_handler(k) for k in ("switch", "firewall")),
     *(_status_reader(k) for k in ("switch", "firewall")),
-    *(_diff_handler(k) for k in PLURAL),
+    *(_diff_handler(k) for k in COLLECTIONS),
     Route(
         "GET",
         "/v1/status",

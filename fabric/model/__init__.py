@@ -27,6 +27,9 @@ DOCUMENTS: dict[str, type[Document]] = {
     "machine": MachineState,
     "firewall": FirewallState,
 }
+"""Every kind of desired-state document, by its name (the one registry: the API and its client too)."""
+COLLECTIONS: dict[str, str] = {"switch": "switches", "machine": "machines", "firewall": "firewalls"}
+"""Each document kind's collection in the API's paths (`/v1/<collection>/<name>/state`)."""
 
 D = TypeVar("D", bound=Document)
 
@@ -91,6 +94,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 
 
 __all__ = [
+    "COLLECTIONS",
     "DOCUMENTS",
     "SCHEMA_VERSION",
     "AllowedPrefix",
