@@ -84,9 +84,9 @@ def _pct(values: Sequence[float], p: int) -> float:
 
 
 def describe(
-    rounds: dict[str, list[list[int]]], labels: dict[str, str], anchors: Sequence[str], epoch: int
+    rounds: dict[str, list[list[int]]], labels: dict[str, str], baselines: Sequence[str], epoch: int
 ) -> list[str]:
-    """Report lines: per-variant pooled median/p90, then each `anchors` ratio (first variant over it)
+    """Report lines: per-variant pooled median/p90, then each `baselines` ratio (first variant over it)
     per epoch (`epoch` rounds: one assignment of variants to paths, one client process) the median of
     per-round ratios; the epoch is the unit of the bootstrap, since rounds of one epoch are not
     independent (on this VM whole epochs shift together: 0.7 in one, 1.5 in the next)."""
@@ -98,12 +98,12 @@ def describe(
             f"p90 {_pct(pooled, 90):.0f} us"
         )
     first = next(iter(labels))
-    for anchor in anchors:
-        per_round = ratios(rounds[first], rounds[anchor])
+    for baseline in baselines:
+        per_round = ratios(rounds[first], rounds[baseline])
         epochs = [statistics.median(per_round[i : i + epoch]) for i in range(0, len(per_round), epoch)]
         low, high = bootstrap(epochs)
         lines.append(
-            f"  ratio {labels[first]} / {labels[anchor]}: {statistics.median(epochs):.3f} "
+            f"  ratio {labels[first]} / {labels[baseline]}: {statistics.median(epochs):.3f} "
             f"(median of {len(epochs)} epochs' median per-round ratio), 95 % CI {low:.3f}..{high:.3f} "
             f"(bootstrap over epochs); epochs {min(epochs):.2f}..{max(epochs):.2f}, "
             f"{sum(0.9 <= e <= 1.1 for e in epochs)} of {len(epochs)} within 10 %; "

@@ -147,7 +147,7 @@ def _batch(docs: list[dict[str, Any]]) -> Clock:
 
 
 def _inline(n: int) -> float:
-    """The anchor style: one rule per service with inline anonymous sets, loaded in one file."""
+    """The naive style: one rule per service with inline anonymous sets, loaded in one file."""
     lines = [
         "table inet inline {",
         " chain forward {",
@@ -390,7 +390,7 @@ def latency() -> None:
     for line in _latency.describe(rounds, labels, ("1", "conntrack", "none"), LATENCY_ROUNDS):
         print(line)
     print(
-        "  anchors: 'same table, 1 service' has the same chains, sets and conntrack, only one element per "
+        "  baselines: 'same table, 1 service' has the same chains, sets and conntrack, only one element per "
         "set (the fair baseline for 'does size cost per packet'); 'conntrack only' is one forward chain "
         "accepting everything with connection tracking on (what any stateful firewall pays before its "
         "first rule); 'no table' is the issue's empty ruleset: no hooks, no conntrack at all"

@@ -3,7 +3,7 @@ importing the default route from the internet VRF and the internet VRF importing
 network (no-export, IPv4 and IPv6).
 
 Times, in one run: build + render the frr.conf and the kernel plumbing plan against in-sync observed
-devices (ours), beside `vtysh -C -f` on the same file (FRR's own syntax check, the anchor).
+devices (ours), beside `vtysh -C -f` on the same file (FRR's own syntax check, the baseline).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The lab end to end: allocation request → both leaves report the new revision applied, and → the two
 machines reach each other (m1 and m2 of mini.clab.yml into one tenant network), p50/p99 over allocate/free
 cycles.  Side by side in one run on one lab: the switch daemons as shipped (the API's long-poll watch),
-then the same daemons restarted with a 10-second polling source (`lab.polling`, the anchor's design).
+then the same daemons restarted with a 10-second polling source (`lab.polling`, metal-core's design).
 
 `python -m bench lab`; `FABRIC_BENCH_LAB_CYCLES` (default 20) cycles per side.  Needs root, FRR, Redis.
 """

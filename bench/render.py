@@ -1,7 +1,7 @@
 """Render benchmark: a full leaf (64 machine ports in 64 VRFs, 100 allowed prefixes per port, v4+v6).
 
 Times, in one run: render FRR + build CONFIG_DB + plan against an observed copy with one change (ours),
-beside `vtysh -C -f` on the same frr.conf (FRR's own syntax check of the file, the anchor).  Target:
+beside `vtysh -C -f` on the same frr.conf (FRR's own syntax check of the file, the baseline).  Target:
 ours <= 50 ms.
 """
 

@@ -14,7 +14,7 @@ daemon starts.  One change = allocating the 64th machine (a 64th VRF) or freeing
    a phase's FRR step shows as `<phase>:frr-fast` (the delta path) or `<phase>:frr-reload` (the
    frr-reload.py fallback), and every FRR subprocess is timed by kind);
 2. API commit → applied over `COMMITS` changes, p50/p99, for the daemon with its long-poll watch and for
-   the same daemon driven by a 10-second polling source (the anchor's design, metal-core), side by side
+   the same daemon driven by a 10-second polling source (metal-core's design), side by side
    (``BENCH_SWITCH_POLLING=0`` skips the polling run, which takes a few minutes).
 """
 
@@ -132,7 +132,7 @@ class TimedSource:
     async def watch(self, since: int, wait: float) -> Any:
         if self.period is None:
             return self._note(await self.inner.watch(since, wait))
-        # The anchor's way: fetch the whole document every `period` seconds, whatever happened.
+        # metal-core's way: fetch the whole document every `period` seconds, whatever happened.
         await asyncio.sleep(max(self.last_poll + self.period - time.perf_counter(), 0))
         desired = await self.get()
         return desired if desired.revision > since else None
@@ -378,9 +378,9 @@ def main() -> None:
             polled = asyncio.run(
                 measure(server, (redis_server, frr, token), POLL_PERIOD, (0.0, POLL_PERIOD), {})
             )
-            polled_p = show(f"polling every {POLL_PERIOD:.0f} s (anchor)", polled)
+            polled_p = show(f"polling every {POLL_PERIOD:.0f} s (metal-core's design)", polled)
             print(
-                f"   ratio anchor/ours: p50 {polled_p[0] / ours_p[0]:.1f}x, "
+                f"   ratio polling/ours: p50 {polled_p[0] / ours_p[0]:.1f}x, "
                 f"p99 {polled_p[1] / ours_p[1]:.1f}x"
             )
     finally:

@@ -1,6 +1,6 @@
 """Watchers: 2,000 long-polls held by one `fabric api serve` (SQLite), and the time from a commit that
 changes two leaves' documents to all 2,000 watchers answered; then the requests an idle switch makes
-per hour while other documents keep changing (ours: one long-poll per `wait`; the anchor polls every
+per hour while other documents keep changing (ours: one long-poll per `wait`; metal-core polls every
 10 s with two requests, 720 per hour)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ WATCHERS = 2000
 IDLE_WAIT = 3.0
 IDLE_WINDOW = 9.0
 PRODUCTION_WAIT = 300.0
-ANCHOR_PER_HOUR = 720
+METAL_CORE_PER_HOUR = 720
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "integration" / "api"))
 
@@ -128,7 +128,8 @@ def main() -> None:
         per_hour = 3600 / PRODUCTION_WAIT * (1 + woken / max(polls, 1))
         print(
             f"   requests per idle switch per hour at wait={PRODUCTION_WAIT:.0f} s: {per_hour:.0f} "
-            f"(+ the daemon's heartbeats); anchor {ANCHOR_PER_HOUR}: {ANCHOR_PER_HOUR / per_hour:.0f}x fewer"
+            f"(+ the daemon's heartbeats); metal-core {METAL_CORE_PER_HOUR}: "
+            f"{METAL_CORE_PER_HOUR / per_hour:.0f}x fewer"
         )
     finally:
         stop_server(server.pid)

@@ -1,5 +1,5 @@
 """BASELINE ONLY: `fabric switch run` driven by a 10-second polling loop instead of the API's long-poll
-watch — the anchor's design (metal-core polls every 10 s), for the lab benchmark (bench/lab.py).
+watch — metal-core's design (it polls every 10 s), for the lab benchmark (bench/lab.py).
 
 `python -m lab.polling CONFIG [PERIOD]` builds the real daemon (same loop, planner, adapters and status
 sink as `fabric switch run`) with `PollingSource`: its `watch` sleeps until the next tick of a fixed

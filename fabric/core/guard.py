@@ -2,7 +2,7 @@
 
 - `missing_preconditions`: what the switch must already hold before the daemon may touch it (the VTEP,
   the loopback, the PXE VLAN, every port the state names, FRR in split mode at a known version).  The
-  anchor allocated a VLAN every cycle while the VTEP was missing; we report and write nothing.
+  metal-core allocates a VLAN every cycle while the VTEP was missing; we report and write nothing.
 - `not_owned`: operations of a plan on keys the daemon does not own (the one rule set,
   `fabric.core.ownership.Ownership`), a last line of defence against a planner bug touching someone
   else's configuration.

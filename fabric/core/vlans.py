@@ -13,7 +13,7 @@ from fabric.model.switch import SwitchState
 
 
 def check_preconditions(state: SwitchState, observed: Observed) -> None:
-    """Refuse to allocate when the VTEP or loopback is missing (the anchor leaked VLANs that way)."""
+    """Refuse to allocate when the VTEP or loopback is missing (metal-core leaks VLANs that way)."""
     if not state.vrfs:
         return
     missing = [

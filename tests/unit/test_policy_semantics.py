@@ -1,6 +1,6 @@
 """The semantics table: NetworkPolicy and LoadBalancer rules as Kubernetes defines them
-(docs/concepts.md#firewall), judged for traffic crossing the firewall, and the anchor's known failures
-each as a row."""
+(docs/concepts.md#firewall), judged for traffic crossing the firewall, and metal-stack
+firewall-controller's known failures each as a row."""
 
 from __future__ import annotations
 
