@@ -2,8 +2,9 @@
 
 Before the daemon deletes a port's `INTERFACE` key or a VRF, FRR must stop using them (removing the
 interface first crashes bgpd, as metal-core's order does).  The withdraw state is the desired
-`SwitchState` cut down to what is already in place on the switch and stays: VRFs whose `VRF` key exists as desired, ports whose
-`INTERFACE` key already matches.  Everything else is absent from FRR until the final frr.conf.
+`SwitchState` cut down to what is already in place on the switch and stays: VRFs whose `VRF` key
+exists as desired, ports whose `INTERFACE` key already matches.  Everything else is absent from FRR
+until the final frr.conf.
 
 A VRF on its way out (`leaving_vrfs`) stays in the withdraw config as a `vrf` block without its VNI and
 its `router bgp ... vrf` instance without peers, and goes in the final one: bgpd refuses
