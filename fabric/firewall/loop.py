@@ -52,10 +52,7 @@ class FirewallAttempt:
     def deadline_error(self, seconds: float) -> ApplyError:
         return ApplyError(f"sync not done within {seconds}s", retryable=True, phase=self.timer.current)
 
-    def failed(self, error: Exception) -> Outcome:
-        if not isinstance(error, FabricError):  # a bug must not end the daemon: report it, retry
-            log.exception("sync crashed", exc_info=error)
-            error = ApplyError(repr(error), retryable=True, phase=self.timer.current)
+    def failed(self, error: ApplyError) -> Outcome:
         runtime.log_failure(error)
         return self.syncer.failure(self.state, error, self.timer)
 

@@ -16,6 +16,13 @@ Tasks share one one-slot "sync needed" flag (`asyncio.Event`), so bursts of even
 A status report that failed is sent again as soon as the API answers.  Nothing is applied before the
 daemon is `ready`; an unreachable API never touches the device: it keeps what was applied.
 
+**Crash policy** (both daemons): a sync that raises an `ApplyError` failed as the error says (retried
+with backoff when retryable); another `FabricError` is input the daemon refuses (reported, not retried
+until the desired state changes); anything else is a bug: logged with its traceback, reported as phase
+`crash` and retried with backoff — a fabric keeps running past a bug that one input triggers — until
+`CRASH_LIMIT` syncs in a row crashed, when the daemon exits non-zero so that systemd restarts it with
+fresh state.
+
 A daemon subclasses `Loop` and keeps only what is its own: what one sync does (`attempt`), what its
 status says (`status`), how a result is judged and logged (`sync_result`, `comparable`, `recorded`).
 """
@@ -37,6 +44,7 @@ from fabric.runtime.backoff import Backoff
 from fabric.runtime.config import Timing
 
 log = logging.getLogger(__name__)
+CRASH_LIMIT = 3  # syncs in a row that crashed before the daemon ends (systemd restarts it)
 
 D = TypeVar("D")  # the desired state as the source delivers it
 R = TypeVar("R")  # what one sync returns
@@ -92,12 +100,13 @@ class Attempt(Protocol[R_co]):
         """Sync; raises on failure (the loop turns what it catches into `failed`)."""
         ...
 
-    def deadline_error(self, seconds: float) -> Exception:
+    def deadline_error(self, seconds: float) -> ApplyError:
         """The error of a sync cancelled by its deadline (naming where it was)."""
         ...
 
-    def failed(self, error: Exception) -> R_co:
-        """The result of a failed attempt (`error` raised by `run`, or its `deadline_error`)."""
+    def failed(self, error: ApplyError) -> R_co:
+        """The result of a failed attempt (what `run` raised, as the crash policy makes it an
+        `ApplyError`, or its `deadline_error`)."""
         ...
 
 
@@ -105,7 +114,6 @@ class Loop(abc.ABC, Generic[D, R, S]):
     """Runs a daemon's syncs of the latest desired state from `source`; reports to `sink`."""
 
     what = "desired state"  # what `source` delivers, for the log
-    caught: tuple[type[Exception], ...] = (Exception,)  # what a sync may raise without ending the daemon
 
     def __init__(
         self,
@@ -128,6 +136,7 @@ class Loop(abc.ABC, Generic[D, R, S]):
         self.resync_due = False  # the next sync is the periodic resync's (or its retry)
         self.unreported = False  # the last status report failed: send again when the API answers
         self._fresh = True  # the next fetch is a plain GET
+        self.crashes = 0  # syncs in a row that raised something other than a FabricError
 
     # -- what a daemon provides ----------------------------------------------------------------------
     @abc.abstractmethod
@@ -270,10 +279,14 @@ class Loop(abc.ABC, Generic[D, R, S]):
         try:
             async with asyncio.timeout_at(deadline):
                 result = await attempt.run()
+            self.crashes = 0
         except TimeoutError:
             result = attempt.failed(attempt.deadline_error(self.timing.sync_deadline))
-        except self.caught as exc:
-            result = attempt.failed(exc)
+        except FabricError as exc:
+            self.crashes = 0
+            result = attempt.failed(as_apply_error(exc))
+        except Exception as exc:
+            result = attempt.failed(self.crashed(exc))
         seconds = time.monotonic() - start
         self.metrics.record(result, seconds)
         self.syncs += 1
@@ -284,6 +297,15 @@ class Loop(abc.ABC, Generic[D, R, S]):
             await self.report()
         self.synced.set()
         return result
+
+    def crashed(self, error: Exception) -> ApplyError:
+        """The crash policy (module doc): the failure to report, or `error` itself once the daemon must
+        end."""
+        self.crashes += 1
+        log.error("sync crashed (%d in a row, limit %d)", self.crashes, CRASH_LIMIT, exc_info=error)
+        if self.crashes >= CRASH_LIMIT:
+            raise error
+        return ApplyError(f"crash: {error!r}", retryable=True, phase="crash")
 
     async def report(self) -> None:
         """Send status; a failure is logged, and the report is sent again when the API answers."""
@@ -296,6 +318,13 @@ class Loop(abc.ABC, Generic[D, R, S]):
         except Exception as exc:  # status is best effort: never let it stop syncing
             self.unreported = True
             log.warning("status report failed: %s", exc)
+
+
+def as_apply_error(error: FabricError) -> ApplyError:
+    """`error` as a sync failure: an `ApplyError` as it is, other refusals (invalid input) not retried."""
+    if isinstance(error, ApplyError):
+        return error
+    return ApplyError(str(error), retryable=False, phase="input")
 
 
 def log_failure(error: FabricError) -> None:

@@ -44,17 +44,13 @@ class SwitchAttempt:
     def deadline_error(self, seconds: float) -> ApplyError:
         return deadline_error(self.progress, seconds)
 
-    def failed(self, error: Exception) -> SyncResult:
-        if not isinstance(error, ApplyError):  # only ApplyError is caught (`Loop.caught`)
-            raise error
+    def failed(self, error: ApplyError) -> SyncResult:
         runtime.log_failure(error)
         return self.syncer.failure(self.desired, error, self.progress)
 
 
 class Loop(runtime.Loop[SwitchState, SyncResult, SwitchStatus]):
     """Runs `syncer` against `source` until cancelled; reports to `sink`."""
-
-    caught = (ApplyError,)  # anything else is a bug: the daemon ends and systemd restarts it
 
     def __init__(
         self,
