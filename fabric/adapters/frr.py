@@ -10,7 +10,7 @@ Apply (`FrrAdapter.apply`) has two paths; `last_path` says which one ran.
   ``vtysh -f /dev/stdin``, then one ``show running-config`` that must print the candidate exactly
   (our frr.conf is FRR's canonical form), up to the order of top-level blocks (`same_config`).
   Taken whenever a last good config exists.
-- reload (the fallback, and the first apply; `fabric.adapters.frr_reload`): write the candidate,
+- reload (the fallback, and the first apply): write the candidate,
   ``vtysh -C -f`` it (syntax), ``frr-reload.py --reload``, then ``frr-reload.py --test`` must show an
   empty delta.
 
@@ -34,7 +34,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from fabric.adapters.frr_reload import CANDIDATE, LAST_GOOD, Delta, apply_reload, parse_delta
+from fabric.adapters.frr_reload import CANDIDATE, LAST_GOOD, Delta, parse_delta, reported_failure
 from fabric.adapters.process import Result, run
 from fabric.core.frr_delta import DeltaUnsupported, config_difference, frr_delta, same_config
 from fabric.errors import ApplyError
@@ -229,7 +229,7 @@ class FrrAdapter:
             self.last_path = FAST
             return Delta()
         self.last_path = RELOAD
-        return apply_reload(self, text, timeout=timeout, verify=verify)
+        return self._reload(text, timeout=timeout, verify=verify)
 
     def _apply_fast(self, text: str, timeout: float | None) -> bool:
         """Apply the delta from the last good config in one vtysh call; True when FRR runs `text`."""
@@ -260,3 +260,27 @@ class FrrAdapter:
         self.fallback_reason = reason
         log.info("FRR fast path not taken, reloading: %s", reason, extra={"frr_fallback": reason[:600]})
         return False
+
+    def _reload(self, text: str, *, timeout: float | None, verify: bool) -> Delta:
+        """The reload path: write, check, ``frr-reload.py --reload`` and (with `verify`) ``--test``."""
+        path = self.write_file(CANDIDATE, text, timeout=timeout)
+        check = self._run(self.vtysh_argv("-C", "-f", path), timeout=timeout)
+        if not check.ok:
+            raise ApplyError(check.describe(), retryable=False, phase="frr:check")
+        reload = self._run(self.reload_argv("--reload", path), timeout=timeout)
+        if not reload.ok or reported_failure(reload):
+            restored = self._restore(timeout)
+            raise ApplyError(
+                f"{reload.describe()}; last good config {restored}", retryable=True, phase="frr:reload"
+            )
+        self._remember_good(text, timeout)
+        if not verify:
+            return Delta()
+        return self.verify(CANDIDATE, timeout=timeout)  # the candidate file holds `text` already
+
+    def _restore(self, timeout: float | None) -> str:
+        """Reload the last good config; says how that went (for the error message)."""
+        if self.last_good() is None:
+            return "not available (nothing applied yet)"
+        result = self._run(self.reload_argv("--reload", self._path(LAST_GOOD)), timeout=timeout)
+        return "restored" if result.ok else f"could not be restored either ({result.describe()[:200]})"
