@@ -166,41 +166,7 @@ def _status_reader(kind: str) -> Route:
 async def fleet(request: web.Request) -> web.Response:
     """Per switch and firewall: desired vs applied revision, outdated, last error, heartbeat age."""
     context = ctx(request)
-    statuses = await context.store.statuses()
-    now = time.time()
-    async with context.store.db.read() as s:
-        from sqlalchemy import select
-
-        from fabric.adapters.store.schema import Document
-
-        docs = (
-            (await s.execute(select(Document).where(Document.kind.in_(("switch", "firewall")))))
-            .scalars()
-            .all()
-        )
-    rows = []
-    for d in sorted(docs, key=lambda d: (d.kind, d.name)):
-        reported, at = statuses.get((d.kind, d.name), ({}, None))
-        sync = reported.get("sync", {})
-        age = now - at if at is not None else None
-        rows.append(
-            {
-                "kind": d.kind,
-                "name": d.name,
-                "desired_revision": d.revision,
-                "applied_revision": sync.get("applied_revision"),
-                "outdated": bool(d.hash) and sync.get("applied_hash") != d.hash,
-                "last_error": (
-                    f"{sync.get('failing_phase', '')}: {sync.get('reason', '')}"
-                    if sync and not sync.get("ok", True)
-                    else ""
-                ),
-                "heartbeat_age": round(age, 1) if age is not None else None,
-                "paused": bool(sync.get("paused", False)),
-                "stale": age is None or age > context.heartbeat_stale,
-            }
-        )
-    return ok(rows)
+    return ok(await context.store.fleet(time.time(), context.heartbeat_stale))
 
 
 async def audit(request: web.Request) -> web.Response:

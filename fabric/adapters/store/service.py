@@ -23,6 +23,7 @@ from fabric.adapters.store.engine import Database
 from fabric.adapters.store.intents import Intents
 from fabric.adapters.store.schema import Audit, Document, Status
 from fabric.adapters.store.tokens import Principal
+from fabric.core.fleet import fleet_row
 from fabric.model.status import FirewallStatus, SwitchStatus
 
 
@@ -103,7 +104,23 @@ class Store(Intents):
             row = await s.get(Status, (kind, name))
             return (row.body, row.received_at) if row is not None else None
 
-    async def statuses(self) -> dict[tuple[str, str], tuple[dict[str, Any], float]]:
+    async def fleet(self, now: float, stale_after: float) -> list[dict[str, Any]]:
+        """The fleet view: every switch's and firewall's document against its last status, by kind and
+        name (`fabric.core.fleet.fleet_row`); a heartbeat older than `stale_after` seconds is stale."""
         async with self.db.read() as s:
-            rows = (await s.execute(select(Status))).scalars().all()
-            return {(r.kind, r.name): (json.loads(r.body), r.received_at) for r in rows}
+            reported = {
+                (r.kind, r.name): (json.loads(r.body), r.received_at)
+                for r in (await s.execute(select(Status))).scalars()
+            }
+            docs = await s.execute(
+                select(Document.kind, Document.name, Document.revision, Document.hash)
+                .where(Document.kind.in_(("switch", "firewall")))
+                .order_by(Document.kind, Document.name)
+            )
+            rows = []
+            for kind, name, revision, digest in docs:
+                body, at = reported.get((kind, name), ({}, None))
+                rows.append(
+                    fleet_row(kind, name, (revision, digest), body, at, now=now, stale_after=stale_after)
+                )
+            return rows
