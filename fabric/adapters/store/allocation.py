@@ -23,6 +23,12 @@ from fabric.adapters.store.schema import (
     Project,
     SwitchPort,
 )
+from fabric.core.allocation import (
+    AskedNetwork,
+    check_dual_attached,
+    check_firewall_networks,
+    check_machine_networks,
+)
 from fabric.errors import ValidationError
 
 Touched = set[tuple[str, str]]
@@ -31,20 +37,6 @@ Touched = set[tuple[str, str]]
 async def leaves_of(session: AsyncSession, machine: str) -> Touched:
     """The switch documents a machine's cabling touches."""
     return {("switch", c.switch) for c in await cabling(session, machine)}
-
-
-async def check_dual_attached(session: AsyncSession, machine: Machine) -> None:
-    """A machine is allocated only when two of its NICs reach two leaves of one rack."""
-    cables = [c for c in await cabling(session, machine.name) if c.role == "leaf"]
-    leaves = {(c.switch, c.rack) for c in cables}
-    racks = {rack for _, rack in leaves}
-    if len(leaves) != 2 or len(racks) != 1:
-        seen = ", ".join(f"{c.nic}->{c.switch}:{c.port}" for c in cables) or "no leaf"
-        raise ValidationError(
-            f"machine {machine.name} must be dual-attached to two leaves of one rack before allocation; "
-            f"LLDP shows {seen}",
-            "name",
-        )
 
 
 async def _networks(session: AsyncSession, names: list[str], partition: str) -> list[Network]:
@@ -58,6 +50,10 @@ async def _networks(session: AsyncSession, names: list[str], partition: str) -> 
     return out
 
 
+def _asked(nets: list[Network]) -> list[AskedNetwork]:
+    return [AskedNetwork(n.name, n.kind, n.project) for n in nets]
+
+
 async def allocate_machine(session: AsyncSession, name: str, body: MachineAllocate) -> Touched:
     """Allocate `name` into a project: its private network, external ones, IPs and one ASN."""
     machine = await machine_row(session, name)
@@ -65,16 +61,8 @@ async def allocate_machine(session: AsyncSession, name: str, body: MachineAlloca
         raise Conflict(f"machine {name} is allocated already (to project {machine.project})", "name")
     await get(session, Project, body.project, "project", "project")
     nets = await _networks(session, body.networks, machine.partition)
-    if nets[0].kind != "private" or nets[0].project != body.project:
-        raise ValidationError(
-            f"the first network must be a private network of project {body.project}", "networks[0]"
-        )
-    for i, net in enumerate(nets[1:], 1):
-        if net.kind != "external":
-            raise ValidationError(
-                f"network {net.name} is {net.kind}; only external ones may follow", f"networks[{i}]"
-            )
-    await check_dual_attached(session, machine)
+    check_machine_networks(body.project, _asked(nets))
+    check_dual_attached(name, await cabling(session, name))
     part = await session.get(Partition, machine.partition)
     assert part is not None
     machine.asn = await pools.take(session, part.machine_asn_pool, asked=f"an ASN for machine {name}")
@@ -133,11 +121,7 @@ async def allocate_firewall(session: AsyncSession, name: str, body: FirewallAllo
     if body.project is not None:
         await get(session, Project, body.project, "project", "project")
     nets = await _networks(session, body.networks, machine.partition)
-    for i, net in enumerate(nets):
-        if net.kind not in ("private", "external"):
-            raise ValidationError(
-                f"a firewall serves private and external networks, not {net.kind}", f"networks[{i}]"
-            )
+    check_firewall_networks(_asked(nets))
     underlay = (
         await session.execute(
             select(Network).where(Network.partition == machine.partition, Network.kind == "underlay").limit(1)
@@ -145,7 +129,7 @@ async def allocate_firewall(session: AsyncSession, name: str, body: FirewallAllo
     ).scalar_one_or_none()
     if underlay is None:
         raise ValidationError(f"partition {machine.partition} has no underlay network", "networks")
-    await check_dual_attached(session, machine)
+    check_dual_attached(name, await cabling(session, name))
     part = await session.get(Partition, machine.partition)
     assert part is not None
     machine.asn = await pools.take(session, part.machine_asn_pool, asked=f"an ASN for firewall {name}")

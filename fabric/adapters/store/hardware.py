@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -14,20 +13,10 @@ from fabric.adapters.store.bodies import ExitLink, MachineCreate, SwitchCreate
 from fabric.adapters.store.errors import Conflict, NotFound
 from fabric.adapters.store.inventory import get
 from fabric.adapters.store.schema import Machine, Network, Nic, Partition, Pool, Switch, SwitchPort
+from fabric.core.allocation import Cable
 from fabric.core.ipam import unkey
 from fabric.errors import ValidationError
 from fabric.model.status import LldpNeighbour
-
-
-@dataclass(frozen=True)
-class Cable:
-    """One machine NIC cabled to one switch port."""
-
-    switch: str
-    port: str
-    nic: str
-    role: str
-    rack: str
 
 
 async def _in_pool(session: AsyncSession, pool_id: int, value: int) -> bool:
