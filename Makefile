@@ -8,6 +8,10 @@ DEBS := frr frr-pythontools redis-server nftables iproute2 iputils-ping lldpd li
         libyang-tools gcc python3-dev postgresql qemu-system-x86 linux-image-amd64 busybox-static \
         mmdebstrap openssh-client e2fsprogs
 PYTEST_ARGS ?=
+# SONiC's YANG models, which generated CONFIG_DB is checked against (test data from outside the
+# repository: SONiC's sonic-yang-models; CI provides a copy beside the checkout).
+SONIC_YANG_DIR ?= $(wildcard $(abspath ../shared/yang/models))
+export SONIC_YANG_DIR
 
 .PHONY: test lab lab-down deps venv lint typecheck docs reference unit bench golden-update clean firewall-image
 

@@ -6,8 +6,8 @@ typed on the way in (integers and booleans where the model says so), `field@` le
 and `NULL` placeholder fields are dropped.  Tables without a model (e.g. `SUPPRESS_VLAN_NEIGH`) are
 reported, not failed.
 
-Models are read from `$SONIC_YANG_DIR`, `/usr/local/yang-models` (a SONiC switch), or
-`../shared/yang/models` beside the repository (also beside the main checkout of a git worktree).
+Models are read from `$SONIC_YANG_DIR` (a copy of SONiC's `sonic-yang-models`) or
+`/usr/local/yang-models` (where a SONiC switch has them).
 """
 
 from __future__ import annotations
@@ -28,28 +28,10 @@ INTEGER_TYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16",
 
 def models_dir() -> Path | None:
     """The first folder of YANG models found, or None."""
-    root = Path(__file__).resolve().parents[2]
-    candidates = [
-        os.environ.get("SONIC_YANG_DIR", ""),
-        str(SWITCH_MODELS),
-        str(root.parent / "shared/yang/models"),
-    ]
-    main = _main_checkout(root)
-    if main is not None:
-        candidates.append(str(main.parent / "shared/yang/models"))
-    for c in candidates:
+    for c in (os.environ.get("SONIC_YANG_DIR", ""), str(SWITCH_MODELS)):
         if c and Path(c).is_dir() and any(Path(c).glob("sonic-*.yang")):
             return Path(c)
     return None
-
-
-def _main_checkout(root: Path) -> Path | None:
-    # A worktree's `.git` is a file naming <main>/.git/worktrees/<name>.
-    dotgit = root / ".git"
-    if not dotgit.is_file():
-        return None
-    gitdir = Path(dotgit.read_text().removeprefix("gitdir:").strip())
-    return gitdir.parents[2] if len(gitdir.parents) > 2 else None
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ def test_outputs_match(case: str, golden: Golden) -> None:
 def test_config_db_validates_against_sonic_yang(case: str) -> None:
     folder = models_dir()
     if folder is None:
-        message = "no SONiC YANG models (set SONIC_YANG_DIR, or put them in ../shared/yang/models)"
+        message = "no SONiC YANG models (set SONIC_YANG_DIR to a copy of sonic-yang-models)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{message}; CI=true requires them")
         pytest.skip(message)
