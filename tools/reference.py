@@ -312,12 +312,30 @@ def _metric_rows(registry: CollectorRegistry) -> Iterator[str]:
             yield f"| `{family.name}` | {family.type} | {labels} | {_cell(family.documentation)} |"
 
 
+def failures_page() -> str:
+    from fabric.runtime.phases import PHASES
+
+    out = [
+        GENERATED,
+        "# Failure phases\n\n",
+        "Every `failing_phase` a daemon reports (`fabric status`, `fabric api status KIND NAME`, the "
+        "`phase` label of the sync error metrics): `<kind>` or `<kind>:<detail>`. What is retried follows "
+        "the [crash policy](../concepts.md#components).\n\n",
+        "| phase | reported by | meaning | retried | what to do |\n| --- | --- | --- | --- | --- |\n",
+    ]
+    for name, phase in PHASES.items():
+        cells = (phase.daemons, phase.meaning, phase.retried, phase.action)
+        out.append(f"| `{name}` | " + " | ".join(_cell(c) for c in cells) + " |\n")
+    return "".join(out)
+
+
 PAGES = {
     "cli.md": cli_page,
     "api.md": api_page,
     "configuration.md": configuration_page,
     "documents.md": documents_page,
     "metrics.md": metrics_page,
+    "failures.md": failures_page,
 }
 
 
