@@ -165,15 +165,18 @@ class Agent:
                 await asyncio.sleep(RETRY_S)
 
     async def _listen(self) -> None:
-        """Follow the speaker file: converge again whenever its list changes."""
+        """Follow the speaker file: converge again whenever its list changes (and after a failed
+        converge, at the next poll)."""
         while True:
+            before = self.speaker
             try:
                 addresses = spoken(self.cfg)
-                if addresses != self.speaker:
+                if addresses != before:
                     self.speaker = addresses
                     log.info("speaker: announcing %s", ", ".join(addresses) or "nothing")
                     await self._converge()
             except (ValueError, ApplyError, OSError) as exc:
+                self.speaker = before
                 log.warning("speaker: %s", exc)
             await asyncio.sleep(SPEAKER_POLL_S)
 
