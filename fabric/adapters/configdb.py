@@ -36,8 +36,6 @@ from fabric.core.tables import Tables
 from fabric.errors import ApplyError
 from fabric.model.status import LldpNeighbour, PortStatus
 
-"""`{TABLE: {key: {field: value}}}`, the shape of CONFIG_DB as data."""
-
 T = TypeVar("T")
 
 # Tables the plan may write, plus those it reads for context (the tunnel's name, loopback, mode).

@@ -14,8 +14,6 @@ from typing import Any
 from fabric.core.tables import Tables
 from fabric.errors import ValidationError
 
-"""CONFIG_DB as data: TABLE -> key (parts joined by `|`) -> field -> value, all strings."""
-
 PLACEHOLDER = "NULL"
 """SONiC's placeholder field (``NULL`` = ``NULL``) of a key without fields: Redis has no empty hash."""
 
