@@ -29,18 +29,15 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from fabric.adapters.configdb_script import APPLY_SCRIPT, apply_command
 from fabric.adapters.sonicdb import Database, DbLayout
-from fabric.core.configdb import TABLE_ORDER
 from fabric.core.observed import PLACEHOLDER
 from fabric.core.ops import Phase, StateWait
-from fabric.core.tables import Tables
+from fabric.core.tables import READ_TABLES, Tables
 from fabric.errors import ApplyError
 from fabric.model.status import LldpNeighbour, PortStatus
 
 T = TypeVar("T")
 
 # Tables the plan may write, plus those it reads for context (the tunnel's name, loopback, mode).
-OWNED_TABLES = TABLE_ORDER
-CONTEXT_TABLES = ("VXLAN_TUNNEL", "VXLAN_EVPN_NVO", "LOOPBACK_INTERFACE", "DEVICE_METADATA")
 
 
 def list_field(name: str, values: Sequence[str]) -> tuple[str, str]:
@@ -102,7 +99,7 @@ class SonicDb:
             raise ApplyError(f"redis: {exc}", retryable=True, phase=what) from exc
 
     # -- reading -------------------------------------------------------------------------------
-    async def read_tables(self, tables: Iterable[str] = OWNED_TABLES + CONTEXT_TABLES) -> Tables:
+    async def read_tables(self, tables: Iterable[str] = READ_TABLES) -> Tables:
         """Every key of `tables` in CONFIG_DB as Redis holds it (``NULL`` placeholders included).
 
         SCAN per table, then one pipeline of HGETALLs.

@@ -9,20 +9,11 @@ the switch's own.
 from __future__ import annotations
 
 from fabric.core.observed import Observed
-from fabric.core.tables import Tables
+from fabric.core.tables import WRITTEN_TABLES, Tables
 from fabric.core.vlans import assign_vlans, check_preconditions
 from fabric.model.switch import Port, SwitchState
 
-TABLE_ORDER = (
-    "VRF",
-    "VLAN",
-    "SUPPRESS_VLAN_NEIGH",
-    "VLAN_INTERFACE",
-    "VXLAN_TUNNEL_MAP",
-    "INTERFACE",
-    "VLAN_MEMBER",
-    "PORT",
-)
+TABLE_ORDER = WRITTEN_TABLES
 """Dependency order of the tables the daemon writes: adds go forward, deletes backward."""
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fabric.core.tables import Tables
+from fabric.core.tables import READ_TABLES, Tables
 from fabric.errors import ValidationError
 
 PLACEHOLDER = "NULL"
@@ -35,9 +35,9 @@ class Observed:
         tables = normalise_tables(data)
         held = frozenset(
             (table, key)
-            for table, keys in data.items()
+            for table, keys in tables.items()
             for key, fields in keys.items()
-            if PLACEHOLDER in fields and tables[table][key]
+            if fields and PLACEHOLDER in data[table][key]
         )
         return cls(configdb=tables, frr=frr, placeholders=held)
 
@@ -81,30 +81,33 @@ class Observed:
 
 
 def normalise_tables(data: Any) -> Tables:
-    """CONFIG_DB JSON as all-string Redis form; lists become `field@` values joined by commas."""
+    """A config_db.json (Redis form, or `sonic-cfggen`'s with lists and typed values) as Redis holds it.
+
+    Values become strings the way SONiC's own loader writes them (`ConfigDBConnector`: `str(value)`, so
+    `0`, `true` and `1.5` are `"0"`, `"True"`, `"1.5"`; a list is a `field@` value joined by commas).  A
+    table or key that is not an object is refused only in a table the switch daemon reads
+    (`READ_TABLES`); elsewhere it is left out: fabric never refuses a file over a table it does not use.
+    """
     if not isinstance(data, Mapping):
         raise ValidationError("CONFIG_DB must be an object of tables", "$")
     out: Tables = {}
     for table, keys in data.items():
+        read = table in READ_TABLES
         if not isinstance(keys, Mapping):
-            raise ValidationError("a table must be an object of keys", f"{table}")
+            if read:
+                raise ValidationError("a table must be an object of keys", f"{table}")
+            continue
         out[table] = {}
         for key, fields in keys.items():
             if not isinstance(fields, Mapping):
-                raise ValidationError("a key must be an object of fields", f"{table}|{key}")
-            out[table][key] = {
-                name: value
-                for name, value in (_field(table, key, n, v) for n, v in fields.items())
-                if name != PLACEHOLDER
-            }
+                if read:
+                    raise ValidationError("a key must be an object of fields", f"{table}|{key}")
+                continue
+            out[table][key] = dict(_field(n, v) for n, v in fields.items() if n != PLACEHOLDER)
     return out
 
 
-def _field(table: str, key: str, name: str, value: Any) -> tuple[str, str]:
+def _field(name: str, value: Any) -> tuple[str, str]:
     if isinstance(value, list):
-        if not all(isinstance(v, str) for v in value):
-            raise ValidationError("list values must be strings", f"{table}|{key}.{name}")
-        return name.rstrip("@") + "@", ",".join(value)
-    if not isinstance(value, str):
-        raise ValidationError(f"must be a string, not {type(value).__name__}", f"{table}|{key}.{name}")
-    return name, value
+        return name.rstrip("@") + "@", ",".join(map(str, value))
+    return name, value if isinstance(value, str) else str(value)

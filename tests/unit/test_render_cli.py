@@ -59,3 +59,15 @@ def test_machine(tmp_path: Path) -> None:
     result = run([FABRIC, "render", "machine", "--state", str(case / "machine.json"), "--out", str(tmp_path)])
     assert result.ok, result.describe()
     assert (tmp_path / "frr.conf").read_text() == (case / "frr.conf").read_text()
+
+
+def test_a_config_db_as_sonic_cfggen_writes_it_plans_like_its_redis_form(tmp_path: Path) -> None:
+    # The golden base config with typed values (ints, booleans, lists) and tables fabric never reads
+    # (BGP_NEIGHBOR with nhopself: 0, PORTCHANNEL, ACL_TABLE, CRM, a top-level comment): the same plan.
+    case = GOLDEN / "leaf_vrf_one"
+    typed = Path(__file__).parents[1] / "data" / "configdb" / "cfggen_typed.json"
+    argv = [FABRIC, "render", "switch", "--state", str(case / "switch.json")]
+    result = run([*argv, "--observed", str(typed), "--out", str(tmp_path), "-o", "json"])
+    assert result.ok, result.describe()
+    assert json.loads(result.stdout) == json.loads((case / "plan.json").read_text())
+    assert (tmp_path / "config_db.json").read_text() == (case / "config_db.json").read_text()
