@@ -129,3 +129,63 @@ def test_unusual_yaml_goes_to_the_full_loader(text: str) -> None:
     with pytest.raises(_Unusual):
         load_plain_yaml(text)
     assert _read(text) == _full(text)
+
+
+NULLS = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: shop, labels: }
+spec:
+  podSelector: {matchLabels: }
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - namespaceSelector: {matchLabels: }
+      podSelector:
+    ports:
+  - from:
+    - ipBlock: {cidr: 10.0.0.0/8, except: }
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop, annotations: }
+spec:
+  type: LoadBalancer
+  selector:
+  ports: [{port: 443, protocol: TCP}]
+  loadBalancerSourceRanges:
+status: {loadBalancer: {ingress: [{ip: 203.0.113.7}]}}
+"""
+ABSENT = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - namespaceSelector: {}
+  - from:
+    - ipBlock: {cidr: 10.0.0.0/8}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  type: LoadBalancer
+  ports: [{port: 443, protocol: TCP}]
+status: {loadBalancer: {ingress: [{ip: 203.0.113.7}]}}
+"""
+
+
+def test_a_null_field_means_what_the_api_server_makes_of_it_the_field_absent() -> None:
+    from fabric.core.policy.compiler import compile_policy
+    from fabric.core.policy.manifests import parse_objects
+
+    def compiled(text: str) -> object:
+        cluster = parse_objects(list(yaml.safe_load_all(text)))
+        assert cluster.rejected == []
+        return compile_policy(cluster, [], "kubernetes")
+
+    assert compiled(NULLS) == compiled(ABSENT)

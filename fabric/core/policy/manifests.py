@@ -87,8 +87,36 @@ def parse_objects(documents: Iterable[Any]) -> Cluster:
 
 
 def parse_object(kind: str, raw: dict[str, Any]) -> Any:
-    """One object of a kind in `KINDS` (a `ServiceView` for Services); pydantic.ValidationError if bad."""
+    """One object of a kind in `KINDS` (a `ServiceView` for Services); pydantic.ValidationError if bad.
+
+    A field whose value is null means what the API server makes of it: the field is absent
+    (`podSelector: {matchLabels: }` selects every pod, `ports:` every port).  Objects without nulls, the
+    usual case, are parsed once; only one that fails and holds a null is parsed again without them.
+    """
+    try:
+        return _parse(kind, raw)
+    except pydantic.ValidationError:
+        cleaned = without_nulls(raw)
+        if cleaned is raw:
+            raise
+        return _parse(kind, cleaned)
+
+
+def _parse(kind: str, raw: dict[str, Any]) -> Any:
     return parse_service(raw) if kind == "Service" else KINDS[kind].model_validate(raw)
+
+
+def without_nulls(value: Any) -> Any:
+    """`value` with every null-valued object field left out, at any depth (itself when it has none).
+    A null inside a list stays: Kubernetes refuses those, and so does the model."""
+    if isinstance(value, dict):
+        kept = {k: without_nulls(v) for k, v in value.items() if v is not None}
+        same = len(kept) == len(value) and all(kept[k] is value[k] for k in kept)
+        return value if same else kept
+    if isinstance(value, list):
+        items = [without_nulls(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
 
 
 def rejection(ident: str, exc: pydantic.ValidationError, raw: dict[str, Any]) -> Rejection:
