@@ -148,10 +148,6 @@ def reference_verdict(  # noqa: PLR0917 - one flow, spelled out
                     return True
     if isolation == "boundary":
         return False
-    if ingress:
-        for svc in services:
-            ips = {ipaddress.ip_address(i["ip"]) for i in svc["status"]["loadBalancer"]["ingress"]}
-            opens = any(p.get("protocol", "TCP") == proto and p["port"] == port for p in svc["spec"]["ports"])
-            if local in ips and opens and svc["spec"].get("loadBalancerSourceRanges"):
-                return False
+    if ingress and local in lb_ips:
+        return False  # a load-balancer IP opens its Service's ports from its source ranges, nothing else
     return not isolated

@@ -247,7 +247,10 @@ def _service_shape(
     by_family = _source_ranges(ranges)
     pairs = [((n, n), (port, port)) for n, port in ((PROTOCOL_NUMBERS[p], port) for p, port in ports)]
     boxes = {f: tuple((p, q, r) for p, q in pairs for r in by_family[f]) for f in FAMILIES}
-    guards = tuple(pairs) if ranges and isolation == "kubernetes" else ()
+    # "Not isolated" is the kubernetes-mode default of a *pod*: a load-balancer address opens exactly its
+    # Service's ports from its source ranges in both modes, so in kubernetes mode the whole address is
+    # guarded (boundary mode denies what nothing allows anyway).
+    guards = ((ALL_PROTOCOLS, ALL_PORTS),) if isolation == "kubernetes" else ()
     reason = f", {len(ports)} port(s)" + (f", from {len(ranges)} source range(s)" if ranges else "")
     return _Shape(boxes, guards, reason)
 

@@ -97,7 +97,8 @@ def _default(
             }
         )
         if guards:
-            return Explanation("deny", direction, "source outside loadBalancerSourceRanges", tuple(guards))
+            reason = "a load-balancer IP opens only its Service's ports, from its loadBalancerSourceRanges"
+            return Explanation("deny", direction, reason, tuple(guards))
     isolating = compiled.isolated.get((direction, family), {}).get(local, [])
     if isolating:
         reason = f"pod isolated for {direction} and no rule allows it"

@@ -206,7 +206,7 @@ def build_ruleset(
                     f"guard_in{family}",
                     f"{addr} . inet_proto . inet_service",
                     True,
-                    "load-balancer ports open to their source ranges only",
+                    "load-balancer addresses: their Services' ports only, from their source ranges",
                     source.guards(family),
                 )
             )

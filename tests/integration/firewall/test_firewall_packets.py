@@ -68,6 +68,21 @@ def test_shop_packets_match_explain(trio: Trio, isolation: str) -> None:
     assert not mismatches, f"packets disagree with explain (flow, explain says allow): {mismatches}"
 
 
+@pytest.mark.parametrize("isolation", ["boundary", "kubernetes"])
+def test_a_load_balancer_ip_opens_only_its_services_ports_in_both_modes(trio: Trio, isolation: str) -> None:
+    # Service shop/api: tcp/8443 on 203.0.113.11, no source ranges.  Nothing else reaches the address,
+    # in kubernetes mode too ("not isolated" is a pod's default, not a load-balancer address's).
+    _, ruleset = compile_manifests([SHOP], PREFIXES, isolation)  # type: ignore[arg-type]
+    assert trio.table.apply(ruleset).mode in ("full", "unchanged")
+    flows = [
+        ("198.51.100.7", "203.0.113.11", 8443, "TCP"),
+        ("198.51.100.7", "203.0.113.11", 8080, "TCP"),
+        ("198.51.100.7", "203.0.113.11", 8443, "UDP"),
+        ("198.51.100.7", "203.0.113.11", 22, "TCP"),
+    ]
+    assert trio.probe(flows) == [True, False, False, False]
+
+
 def _blocks(listing: str) -> list[str]:
     """The table's sets, maps and chains as text, sorted: nft lists them in the order they were made,
     and an element-only update makes its new profiles after everything else."""
