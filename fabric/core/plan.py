@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fabric.core.configdb import TABLE_ORDER
+from fabric.core.conflicts import check_foreign_keys
 from fabric.core.observed import PLACEHOLDER, Observed
 from fabric.core.ops import DelKey, Op, Phase, Plan, SetKey, StateWait
 from fabric.core.ownership import Ownership
@@ -74,8 +75,11 @@ class _Steps:
     add_waits: list[list[StateWait]] = field(default_factory=_per_level)
 
 
-def plan(desired: Desired, observed: Observed) -> Plan:
-    """The phases that take `observed` to `desired`; an empty plan when nothing differs."""
+def plan(desired: Desired, observed: Observed, switch: str = "") -> Plan:
+    """The phases that take `observed` to `desired`; an empty plan when nothing differs.  Raises
+    `ApplyError` (`configdb:preconditions`) when keys fabric does not own stand in the way
+    (`fabric.core.conflicts`): nothing of such a plan is written."""
+    check_foreign_keys(switch or "the switch", desired.configdb, desired.ownership, observed)
     steps = _Steps()
     for table in TABLE_ORDER:
         _diff_table(table, desired, observed, steps)

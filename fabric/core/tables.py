@@ -17,8 +17,15 @@ WRITTEN_TABLES = (
 )
 """The CONFIG_DB tables the switch daemon writes, in dependency order: adds go forward, deletes backward."""
 
-CONTEXT_TABLES = ("VXLAN_TUNNEL", "VXLAN_EVPN_NVO", "LOOPBACK_INTERFACE", "DEVICE_METADATA")
-"""The tables it only reads: the VTEP, EVPN, the loopback, the routing config mode."""
+CONTEXT_TABLES = (
+    "VXLAN_TUNNEL",
+    "VXLAN_EVPN_NVO",
+    "LOOPBACK_INTERFACE",
+    "DEVICE_METADATA",
+    "PORTCHANNEL_MEMBER",
+)
+"""The tables it only reads: the VTEP, EVPN, the loopback, the routing config mode, PortChannel members
+(a port in a PortChannel is not fabric's to use)."""
 
 READ_TABLES = WRITTEN_TABLES + CONTEXT_TABLES
 """Every table the switch daemon reads; it never looks at any other."""

@@ -39,4 +39,4 @@ def plan_switch(
 ) -> tuple[Desired, Plan]:
     """The desired outputs and the plan that applies them."""
     desired = desired_switch(state, observed, options)
-    return desired, plan(desired, observed)
+    return desired, plan(desired, observed, state.switch.name)

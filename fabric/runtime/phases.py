@@ -65,7 +65,9 @@ PHASES: dict[str, Phase] = {
     "configdb": Phase(
         "switch",
         "Reading or writing CONFIG_DB failed (`configdb:read`, `configdb:<plan phase>`: Redis gone or "
-        "slow; `configdb:preconditions`: the VXLAN tunnel or VLAN range is missing).",
+        "slow; `configdb:preconditions`: the VTEP, EVPN or loopback is missing, or keys fabric does "
+        "not own stand in the way: a port in a PortChannel or a foreign VLAN, addresses configured by "
+        "hand, a VLAN or VRF to be removed that foreign keys still use).",
         "yes, with backoff",
         "Check SONiC's Redis (`database_config.json`, its socket). A phase is one atomic script call: "
         "nothing of a failed phase was written.",

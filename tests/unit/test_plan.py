@@ -23,7 +23,7 @@ BASE: dict[str, Any] = {
 FOREIGN: dict[str, Any] = {
     "VRF": {"Vrf7": {"vni": "7"}, "VrfMgmt": {}},  # VNI 7 is outside vni_range
     "VLAN": {"Vlan10": {"vlanid": "10"}},
-    "VLAN_MEMBER": {"Vlan10|Ethernet0": {"tagging_mode": "tagged"}, "Vlan4000|Ethernet64": {}},
+    "VLAN_MEMBER": {"Vlan10|Ethernet100": {"tagging_mode": "tagged"}, "Vlan4000|Ethernet64": {}},
     "INTERFACE": {"Ethernet64": {"vrf_name": "Vrf7"}, "Ethernet120|10.1.0.1/31": {}},
     "VXLAN_TUNNEL_MAP": {"vtep|map_7_Vlan10": {"vni": "7", "vlan": "Vlan10"}},
 }
@@ -64,8 +64,12 @@ def test_foreign_keys_are_never_touched() -> None:
     observed = applied(state, FOREIGN)
     _, plan = plan_switch(state, observed)
     assert plan.empty
-    # removing everything of ours still leaves every foreign key alone
-    bare = leaf(ports=[], vrfs=[], firewalls=[], uplinks=[], dhcp_relay=[], pxe_vlan=None)
+    # removing every tenant of ours (the uplinks stay, every other port unused) leaves every foreign key
+    # alone (ports fabric gives up keep their foreign keys; fabric.core.conflicts refuses the rest)
+    ports = [
+        p.model_dump() if p.role == "uplink" else {"name": p.name, "role": "unused"} for p in state.ports
+    ]
+    bare = leaf(ports=ports, vrfs=[], firewalls=[], dhcp_relay=[])
     _, plan = plan_switch(bare, observed)
     touched = keys(plan)
     for table, entries in FOREIGN.items():
@@ -92,7 +96,8 @@ def test_vrf_change_of_a_port_is_delete_then_recreate_in_later_phase() -> None:
 def test_no_phase_deletes_and_sets_one_key() -> None:
     before = leaf()
     uplinks = [p.model_dump() for p in before.ports_with_role("uplink")]
-    after = leaf(vrfs=[{"name": "Vrf100030", "vni": 100030}], ports=uplinks, firewalls=[])
+    freed = [{"name": p.name, "role": "unused"} for p in before.ports if p.role != "uplink"]
+    after = leaf(vrfs=[{"name": "Vrf100030", "vni": 100030}], ports=uplinks + freed, firewalls=[])
     _, plan = plan_switch(after, applied(before))
     for phase in plan.phases:
         dels = {(o.table, o.key) for o in phase.ops if isinstance(o, DelKey)}
