@@ -69,8 +69,9 @@ PHASES: dict[str, Phase] = {
         "not own stand in the way: a port in a PortChannel or a foreign VLAN, addresses configured by "
         "hand, a VLAN or VRF to be removed that foreign keys still use).",
         "yes, with backoff",
-        "Check SONiC's Redis (`database_config.json`, its socket). A phase is one atomic script call: "
-        "nothing of a failed phase was written.",
+        "Check SONiC's Redis (`database_config.json`, its socket); a phase is one atomic script call, "
+        "so nothing of a failed phase was written. For `configdb:preconditions`: add what is missing, or "
+        "remove the foreign keys the reason names.",
     ),
     "appldb": Phase(
         "switch",
