@@ -23,12 +23,14 @@ from fabric.core.observed import Observed
 from fabric.core.ownership import Ownership
 from fabric.core.tables import Tables
 from fabric.errors import ApplyError
+from fabric.model.names import natural_key
 
 
 def check_foreign_keys(switch: str, want: Tables, ownership: Ownership, observed: Observed) -> None:
     """Raise `ApplyError` (phase `configdb:preconditions`, retried: fixing the switch unblocks it) naming
     every foreign key the plan from `observed` to `want` would conflict with."""
-    found = sorted(set(_port_conflicts(want, ownership, observed)) | set(_orphans(want, ownership, observed)))
+    conflicts = set(_port_conflicts(want, ownership, observed)) | set(_orphans(want, ownership, observed))
+    found = sorted(conflicts, key=natural_key)
     if found:
         raise ApplyError(
             f"switch {switch}: keys fabric does not own stand in the way, nothing was written: "
