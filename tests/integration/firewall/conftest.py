@@ -22,7 +22,7 @@ from lab import netprobe
 from lab.rig import Netns, Rig, veth, wait_until
 
 PROBE = str(Path(netprobe.__file__))
-PORTS = [22, 80, 443, 873, 5353, 8080, 8443, 9000, 9005, 9300]
+PORTS = [22, 80, 443, 873, 5353, 8080, 8443, 9000, 9005, 9300, 9445, 9451]
 CLUSTER_ROUTES = ["10.244.0.0/16", "203.0.113.10/31", "2001:db8:10::/56", "2001:db8:ffff::10/128"]
 
 

@@ -83,6 +83,43 @@ def test_a_load_balancer_ip_opens_only_its_services_ports_in_both_modes(trio: Tr
     assert trio.probe(flows) == [True, False, False, False]
 
 
+RECIPES = Path(__file__).parents[2] / "data" / "k8s" / "recipes"
+# (flow, verdict in boundary mode) for the recipe collection's and charts' shapes in tests/data/k8s/recipes
+RECIPE_FLOWS = [
+    (("198.51.100.7", "203.0.113.10", 80, "TCP"), True),  # ingress-nginx controller Service, http
+    (("198.51.100.7", "203.0.113.10", 443, "TCP"), True),  # https
+    (("198.51.100.7", "203.0.113.10", 22, "TCP"), False),  # no other port of the load-balancer IP
+    (("198.51.100.7", "203.0.113.11", 8443, "TCP"), True),  # api-public, inside its source range
+    (("192.0.2.9", "203.0.113.11", 8443, "TCP"), False),  # outside it
+    (("192.0.2.9", "10.244.2.20", 8080, "TCP"), True),  # frontend from the internet
+    (("192.0.2.9", "10.244.2.10", 8080, "TCP"), False),  # the API only from the frontend (a pod)
+    (("198.51.100.7", "10.244.2.10", 9445, "TCP"), True),  # partner webhooks, endPort range
+    (("198.51.100.7", "10.244.2.10", 9451, "TCP"), False),  # past endPort
+    (("10.244.2.10", "198.51.100.7", 443, "TCP"), True),  # backend's HTTPS egress
+    (("10.244.2.10", "198.51.100.7", 80, "TCP"), False),
+    (("2001:db8:10::2:10", "2001:db8:99::1", 443, "TCP"), True),  # the same over IPv6
+    (("10.244.2.20", "198.51.100.7", 443, "TCP"), False),  # the frontend: default-deny egress
+]
+
+
+@pytest.mark.parametrize("isolation", ["boundary", "kubernetes"])
+def test_recipes_and_chart_manifests_compile_load_and_decide_as_kubernetes_says(
+    trio: Trio, isolation: str
+) -> None:
+    policy, ruleset = compile_manifests([RECIPES], PREFIXES, isolation)  # type: ignore[arg-type]
+    assert policy.conditions and all(c.accepted for c in policy.conditions), policy.conditions
+    assert trio.table.apply(ruleset).mode in ("full", "unchanged")  # `nft -c`, then one transaction
+    flows_ = [f for f, _ in RECIPE_FLOWS]
+    objects = flatten(d for f in sorted(RECIPES.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()))
+    cluster = ["10.244.0.0/16", "2001:db8:10::/56"]
+    want = [reference_verdict(objects, cluster, isolation, s, d, p, proto) for s, d, p, proto in flows_]
+    assert _expected(policy, flows_) == want
+    if isolation == "boundary":
+        assert want == [verdict for _, verdict in RECIPE_FLOWS]
+    got = trio.probe(flows_)
+    assert got == want, [(f, w, g) for f, w, g in zip(flows_, want, got, strict=True) if w != g]
+
+
 def _blocks(listing: str) -> list[str]:
     """The table's sets, maps and chains as text, sorted: nft lists them in the order they were made,
     and an element-only update makes its new profiles after everything else."""
