@@ -203,4 +203,7 @@ async def prepare(url: str, admin_token: str | None = None) -> Database:
     secret = admin_token if admin_token is not None else os.environ.get("FABRIC_ADMIN_TOKEN")
     if secret:
         await db.transaction(lambda s: tokens.ensure_admin(s, secret))
+    # The caller serves on another event loop: pooled connections made here belong to this one
+    # (asyncpg's would answer "attached to a different loop"), so none is left in the pool.
+    await db.engine.dispose()
     return db
