@@ -69,10 +69,16 @@ async def _errors(request: web.Request, handler: Middleware) -> web.StreamRespon
         response = problem(403, "forbidden", str(exc), [("authorization", "out of scope")])
     except json.JSONDecodeError as exc:
         response = bad_json(exc)
+    except UnicodeDecodeError as exc:  # a body that is not UTF-8 cannot be JSON
+        response = problem(
+            400, "invalid JSON", f"the body is not UTF-8 (byte {exc.start})", [("body", "not UTF-8")]
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         response = problem(exc.status, exc.reason, exc.text or exc.reason)
+        if "Allow" in exc.headers:  # 405: which methods the path has
+            response.headers["Allow"] = exc.headers["Allow"]
     except Exception as exc:
         response = from_exception(exc) or problem(500, "internal error", type(exc).__name__)
         if response.status == 500:

@@ -1,0 +1,50 @@
+"""Malformed requests get a 4xx problem document naming what is wrong, never a 500: a body that is not
+UTF-8, a method the path does not have (405 with `Allow`)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from conftest import Server
+
+
+def _send(server: Server, method: str, path: str, body: bytes | None = None) -> tuple[int, dict, dict]:
+    headers = {"Authorization": f"Bearer {server.admin}", "Content-Type": "application/json"}
+    asked = urllib.request.Request(f"{server.url}{path}", data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(asked, timeout=30) as answer:
+            return answer.status, dict(answer.headers), json.loads(answer.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
+
+
+@pytest.mark.parametrize("path", ["/v1/projects", "/v1/ips", "/v1/apply"])
+def test_a_body_that_is_not_utf8_is_a_400_naming_the_body(server: Server, path: str) -> None:
+    status, headers, problem = _send(server, "POST", path, b'{"name": "caf\\xe9"}'.replace(b"\\xe9", b"\xe9"))
+    assert status == 400, problem
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert "not UTF-8" in problem["detail"]
+    assert {"field": "body", "reason": "not UTF-8"} in [
+        {"field": e.get("field"), "reason": e.get("reason")} for e in problem.get("errors", [])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("TRACE", "/healthz", {"GET"}),
+        ("PATCH", "/v1/projects", {"GET", "POST"}),
+        ("POST", "/v1/openapi.json", {"GET"}),
+        ("DELETE", "/v1/status", {"GET"}),
+    ],
+)
+def test_a_method_the_path_does_not_have_is_a_405_with_allow(
+    server: Server, method: str, path: str, allowed: set[str]
+) -> None:
+    status, headers, problem = _send(server, method, path, b"{}" if method != "TRACE" else None)
+    assert status == 405, problem
+    assert {m.strip() for m in headers["Allow"].split(",")} >= allowed
+    assert problem["status"] == 405
