@@ -104,7 +104,8 @@ def api_page() -> str:
         "Every route `fabric api serve` answers, from the OpenAPI 3.1 document it serves at "
         "`/v1/openapi.json` (the interactive view: `/docs` on the running API). Bodies and answers are "
         "JSON; errors are problem documents (RFC 9457) naming the field at fault.\n\n",
-        "| method | path | what | body | answer | errors |\n| --- | --- | --- | --- | --- | --- |\n",
+        "| method | path | what | query | body | answer | errors |\n",
+        "| --- | --- | --- | --- | --- | --- | --- |\n",
     ]
     for path, operations in document["paths"].items():
         for method, op in operations.items():
@@ -113,9 +114,10 @@ def api_page() -> str:
             answer = _schema_name(ok.get("content", {}))
             errors = ", ".join(s for s in op["responses"] if not s.startswith("2"))
             public = " (no token)" if op.get("security") == [] else ""
+            query = ", ".join(_query(p) for p in op.get("parameters", []) if p["in"] == "query")
             out.append(
-                f"| {method.upper()} | `{path}` | {_cell(op.get('summary', ''))}{public} | {body} | {answer} "
-                f"| {errors} |\n"
+                f"| {method.upper()} | `{path}` | {_cell(op.get('summary', ''))}{public} | {query} | {body} "
+                f"| {answer} | {errors} |\n"
             )
     out.append("\n## Schemas\n")
     for name, schema in sorted(document["components"]["schemas"].items()):
@@ -132,6 +134,16 @@ def api_page() -> str:
                     f"| `{field}` | {_json_type(prop)} | {mark} | {_cell(prop.get('description', ''))} |\n"
                 )
     return "".join(out)
+
+
+def _query(param: dict[str, Any]) -> str:
+    """`name` (type, bounds, required) of a query parameter."""
+    schema = param["schema"]
+    bounds = ""
+    if "minimum" in schema or "maximum" in schema:
+        bounds = f" {schema.get('minimum', '')}..{schema.get('maximum', '')}"
+    required = ", required" if param.get("required") else ""
+    return f"`{param['name']}` ({schema['type']}{bounds}{required})"
 
 
 def _schema_name(content: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ from fabric.adapters.store.service import Store
 from fabric.adapters.store.tokens import Principal
 from fabric.api.auth import PRINCIPAL
 from fabric.api.watch import Hub
+from fabric.errors import ValidationError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -32,6 +34,51 @@ CONTEXT = web.AppKey("context", Context)
 
 
 @dataclass(frozen=True)
+class Query:
+    """A query parameter: its type and bounds are what the handler enforces and what OpenAPI states.
+    An empty value (`?limit=`) means the parameter is absent."""
+
+    name: str
+    kind: str = "string"  # string, integer or number
+    minimum: float | None = None
+    maximum: float | None = None
+    required: bool = False
+    description: str = ""
+
+    def schema(self) -> dict[str, Any]:
+        """The parameter's JSON Schema."""
+        out: dict[str, Any] = {"type": self.kind}
+        if self.minimum is not None:
+            out["minimum"] = int(self.minimum) if self.kind == "integer" else self.minimum
+        if self.maximum is not None:
+            out["maximum"] = int(self.maximum) if self.kind == "integer" else self.maximum
+        return out
+
+    def read(self, request: web.Request, default: Any = None) -> Any:
+        """The parameter's value (`default` when absent or empty); `ValidationError` naming it when it
+        is not of its type or out of its bounds (the API answers 422)."""
+        text = request.query.get(self.name, "")
+        if text == "":
+            if self.required:
+                raise ValidationError(f"{self.name} is required", self.name)
+            return default
+        if self.kind == "string":
+            return text
+        try:
+            value: float = int(text) if self.kind == "integer" else float(text)
+        except ValueError:
+            raise ValidationError(f"{text!r} is not an {self.kind}", self.name) from None
+        low, high = self.minimum, self.maximum
+        if (
+            not math.isfinite(value)
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
+            raise ValidationError(f"{text} is outside {low}..{high}", self.name)
+        return value
+
+
+@dataclass(frozen=True)
 class Route:
     """One route and what the OpenAPI document says about it."""
 
@@ -43,7 +90,7 @@ class Route:
     response: type[pydantic.BaseModel] | None = None
     roles: tuple[str, ...] = ("admin",)
     public: bool = False
-    query: tuple[str, ...] = ()
+    query: tuple[str | Query, ...] = ()
     statuses: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422))
     many: bool = False  # the answer is a list of `response`
     conditional: bool = False  # takes If-Match (412 when stale)

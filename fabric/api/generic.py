@@ -14,15 +14,18 @@ from fabric.adapters.store.bodies import (
 )
 from fabric.api import responses as out
 from fabric.api.auth import require
-from fabric.api.context import Route, body, ctx, if_match, ok, who
+from fabric.api.context import Query, Route, body, ctx, if_match, ok, who
 from fabric.errors import ValidationError
 
 
 async def _scope(request: web.Request) -> str | None:
     """A project token sees only its own project's rows."""
     principal = who(request)
-    return principal.subject if principal.role == "project" else request.query.get("project")
+    return principal.subject if principal.role == "project" else request.query.get("project") or None
 
+
+FILTERS = ("project", "partition", "network", "kind", "machine")
+"""Query parameters a listing filters by (an empty value filters nothing)."""
 
 # The answer model of each resource's rows.
 OUT: dict[str, type[out.Out]] = {
@@ -52,8 +55,8 @@ def lister(what: str, scoped: bool = False) -> Route:
         filters: dict[str, str | None] = {}
         if scoped:
             filters["project"] = await _scope(request)
-        for key in ("partition", "network", "kind", "machine"):
-            if key in request.query and what in ("networks", "ips", "switches", "machines"):
+        for key in FILTERS[1:]:
+            if request.query.get(key) and what in ("networks", "ips", "switches", "machines"):
                 filters[key] = request.query[key]
         async with ctx(request).store.db.read() as s:
             return ok(await queries.listing(s, what, **filters))
@@ -67,7 +70,7 @@ def lister(what: str, scoped: bool = False) -> Route:
         response=OUT[what],
         many=True,
         roles=roles,
-        query=("project", "partition", "network", "kind", "machine"),
+        query=tuple(Query(q, description=f"Only rows of this {q} (empty: every row).") for q in FILTERS),
     )
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from fabric import __version__
-from fabric.api.context import Route
+from fabric.api.context import Query, Route
 from fabric.api.problems import Problem
 
 REF = "#/components/schemas/{model}"
@@ -57,7 +57,12 @@ def _operation(r: Route) -> dict[str, Any]:
         {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
         for n in re.findall(r"{(\w+)}", r.path)
     ]
-    params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in r.query]
+    for q in r.query:
+        query = q if isinstance(q, Query) else Query(q)
+        param = {"name": query.name, "in": "query", "required": query.required, "schema": query.schema()}
+        if query.description:
+            param["description"] = query.description
+        params.append(param)
     statuses = r.statuses
     if r.conditional:
         params.append(

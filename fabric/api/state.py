@@ -12,7 +12,7 @@ from fabric.adapters.store import queries
 from fabric.adapters.store.schema import Machine
 from fabric.api import responses as out
 from fabric.api.auth import require
-from fabric.api.context import Route, ctx, ok, who
+from fabric.api.context import Query, Route, ctx, ok, who
 from fabric.api.problems import problem
 from fabric.api.watch import Snapshot
 from fabric.core.state.diff import diff
@@ -21,6 +21,12 @@ from fabric.model.status import FirewallStatus, SwitchStatus
 
 MAX_WAIT = 600.0
 MAX_AUDIT = 1000
+WAIT = Query("wait", "number", 0, MAX_WAIT, description="Seconds to wait for a revision newer than `since`.")
+SINCE = Query("since", "integer", 0, description="The revision the caller has; the answer is newer.")
+LIMIT = Query("limit", "integer", 1, MAX_AUDIT, description="How many entries, newest first (default 100).")
+TARGET = Query("target", description="Only entries about this object.")
+FROM = Query("from", "integer", 0, required=True, description="The older revision.")
+TO = Query("to", "integer", 0, required=True, description="The newer revision.")
 
 
 async def load_snapshot(context: Any, kind: str, name: str) -> Snapshot | None:
@@ -65,11 +71,8 @@ def _state_handler(kind: str) -> Route:
         name = request.match_info["name"]
         await _authorise_state(request, kind, name)
         context = ctx(request)
-        try:
-            wait = min(float(request.query.get("wait", "0")), MAX_WAIT)
-            since = int(request.query["since"]) if "since" in request.query else None
-        except ValueError:
-            return problem(422, "invalid request", "wait and since are numbers", [("wait", "not a number")])
+        wait = WAIT.read(request, 0.0)
+        since = SINCE.read(request)
         if wait <= 0:
             return _document(request, kind, name, await load_snapshot(context, kind, name))
         # Subscribe before reading, so a commit between the read and the wait is never missed.
@@ -109,7 +112,7 @@ def _state_handler(kind: str) -> Route:
         f"Desired {kind} state; ETag/If-None-Match; long-poll with ?wait=SECONDS&since=REVISION",
         response=model,
         roles=("admin", kind) if kind != "machine" else ("admin", "project"),
-        query=("wait", "since"),
+        query=(WAIT, SINCE),
         statuses=(304, 401, 403, 404, 422),
     )
 
@@ -170,22 +173,15 @@ async def fleet(request: web.Request) -> web.Response:
 
 
 async def audit(request: web.Request) -> web.Response:
-    text = request.query.get("limit", "100")
-    if not text.isdigit() or not 1 <= int(text) <= MAX_AUDIT:
-        return problem(
-            422, "invalid request", f"limit is a number 1..{MAX_AUDIT}", [("limit", "not 1..1000")]
-        )
+    limit = LIMIT.read(request, 100)
     async with ctx(request).store.db.read() as s:
-        return ok(await queries.audit(s, int(text), request.query.get("target")))
+        return ok(await queries.audit(s, limit, TARGET.read(request)))
 
 
 def _diff_handler(kind: str) -> Route:
     async def handler(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        try:
-            a, b = int(request.query["from"]), int(request.query["to"])
-        except (KeyError, ValueError):
-            return problem(422, "invalid request", "give ?from=REV&to=REV", [("from", "required")])
+        a, b = FROM.read(request), TO.read(request)
         async with ctx(request).store.db.read() as s:
             before = await queries.revision_body(s, kind, name, a)
             after = await queries.revision_body(s, kind, name, b)
@@ -198,7 +194,7 @@ def _diff_handler(kind: str) -> Route:
         f"Diff of a {kind} document",
         response=out.DiffEntry,
         many=True,
-        query=("from", "to"),
+        query=(FROM, TO),
     )
 
 
@@ -222,6 +218,6 @@ ROUTES = [
         "Audit log, newest first",
         response=out.AuditEntry,
         many=True,
-        query=("limit", "target"),
+        query=(LIMIT, TARGET),
     ),
 ]

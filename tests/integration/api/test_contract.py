@@ -48,3 +48,40 @@ def test_a_method_the_path_does_not_have_is_a_405_with_allow(
     assert status == 405, problem
     assert {m.strip() for m in headers["Allow"].split(",")} >= allowed
     assert problem["status"] == 405
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/v1/audit?limit=0", "limit"),
+        ("/v1/audit?limit=1001", "limit"),
+        ("/v1/audit?limit=ten", "limit"),
+        ("/v1/switches/leaf01/state?wait=-1", "wait"),
+        ("/v1/switches/leaf01/state?wait=nan", "wait"),
+        ("/v1/switches/leaf01/state?since=x", "since"),
+        ("/v1/switches/leaf01/diff?from=1", "to"),
+    ],
+)
+def test_a_query_value_outside_its_declared_type_or_bounds_is_a_422_naming_it(
+    server: Server, path: str, field: str
+) -> None:
+    status, _, problem = _send(server, "GET", path)
+    assert status == 422, problem
+    assert field in [e.get("field") for e in problem.get("errors", [])], problem
+
+
+def test_an_empty_query_value_means_the_parameter_is_absent(server: Server) -> None:
+    for path in ("/v1/audit?limit=", "/v1/audit?target=", "/v1/projects?project=", "/v1/ips?network="):
+        status, _, answer = _send(server, "GET", path)
+        assert status == 200 and isinstance(answer, list), (path, answer)
+
+
+def test_the_openapi_document_states_query_types_and_bounds(server: Server) -> None:
+    _, _, document = _send(server, "GET", "/v1/openapi.json")
+    audit = {p["name"]: p["schema"] for p in document["paths"]["/v1/audit"]["get"]["parameters"]}
+    assert audit["limit"] == {"type": "integer", "minimum": 1, "maximum": 1000}
+    state = {p["name"]: p for p in document["paths"]["/v1/switches/{name}/state"]["get"]["parameters"]}
+    assert state["wait"]["schema"] == {"type": "number", "minimum": 0, "maximum": 600.0}
+    assert state["since"]["schema"] == {"type": "integer", "minimum": 0}
+    diff = {p["name"]: p for p in document["paths"]["/v1/switches/{name}/diff"]["get"]["parameters"]}
+    assert diff["from"]["required"] and diff["to"]["required"]
