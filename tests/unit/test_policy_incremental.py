@@ -21,7 +21,7 @@ from tests.unit.policy_random import clusters
 NETS = [ipaddress.ip_network(c) for c in CLUSTER]
 EXTRAS = [
     lb("twin", ["203.0.113.10"], [{"port": 443}], ["198.51.100.0/24"]),  # shares an address with `svc`
-    lb("next", ["203.0.113.11"], [{"port": 443}], ["192.0.2.0/25"]),  # a neighbour (guards merge)
+    lb("next", ["203.0.113.11"], [{"port": 443}], ["192.0.2.0/25"]),  # a neighbour (closures merge)
     lb("open", ["203.0.113.12", "2001:db8:ffff::12"], [{"port": 80}, {"port": 81}]),
     lb("bad", ["203.0.113.13"], [{"port": 0}]),  # rejected: its address is closed in kubernetes mode
     policy("broken", {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/33"}}]}]}),
@@ -41,7 +41,7 @@ def _batch(objects: list[dict[str, Any]], isolation: Any) -> tuple[CompiledPolic
 
 def _same(got: CompiledPolicy, want: CompiledPolicy) -> None:
     assert sorted(got.allows) == sorted(want.allows)
-    assert sorted(got.guards) == sorted(want.guards)
+    assert sorted(got.closures) == sorted(want.closures)
     assert got.cluster == want.cluster
     assert {k: {a: sorted(o) for a, o in v.items()} for k, v in got.isolated.items() if v} == {
         k: {a: sorted(o) for a, o in v.items()} for k, v in want.isolated.items() if v
@@ -93,7 +93,7 @@ def test_one_changed_service_reformats_only_its_own_elements() -> None:
     compiler.update([changed])
     after = compiler.ruleset()
     for old, new in zip(before.sets, after.sets, strict=True):
-        if old.name == "guard_in4":  # the whole address is guarded: at most s7's own element changes
+        if old.name == "closed_in4":  # the whole address is closed: at most s7's own element changes
             changed_elements = set(old.elements) ^ set(new.elements)
             assert all(key.startswith("203.0.113.7 ") for key, _ in changed_elements), changed_elements
         else:
@@ -136,7 +136,7 @@ def test_an_object_that_turns_invalid_is_quarantined() -> None:
     assert [(c.object, c.accepted) for c in compiled.conditions] == [("Service/app/svc", False)]
     assert "spec.ports.0.port" in compiled.conditions[0].reason
     assert not compiled.allows
-    assert compiler.ruleset().set("guard_in4").elements == (
+    assert compiler.ruleset().set("closed_in4").elements == (
         ("203.0.113.10 . 0-255 . 0-65535", "app/svc (Service)"),
     )
 

@@ -21,12 +21,12 @@ from fabric.core.policy.ir import (
     FAMILIES,
     PROTOCOL_NUMBERS,
     Allow,
+    Closure,
     CompiledPolicy,
     Condition,
     Direction,
     Family,
     Fragment,
-    Guard,
     Interval,
     Isolation,
     all_addresses,
@@ -68,12 +68,12 @@ def merge(
     for net in cluster_prefixes:
         compiled.cluster[_family(net)].append(network_range(net))
     allows: list[Allow] = []
-    guards: list[Guard] = []
+    closures: list[Closure] = []
     conditions: list[Condition] = []
-    compiled.allows, compiled.guards, compiled.conditions = allows, guards, conditions
+    compiled.allows, compiled.closures, compiled.conditions = allows, closures, conditions
     for fragment in fragments:
         allows.extend(fragment.allows)
-        guards.extend(fragment.guards)
+        closures.extend(fragment.closures)
         for family, rng in fragment.cluster:
             compiled.cluster[family].append(rng)
         for direction, family, address, origin in fragment.isolated:
@@ -198,17 +198,17 @@ def compile_service(service: ServiceView, isolation: Isolation) -> Fragment:
         return Fragment(condition=Condition(origin, True, "no load-balancer IP assigned yet"))
     shape = _shape_of(service.ports, service.source_ranges, isolation)
     allows: list[Allow] = []
-    guards: list[Guard] = []
+    closures: list[Closure] = []
     cluster: list[tuple[Family, Interval]] = []
     for family, local in addresses:
         cluster.append((family, (local, local)))
         allows += [
             _new(Allow, ("ingress", family, local, p, q, r, origin)) for p, q, r in shape.boxes[family]
         ]
-        if shape.guards:
-            guards += [_new(Guard, (family, local, p, q, origin)) for p, q in shape.guards]
+        if shape.closures:
+            closures += [_new(Closure, (family, local, p, q, origin)) for p, q in shape.closures]
     condition = _new(Condition, (origin, True, f"{len(addresses)} address(es){shape.reason}"))
-    return Fragment(allows, guards, cluster, [], condition)
+    return Fragment(allows, closures, cluster, [], condition)
 
 
 _SHAPES: dict[tuple[int, int, Isolation], tuple[object, object, _Shape]] = {}
@@ -232,10 +232,10 @@ def _shape_of(
 
 class _Shape(NamedTuple):
     """What a Service opens on each of its addresses: per family the (protocols, ports, remote) boxes in
-    port then range order, the guards' (protocols, ports), and the tail of its condition's reason."""
+    port then range order, the closures' (protocols, ports), and the tail of its condition's reason."""
 
     boxes: dict[Family, tuple[tuple[Interval, Interval, Interval], ...]]
-    guards: tuple[tuple[Interval, Interval], ...]
+    closures: tuple[tuple[Interval, Interval], ...]
     reason: str
 
 
@@ -249,10 +249,10 @@ def _service_shape(
     boxes = {f: tuple((p, q, r) for p, q in pairs for r in by_family[f]) for f in FAMILIES}
     # "Not isolated" is the kubernetes-mode default of a *pod*: a load-balancer address opens exactly its
     # Service's ports from its source ranges in both modes, so in kubernetes mode the whole address is
-    # guarded (boundary mode denies what nothing allows anyway).
-    guards = ((ALL_PROTOCOLS, ALL_PORTS),) if isolation == "kubernetes" else ()
+    # closed (boundary mode denies what nothing allows anyway).
+    closures = ((ALL_PROTOCOLS, ALL_PORTS),) if isolation == "kubernetes" else ()
     reason = f", {len(ports)} port(s)" + (f", from {len(ranges)} source range(s)" if ranges else "")
-    return _Shape(boxes, guards, reason)
+    return _Shape(boxes, closures, reason)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -278,5 +278,7 @@ def quarantine(rejection: Rejection, pods: dict[str, list[Pod]], isolation: Isol
             address = ipaddress.ip_address(text)
             family = _family(address)
             fragment.cluster.append((family, (int(address), int(address))))
-            fragment.guards.append(Guard(family, int(address), ALL_PROTOCOLS, ALL_PORTS, rejection.object))
+            fragment.closures.append(
+                Closure(family, int(address), ALL_PROTOCOLS, ALL_PORTS, rejection.object)
+            )
     return fragment

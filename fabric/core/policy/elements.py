@@ -1,4 +1,4 @@
-"""Set and map elements as nft writes them: allows and guards grouped by local address, made disjoint,
+"""Set and map elements as nft writes them: allows and closures grouped by local address, made disjoint,
 formatted.
 
 The allows of one local address (in one direction and family) are one group: a verdict map element
@@ -22,7 +22,7 @@ from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from fabric.core.policy.disjoint import Box, disjoint
-from fabric.core.policy.ir import Allow, Direction, Family, Guard, Interval, family_max, origin_label
+from fabric.core.policy.ir import Allow, Closure, Direction, Family, Interval, family_max, origin_label
 
 COMMENT_MAX = 120  # nftables stores at most 128 bytes
 Element = tuple[str, str]
@@ -162,17 +162,17 @@ def splice_groups(joined: Allows, changes: Iterable[tuple[int, Group, Group]]) -
     return Allows(tuple(flat), profiles, refs)
 
 
-def guard_group(guards: Sequence[Guard]) -> Pieces:
-    """Disjoint (protocols, ports) pieces of the guards of one local address, with their origins."""
-    return disjoint([((g.protocols, g.ports), g.origin) for g in guards])
+def closure_group(closures: Sequence[Closure]) -> Pieces:
+    """Disjoint (protocols, ports) pieces of the closures of one local address, with their origins."""
+    return disjoint([((g.protocols, g.ports), g.origin) for g in closures])
 
 
 Pieces = list[tuple[Box, frozenset[str]]]
 
 
-def guard_elements(family: Family, groups: Iterable[tuple[int, Pieces]]) -> list[Element]:
-    """Guard elements from per-address groups in address order: runs of consecutive addresses with equal
-    pieces become one address range, exactly as `disjoint` over all guards would merge them."""
+def closure_elements(family: Family, groups: Iterable[tuple[int, Pieces]]) -> list[Element]:
+    """Closure elements from per-address groups in address order: runs of consecutive addresses with equal
+    pieces become one address range, exactly as `disjoint` over all closures would merge them."""
     runs: list[tuple[int, int, Pieces]] = []
     for local, pieces in groups:
         if runs and runs[-1][1] + 1 == local and runs[-1][2] == pieces:

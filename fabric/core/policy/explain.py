@@ -49,7 +49,7 @@ def _inside(ranges: list[Interval], value: int) -> bool:
 
 
 def explain(compiled: CompiledPolicy, flow: Flow) -> Explanation:
-    """Evaluate `flow` in the order the forward chain does (allows, guards, isolation, default)."""
+    """Evaluate `flow` in the order the forward chain does (allows, closures, isolation, default)."""
     family: Family = 4 if flow.src.version == 4 else 6
     cluster = compiled.cluster[family]
     src_in, dst_in = _inside(cluster, int(flow.src)), _inside(cluster, int(flow.dst))
@@ -86,19 +86,19 @@ def _default(
         reason = f"no NetworkPolicy rule or LoadBalancer Service allows it ({direction}, boundary isolation)"
         return Explanation("deny", direction, reason)
     if direction == "ingress":
-        guards = sorted(
+        closures = sorted(
             {
                 g.origin
-                for g in compiled.guards
+                for g in compiled.closures
                 if g.family == family
                 and g.local == local
                 and g.protocols[0] <= proto <= g.protocols[1]
                 and g.ports[0] <= port <= g.ports[1]
             }
         )
-        if guards:
+        if closures:
             reason = "a load-balancer IP opens only its Service's ports, from its loadBalancerSourceRanges"
-            return Explanation("deny", direction, reason, tuple(guards))
+            return Explanation("deny", direction, reason, tuple(closures))
     isolating = compiled.isolated.get((direction, family), {}).get(local, [])
     if isolating:
         reason = f"pod isolated for {direction} and no rule allows it"

@@ -27,9 +27,9 @@ from fabric.core.policy.elements import (
     Element,
     Group,
     allow_group,
+    closure_elements,
+    closure_group,
     group_offsets,
-    guard_elements,
-    guard_group,
     join_groups,
     plain,
     splice_groups,
@@ -38,12 +38,12 @@ from fabric.core.policy.index import GroupIndex, Splicer
 from fabric.core.policy.ir import (
     FAMILIES,
     Allow,
+    Closure,
     CompiledPolicy,
     Deferred,
     Direction,
     Family,
     Fragment,
-    Guard,
     Interval,
     Isolation,
     network_range,
@@ -59,8 +59,12 @@ _EMPTY = Fragment()  # read only
 _RANK = {"NetworkPolicy": 0, "Service": 1}  # merge order: policies, services, then rejections
 
 
-# Where an allow or guard goes: its set and its local address (read in C by GroupIndex.replace).
-_ALLOW_SET, _GUARD_SET, _LOCAL = attrgetter("direction", "family"), attrgetter("family"), attrgetter("local")
+# Where an allow or closure goes: its set and its local address (read in C by GroupIndex.replace).
+_ALLOW_SET, _CLOSURE_SET, _LOCAL = (
+    attrgetter("direction", "family"),
+    attrgetter("family"),
+    attrgetter("local"),
+)
 
 
 def _merge_key(rejected: Collection[str], ident: str) -> tuple[int, str | tuple[str, ...]]:
@@ -114,9 +118,9 @@ class PolicyCompiler:
             lambda key, groups: join_groups(groups),
             splice=Splicer(group_offsets, splice_groups),
         )
-        self._guards: GroupIndex[Family, Guard, Any] = GroupIndex(
-            lambda family, local, guards: guard_group(guards),
-            lambda family, groups: tuple(guard_elements(family, groups)),
+        self._closures: GroupIndex[Family, Closure, Any] = GroupIndex(
+            lambda family, local, closures: closure_group(closures),
+            lambda family, groups: tuple(closure_elements(family, groups)),
             with_locals=True,
         )
 
@@ -243,8 +247,8 @@ class PolicyCompiler:
             self._order = None  # it leaves the merge order
         before, after = old, fragment or _EMPTY
         self._allows.replace(ident, before.allows, after.allows, _ALLOW_SET, _LOCAL)
-        if before.guards or after.guards:
-            self._guards.replace(ident, before.guards, after.guards, _GUARD_SET, _LOCAL)
+        if before.closures or after.closures:
+            self._closures.replace(ident, before.closures, after.closures, _CLOSURE_SET, _LOCAL)
         if before.cluster != after.cluster:
             counts = self._cluster
             for entry in before.cluster:
@@ -269,8 +273,8 @@ class PolicyCompiler:
         self._order = None
         if fragment.allows:
             self._allows.replace(ident, (), fragment.allows, _ALLOW_SET, _LOCAL)
-        if fragment.guards:
-            self._guards.replace(ident, (), fragment.guards, _GUARD_SET, _LOCAL)
+        if fragment.closures:
+            self._closures.replace(ident, (), fragment.closures, _CLOSURE_SET, _LOCAL)
         if fragment.cluster:
             counts = self._cluster
             for entry in fragment.cluster:
@@ -291,7 +295,7 @@ class PolicyCompiler:
     def compiled(self) -> CompiledPolicy:
         """The compiled policy of every object held now.
 
-        Its allows, guards and conditions are put in merge order when first read, not here: sorting
+        Its allows, closures and conditions are put in merge order when first read, not here: sorting
         20,000 object ids is not needed to build the ruleset, so a daemon reads conditions once nft has
         loaded the table.  They are still those of now, whenever they are read."""
         fragments = self._in_merge_order()
@@ -305,7 +309,7 @@ class PolicyCompiler:
             isolation=self.isolation,
             cluster={f: list(v) for f, v in self._cluster_lists.items()},
             allows=Deferred(lambda: list(chain.from_iterable(map(attrgetter("allows"), fragments())))),
-            guards=Deferred(lambda: list(chain.from_iterable(map(attrgetter("guards"), fragments())))),
+            closures=Deferred(lambda: list(chain.from_iterable(map(attrgetter("closures"), fragments())))),
             isolated=self._isolated_table().isolated,
             conditions=Deferred(lambda: [c for c in map(attrgetter("condition"), fragments()) if c]),
         )
@@ -369,8 +373,8 @@ class PolicyCompiler:
         found: Allows = self._allows.elements((direction, family))
         return found
 
-    def guards(self, family: Family) -> tuple[Element, ...]:
-        found: tuple[Element, ...] = self._guards.elements(family)
+    def closures(self, family: Family) -> tuple[Element, ...]:
+        found: tuple[Element, ...] = self._closures.elements(family)
         return found
 
     def isolated(self, direction: Direction, family: Family) -> tuple[Element, ...]:

@@ -1,4 +1,4 @@
-"""Items (allows, guards) grouped by set and local address, with each group's result memoised.
+"""Items (allows, closures) grouped by set and local address, with each group's result memoised.
 
 `replace(origin, old, new)` swaps what one object contributes and marks only the groups it touches; the
 next `elements(set)` re-formats those groups and joins all groups in address order again (the joined

@@ -76,8 +76,9 @@ class Allow(NamedTuple):
     origin: str
 
 
-class Guard(NamedTuple):
-    """Kubernetes mode: a load-balancer port open only to its source ranges (or a closed rejected one)."""
+class Closure(NamedTuple):
+    """Kubernetes mode: what a load-balancer address is closed to unless an allow matched first (all of
+    it but its Service's ports from their source ranges; all of it for a rejected Service)."""
 
     family: Family
     local: int
@@ -103,7 +104,7 @@ class CompiledPolicy:
     isolation: Isolation
     cluster: dict[Family, list[Interval]]
     allows: Sequence[Allow] = field(default_factory=list)
-    guards: Sequence[Guard] = field(default_factory=list)
+    closures: Sequence[Closure] = field(default_factory=list)
     isolated: dict[tuple[Direction, Family], dict[int, list[str]]] = field(default_factory=dict)
     conditions: Sequence[Condition] = field(default_factory=list)
 
@@ -149,7 +150,7 @@ class Fragment:
     """What one object contributes to a `CompiledPolicy` (merged in a fixed order by `merge`)."""
 
     allows: list[Allow] = field(default_factory=list)
-    guards: list[Guard] = field(default_factory=list)
+    closures: list[Closure] = field(default_factory=list)
     cluster: list[tuple[Family, Interval]] = field(default_factory=list)
     isolated: list[tuple[Direction, Family, int, str]] = field(default_factory=list)
     condition: Condition | None = None

@@ -5,7 +5,7 @@ direction and family is its `Profile`: the disjoint (protocol, port, remote) box
 allows.  Each direction and family is one verdict map keyed by the local address (`allow_in4`:
 `ip daddr vmap`), whose element (commented with the objects it came from) jumps to the chain of the
 address's profile; that chain's one rule looks up `l4proto . dport . remote` in the profile's interval
-set and accepts.  No match returns to the calling chain, which goes on as before (guards, isolation,
+set and accepts.  No match returns to the calling chain, which goes on as before (closures, isolation,
 deny).  So a packet costs one hash lookup and one interval lookup in a small set.
 
 Profiles are shared: 10,000 services open on 80 and 443 to everyone jump to one profile, services with
@@ -31,9 +31,9 @@ from fabric.core.policy.elements import (
     Profile,
     address,
     allow_group,
+    closure_elements,
+    closure_group,
     comment_of,
-    guard_elements,
-    guard_group,
     join_groups,
     plain,
 )
@@ -41,10 +41,10 @@ from fabric.core.policy.ir import (
     DIRECTIONS,
     FAMILIES,
     Allow,
+    Closure,
     CompiledPolicy,
     Direction,
     Family,
-    Guard,
     Isolation,
 )
 from fabric.model.firewall import FirewallState
@@ -150,7 +150,7 @@ class SetElements(Protocol):
 
     def cluster(self, family: Family) -> tuple[Element, ...]: ...
     def allows(self, direction: Direction, family: Family) -> Allows: ...
-    def guards(self, family: Family) -> tuple[Element, ...]: ...
+    def closures(self, family: Family) -> tuple[Element, ...]: ...
     def isolated(self, direction: Direction, family: Family) -> tuple[Element, ...]: ...
 
 
@@ -172,12 +172,12 @@ class BatchElements:
         groups = self._allows[direction, family]
         return join_groups(allow_group(direction, family, local, groups[local]) for local in sorted(groups))
 
-    def guards(self, family: Family) -> tuple[Element, ...]:
-        by_local: dict[int, list[Guard]] = defaultdict(list)
-        for g in self.compiled.guards:
+    def closures(self, family: Family) -> tuple[Element, ...]:
+        by_local: dict[int, list[Closure]] = defaultdict(list)
+        for g in self.compiled.closures:
             if g.family == family:
                 by_local[g.local].append(g)
-        return tuple(guard_elements(family, ((k, guard_group(by_local[k])) for k in sorted(by_local))))
+        return tuple(closure_elements(family, ((k, closure_group(by_local[k])) for k in sorted(by_local))))
 
     def isolated(self, direction: Direction, family: Family) -> tuple[Element, ...]:
         return isolated_elements(family, self.compiled.isolated.get((direction, family), {}))
@@ -203,11 +203,11 @@ def build_ruleset(
         if compiled.isolation == "kubernetes":
             sets.append(
                 NftSet(
-                    f"guard_in{family}",
+                    f"closed_in{family}",
                     f"{addr} . inet_proto . inet_service",
                     True,
                     "load-balancer addresses: their Services' ports only, from their source ranges",
-                    source.guards(family),
+                    source.closures(family),
                 )
             )
             for direction in DIRECTIONS:

@@ -25,7 +25,7 @@ from tests.unit.policy_random import clusters, flows
 from tests.unit.policy_reference import reference_verdict
 
 pytestmark = pytest.mark.needs("netns", "nft")
-SHOP = Path(__file__).parents[2] / "data" / "k8s"
+SHOP = Path(__file__).parents[2] / "data" / "k8s" / "shop"
 PREFIXES = parse_prefixes(["10.244.0.0/16", "2001:db8:10::/56"])
 
 SHOP_FLOWS = [
@@ -129,7 +129,7 @@ def _blocks(listing: str) -> list[str]:
 
 def test_element_only_update_adds_and_drops_profiles_as_a_full_load_would(trio: Trio) -> None:
     objects = [
-        o for p in sorted((SHOP / "shop").glob("*.yaml")) for o in flatten(yaml.safe_load_all(p.read_text()))
+        o for p in sorted(SHOP.glob("*.yaml")) for o in flatten(yaml.safe_load_all(p.read_text()))
     ]
     compiler = PolicyCompiler(PREFIXES, "boundary")
     compiler.sync(objects)
