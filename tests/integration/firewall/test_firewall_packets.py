@@ -128,9 +128,7 @@ def _blocks(listing: str) -> list[str]:
 
 
 def test_element_only_update_adds_and_drops_profiles_as_a_full_load_would(trio: Trio) -> None:
-    objects = [
-        o for p in sorted(SHOP.glob("*.yaml")) for o in flatten(yaml.safe_load_all(p.read_text()))
-    ]
+    objects = [o for p in sorted(SHOP.glob("*.yaml")) for o in flatten(yaml.safe_load_all(p.read_text()))]
     compiler = PolicyCompiler(PREFIXES, "boundary")
     compiler.sync(objects)
     before = compiler.ruleset()
