@@ -123,7 +123,8 @@ def _status_handler(kind: str) -> Route:
     async def handler(request: web.Request) -> web.Response:
         name = request.match_info["name"]
         require(who(request), f"report status of {kind} {name}", roles=(kind,), subject=name)
-        status = model.model_validate(await request.json())
+        # Strict: what the OpenAPI document says, no coercion ("1" is not an integer, 1 not a string).
+        status = model.model_validate_json(await request.read(), strict=True)
         if status.name != name:
             return problem(
                 422, "invalid request", f"status of {status.name} posted for {name}", [("name", "mismatch")]
