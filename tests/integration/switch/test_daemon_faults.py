@@ -4,7 +4,8 @@
 - Redis dies while a change is between phases (its redis-server killed by PID, restarted on the same
   socket): no port is half-written, the daemon converges once Redis is back;
 - FRR is down: reported before anything is written, retried with backoff, converges once it is back;
-- the daemon is SIGKILLed between two phases of a change: the next start converges.
+- the daemon is SIGKILLed between two phases of a change: the next start converges;
+- a port the document uses is in use outside fabric: refused naming the key, converges once removed.
 
 A change is held between phases by stopping the test's STATE_DB filler (the stand-in of SONiC's
 managers): the executor then waits on STATE_DB after the first phase that needs it.
@@ -159,6 +160,28 @@ async def test_frr_down_is_reported_nothing_written_retried_and_converges(
     await applied(api, daemon)
     port = dump(world["db"])["INTERFACE|Ethernet0"]["vrf_name"]
     assert f"vrf {port}" in frr.running_config()
+    await api.request("POST", "/v1/machines/m1/free")
+    await applied(api, daemon)
+
+
+async def test_a_port_in_use_outside_fabric_is_refused_naming_the_key_then_converges(
+    world: dict[str, Any], daemon: DaemonProcess, api: ApiClient
+) -> None:
+    """m1's leaf port is a PortChannel member on the switch (configured by hand): allocating m1 is
+    refused by the preconditions naming that key, nothing is written, and the daemon retries; once the
+    operator removes the membership, the allocation is applied."""
+    await applied(api, daemon)
+    db = world["db"]
+    db.hset("PORTCHANNEL|PortChannel0001", mapping={"admin_status": "up", "mtu": "9100"})
+    db.hset("PORTCHANNEL_MEMBER|PortChannel0001|Ethernet0", mapping={"NULL": "NULL"})
+    before = dump(db)
+    await api.request("POST", "/v1/machines/m1/allocate", {"project": "alpha", "networks": ["alpha-net"]})
+    row = await wait_error(api, "configdb:preconditions", timeout=60)
+    assert "PORTCHANNEL_MEMBER|PortChannel0001|Ethernet0" in row["last_error"], row
+    assert dump(db) == before  # nothing written
+    db.delete("PORTCHANNEL_MEMBER|PortChannel0001|Ethernet0", "PORTCHANNEL|PortChannel0001")
+    await applied(api, daemon)
+    assert dump(db)["INTERFACE|Ethernet0"]["vrf_name"].startswith("Vrf")
     await api.request("POST", "/v1/machines/m1/free")
     await applied(api, daemon)
 
