@@ -60,8 +60,9 @@ def _operation(r: Route) -> dict[str, Any]:
     for q in r.query:
         query = q if isinstance(q, Query) else Query(q)
         param = {"name": query.name, "in": "query", "required": query.required, "schema": query.schema()}
-        if query.description:
-            param["description"] = query.description
+        # An empty value (`?limit=`) is read as an absent parameter: stated, so clients may send it.
+        param["allowEmptyValue"] = not query.required
+        param["description"] = " ".join(filter(None, [query.description, "An empty value: as if absent."]))
         params.append(param)
     statuses = r.statuses
     if r.conditional:

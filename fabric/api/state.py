@@ -22,11 +22,14 @@ from fabric.model.status import FirewallStatus, SwitchStatus
 MAX_WAIT = 600.0
 MAX_AUDIT = 1000
 WAIT = Query("wait", "number", 0, MAX_WAIT, description="Seconds to wait for a revision newer than `since`.")
-SINCE = Query("since", "integer", 0, description="The revision the caller has; the answer is newer.")
+REVISION_MAX = 2**63 - 1  # a revision is a BIGINT in both engines
+SINCE = Query(
+    "since", "integer", 0, REVISION_MAX, description="The revision the caller has; the answer is newer."
+)
 LIMIT = Query("limit", "integer", 1, MAX_AUDIT, description="How many entries, newest first (default 100).")
 TARGET = Query("target", description="Only entries about this object.")
-FROM = Query("from", "integer", 0, required=True, description="The older revision.")
-TO = Query("to", "integer", 0, required=True, description="The newer revision.")
+FROM = Query("from", "integer", 0, REVISION_MAX, required=True, description="The older revision.")
+TO = Query("to", "integer", 0, REVISION_MAX, required=True, description="The newer revision.")
 
 
 async def load_snapshot(context: Any, kind: str, name: str) -> Snapshot | None:
