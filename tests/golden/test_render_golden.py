@@ -7,15 +7,14 @@ proven in a real FRR by tests/integration/render/; CONFIG_DB outputs against SON
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from fabric.adapters.yang import models_dir, schema
 from fabric.core.configdb import merge_configdb
 from tests.golden.cases import CASES, ROOT, SWITCH_CASES, base_config, render_case
 from tests.golden.conftest import UPDATE, Golden
+from tests.yang_models import sonic_yang
 
 OUTPUTS = ("frr.conf", "frr.withdraw.conf", "config_db.json", "plan.json")
 
@@ -35,14 +34,7 @@ def test_outputs_match(case: str, golden: Golden) -> None:
 
 @pytest.mark.parametrize("case", SWITCH_CASES)
 def test_config_db_validates_against_sonic_yang(case: str) -> None:
-    folder = models_dir()
-    if folder is None:
-        message = "no SONiC YANG models (set SONIC_YANG_DIR to a copy of sonic-yang-models)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message}; CI=true requires them")
-        pytest.skip(message)
-    loaded = schema(folder)
-    assert loaded is not None
+    loaded = sonic_yang()
     expected = json.loads((ROOT / case / "config_db.json").read_text())
     result = loaded.validate(merge_configdb(base_config(), expected))
     assert result.ok, f"{case}: {result.errors}"

@@ -4,12 +4,10 @@ stand-in's desired state."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from fabric.adapters.yang import models_dir, schema
 from fabric.switch.config import SwitchConfig
 from lab.addressing import switch_identities
 from lab.intent import lab_intent, nic_mac, switch_config, vrf_names
@@ -18,6 +16,7 @@ from lab.sonic.desired import PortSpec, VlanSpec, desired, vxlan_name
 from lab.sonic.lldp import LldpHold, lldp_entries
 from lab.state import lab_prefix
 from lab.topology import load_topology
+from tests.yang_models import sonic_yang
 
 REPO = Path(__file__).resolve().parents[2]
 MINI = load_topology(REPO / "topologies" / "mini.clab.yml")
@@ -96,15 +95,7 @@ def test_base_config_has_what_a_sonic_leaf_boots_with() -> None:
 
 @pytest.mark.parametrize("switch", ["leaf01", "spine01", "leaf04"])
 def test_base_config_validates_against_sonic_yang(switch: str) -> None:
-    folder = models_dir()
-    if folder is None:
-        message = "no SONiC YANG models (set SONIC_YANG_DIR to a copy of sonic-yang-models)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message}; CI=true requires them")
-        pytest.skip(message)
-    loaded = schema(folder)
-    assert loaded is not None
-    result = loaded.validate(base_config(RACK, switch_identities(RACK)[switch]))
+    result = sonic_yang().validate(base_config(RACK, switch_identities(RACK)[switch]))
     assert result.ok, result.errors
 
 

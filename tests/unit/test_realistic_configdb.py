@@ -6,18 +6,16 @@ against the YANG models — or is refused up front naming every key in the way; 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from fabric.adapters.yang import models_dir, schema
 from fabric.core.observed import Observed
 from fabric.errors import ApplyError
 from fabric.model import SwitchState, load
 from fabric.render.switch import plan_switch
 from tests.unit.test_plan_conflicts import applied
+from tests.yang_models import sonic_yang
 
 DATA = Path(__file__).parents[1] / "data" / "configdb"
 GOLDEN = Path(__file__).parents[1] / "golden"
@@ -38,15 +36,6 @@ EXPECTED: dict[str, list[str] | None] = {
 }
 
 
-def _yang() -> Any:
-    folder = models_dir()
-    if folder is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("no SONiC YANG models (SONIC_YANG_DIR); CI=true requires them")
-        return None
-    return schema(folder)
-
-
 def test_every_file_is_covered() -> None:
     assert sorted(p.name for p in DATA.glob("*.json")) == sorted(EXPECTED)
 
@@ -56,10 +45,9 @@ def test_every_file_is_covered() -> None:
 def test_a_real_switch_plans_validly_or_is_refused_naming_the_keys(name: str, document: str) -> None:
     held = Observed.from_configdb(json.loads((DATA / name).read_text()))
     state = load(SwitchState, json.loads((GOLDEN / document / "switch.json").read_text()))
-    yang = _yang()
-    if yang is not None:
-        verdict = yang.validate(held.configdb)
-        assert verdict.ok, f"{name} itself: {verdict.errors}"
+    yang = sonic_yang()
+    verdict = yang.validate(held.configdb)
+    assert verdict.ok, f"{name} itself: {verdict.errors}"
     conflicts = EXPECTED[name]
     if conflicts is not None:
         with pytest.raises(ApplyError, match="nothing was written") as refused:
@@ -67,6 +55,5 @@ def test_a_real_switch_plans_validly_or_is_refused_naming_the_keys(name: str, do
         assert all(c in str(refused.value) for c in conflicts), str(refused.value)
         return
     _, plan = plan_switch(state, held)
-    if yang is not None:
-        verdict = yang.validate(applied(held.configdb, plan))
-        assert verdict.ok, f"{name} planned for {document}: {verdict.errors}"
+    verdict = yang.validate(applied(held.configdb, plan))
+    assert verdict.ok, f"{name} planned for {document}: {verdict.errors}"
