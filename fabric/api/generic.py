@@ -51,12 +51,19 @@ CREATES: dict[str, type[PartitionCreate | ProjectCreate | NetworkCreate | Switch
 def lister(what: str, scoped: bool = False) -> Route:
     """`GET /v1/{what}`, filtered by the query; `scoped`: a project token sees only its own rows."""
 
+    # Only what the resource can be filtered by is offered (and stated in the OpenAPI document); the
+    # project filter is the scope of a project token.
+    accepted = tuple(c for c in queries.filter_columns(what, FILTERS) if c != "project" or scoped)
+
     async def handler(request: web.Request) -> web.Response:
+        refused = [k for k in FILTERS if request.query.get(k) and k not in accepted and k != "project"]
+        if refused:
+            raise ValidationError(f"{what} cannot be filtered by {refused[0]}", refused[0])
         filters: dict[str, str | None] = {}
         if scoped:
             filters["project"] = await _scope(request)
-        for key in FILTERS[1:]:
-            if request.query.get(key) and what in ("networks", "ips", "switches", "machines"):
+        for key in accepted:
+            if key != "project" and request.query.get(key):
                 filters[key] = request.query[key]
         async with ctx(request).store.db.read() as s:
             return ok(await queries.listing(s, what, **filters))
@@ -70,7 +77,7 @@ def lister(what: str, scoped: bool = False) -> Route:
         response=OUT[what],
         many=True,
         roles=roles,
-        query=tuple(Query(q, description=f"Only rows of this {q} (empty: every row).") for q in FILTERS),
+        query=tuple(Query(q, description=f"Only rows of this {q}.") for q in accepted),
     )
 
 

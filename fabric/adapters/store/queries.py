@@ -47,6 +47,12 @@ def as_dict(row: Base) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in inspect(row).mapper.column_attrs if c.key not in HIDDEN}
 
 
+def filter_columns(what: str, candidates: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of `candidates` a listing of `what` can filter by (columns of its table)."""
+    columns = inspect(TABLES[what]).columns
+    return tuple(c for c in candidates if c in columns)
+
+
 async def listing(session: AsyncSession, what: str, **filters: str | None) -> list[dict[str, Any]]:
     """Every row of a resource, filtered by equal columns, ordered by primary key."""
     table = TABLES[what]

@@ -109,3 +109,11 @@ def test_a_valid_status_report_is_still_accepted(server: Server) -> None:
     body = {"name": "leaf01", "sync": {"applied_revision": 0, "applied_hash": "", "ok": True}}
     status, _, answer = _send(server, "POST", "/v1/switches/leaf01/status", json.dumps(body).encode())
     assert status in (202, 404), answer  # 404 while leaf01 is not declared in this module's store
+
+
+def test_a_listing_states_the_filters_it_takes_and_refuses_the_others(server: Server) -> None:
+    _, _, document = _send(server, "GET", "/v1/openapi.json")
+    stated = {p["name"] for p in document["paths"]["/v1/ips"]["get"]["parameters"] if p["in"] == "query"}
+    assert stated == {"project", "network", "kind", "machine"}
+    status, _, problem = _send(server, "GET", "/v1/ips?partition=fra")
+    assert status == 422 and problem["errors"][0]["field"] == "partition", problem
