@@ -11,8 +11,15 @@ from pydantic.json_schema import models_json_schema
 from fabric import __version__
 from fabric.api.context import Query, Route
 from fabric.api.problems import Problem
+from fabric.model.names import IFNAME_PATTERN, NAME_PATTERN
 
 REF = "#/components/schemas/{model}"
+PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "name": {"type": "string", "pattern": NAME_PATTERN},
+    "port": {"type": "string", "pattern": IFNAME_PATTERN},
+    "address": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+}
+"""What a path parameter of each name must be (the server refuses anything else with a 4xx)."""
 REASONS = {
     304: "Not modified (ETag matches, or the watch timed out)",
     400: "Bad request",
@@ -54,7 +61,7 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 
 def _operation(r: Route) -> dict[str, Any]:
     params = [
-        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": n, "in": "path", "required": True, "schema": PATH_SCHEMAS.get(n, {"type": "string"})}
         for n in re.findall(r"{(\w+)}", r.path)
     ]
     for q in r.query:
