@@ -90,7 +90,7 @@ class Route:
     response: type[pydantic.BaseModel] | None = None
     roles: tuple[str, ...] = ("admin",)
     public: bool = False
-    query: tuple[str | Query, ...] = ()
+    query: tuple[Query, ...] = ()
     statuses: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422))
     many: bool = False  # the answer is a list of `response`
     conditional: bool = False  # takes If-Match (412 when stale)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from fabric import __version__
-from fabric.api.context import Query, Route
+from fabric.api.context import Route
 from fabric.api.problems import Problem
 from fabric.model.names import IFNAME_PATTERN, NAME_PATTERN
 
@@ -64,8 +64,7 @@ def _operation(r: Route) -> dict[str, Any]:
         {"name": n, "in": "path", "required": True, "schema": PATH_SCHEMAS.get(n, {"type": "string"})}
         for n in re.findall(r"{(\w+)}", r.path)
     ]
-    for q in r.query:
-        query = q if isinstance(q, Query) else Query(q)
+    for query in r.query:
         param = {"name": query.name, "in": "query", "required": query.required, "schema": query.schema()}
         # An empty value (`?limit=`) is read as an absent parameter: stated, so clients may send it.
         param["allowEmptyValue"] = not query.required

@@ -13,12 +13,11 @@ import pytest
 
 from fabric.core.configdb import merge_configdb
 from fabric.core.observed import Observed
-from fabric.core.ops import DelKey, Plan
 from fabric.core.ownership import Ownership
-from fabric.core.tables import Tables
 from fabric.errors import ApplyError
 from fabric.model import SwitchState, load
 from fabric.render.switch import plan_switch
+from tests.unit.plan_helpers import after_plan
 from tests.yang_models import sonic_yang
 
 GOLDEN = Path(__file__).parents[1] / "golden"
@@ -89,21 +88,6 @@ def test_a_plan_that_would_break_foreign_keys_is_refused_naming_them(
         assert conflict in str(error)
 
 
-def applied(held: Tables, plan: Plan) -> Tables:
-    """What the switch holds after `plan` (every phase's CONFIG_DB operations, in order)."""
-    out = {table: {key: dict(fields) for key, fields in keys.items()} for table, keys in held.items()}
-    for _, op in plan.ops():
-        keys = out.setdefault(op.table, {})
-        if isinstance(op, DelKey):
-            keys.pop(op.key, None)
-            continue
-        fields = keys.setdefault(op.key, {})
-        for name in op.drop:
-            fields.pop(name, None)
-        fields.update({k: v for k, v in op.fields.items() if k != "NULL"})
-    return out
-
-
 ALLOWED = [
     pytest.param({}, id="base-config"),
     pytest.param(
@@ -130,7 +114,7 @@ ALLOWED = [
 def test_where_nothing_conflicts_the_result_stays_valid_against_sonic_yang(extra: dict[str, Any]) -> None:
     held = merge_configdb(BASE, extra)
     _, plan = plan_switch(STATE, Observed.from_configdb(held))
-    result = applied(held, plan)
+    result = after_plan(held, plan)
     ownership = Ownership.of(STATE)
     for table, keys in extra.items():  # foreign keys untouched
         for key, fields in keys.items():

@@ -14,7 +14,7 @@ from fabric.core.observed import Observed
 from fabric.errors import ApplyError
 from fabric.model import SwitchState, load
 from fabric.render.switch import plan_switch
-from tests.unit.test_plan_conflicts import applied
+from tests.unit.plan_helpers import after_plan
 from tests.yang_models import sonic_yang
 
 DATA = Path(__file__).parents[1] / "data" / "configdb"
@@ -55,5 +55,5 @@ def test_a_real_switch_plans_validly_or_is_refused_naming_the_keys(name: str, do
         assert all(c in str(refused.value) for c in conflicts), str(refused.value)
         return
     _, plan = plan_switch(state, held)
-    verdict = yang.validate(applied(held.configdb, plan))
+    verdict = yang.validate(after_plan(held.configdb, plan))
     assert verdict.ok, f"{name} planned for {document}: {verdict.errors}"
