@@ -19,12 +19,15 @@ from prometheus_client import (
     generate_latest,
 )
 
+from fabric.adapters.store import tokens
 from fabric.adapters.store.commit import CHANNEL
 from fabric.adapters.store.engine import Database
 from fabric.adapters.store.service import Store
+from fabric.adapters.store.tokens import Principal
 from fabric.api import browse, declare, resources, state
 from fabric.api.auth import PRINCIPAL, Denied, bearer
 from fabric.api.context import CONTEXT, Context, Route
+from fabric.api.oidc import OidcSettings, OidcVerifier, ProviderUnavailable, Refused
 from fabric.api.openapi import spec
 from fabric.api.problems import bad_json, from_exception, problem
 from fabric.api.responses import Health
@@ -91,18 +94,47 @@ async def _errors(request: web.Request, handler: Middleware) -> web.StreamRespon
 
 def _guarded(route: Route) -> Middleware:
     async def handler(request: web.Request) -> web.StreamResponse:
-        secret = bearer(request)
-        principal = await request.app[CONTEXT].store.authenticate(secret) if secret else None
-        if principal is None:
-            return problem(
-                401, "unauthorized", "a valid bearer token is required", [("authorization", "missing")]
-            )
+        principal = await _principal(request)
+        if not isinstance(principal, Principal):
+            return principal
         if principal.role != "admin" and principal.role not in route.roles:
             raise Denied(principal, f"{route.method} {route.path}")
         request[PRINCIPAL] = principal
         return await route.handler(request)
 
     return handler
+
+
+async def _principal(request: web.Request) -> Principal | web.Response:
+    """Who calls: a fabric token's principal, or a signed-in user's; else the 401 (or 503) saying why."""
+    context = request.app[CONTEXT]
+    secret = bearer(request)
+    if not secret:
+        return _unauthorized("missing", "a bearer token is required")
+    if context.oidc is not None and not secret.startswith(tokens.PREFIX):
+        try:
+            return await context.oidc.principal(secret)
+        except Refused as exc:
+            return _unauthorized(exc.reason, f"the token was refused: {exc.reason}")
+        except ProviderUnavailable as exc:
+            log.warning("OIDC sign-in unavailable: %s", exc)
+            answer = problem(503, "identity provider unavailable", str(exc), [("authorization", str(exc))])
+            answer.headers["Retry-After"] = "10"
+            return answer
+    principal = await context.store.authenticate(secret)
+    return principal or _unauthorized("unknown", "the token is unknown, expired or revoked")
+
+
+def _unauthorized(reason: str, detail: str) -> web.Response:
+    answer = problem(401, "unauthorized", detail, [("authorization", reason)])
+    # RFC 6750: a client learns why from the header as well as from the problem document (a request
+    # without a token gets no error code).
+    challenge = 'Bearer realm="fabric"'
+    if reason != "missing":
+        description = detail.replace('"', "'").replace("\\", "/")
+        challenge += f', error="invalid_token", error_description="{description}"'
+    answer.headers["WWW-Authenticate"] = challenge
+    return answer
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -156,12 +188,15 @@ PUBLIC: list[Route] = [
 ]
 
 
-def build_app(db: Database, *, heartbeat_stale: float = 300.0) -> web.Application:
+def build_app(
+    db: Database, *, heartbeat_stale: float = 300.0, oidc: OidcSettings | None = None
+) -> web.Application:
     """The API over `db` (migrated already); with PostgreSQL it LISTENs for other replicas' commits."""
     app = web.Application(middlewares=[_errors], client_max_size=4 * 1024 * 1024)
     context = Context(store=Store(db), hub=Hub(lambda k, n: state.load_snapshot(context, k, n)))
     context.store.listener = context.hub
     context.heartbeat_stale = heartbeat_stale
+    context.oidc = OidcVerifier(oidc) if oidc is not None else None
     app[CONTEXT] = context
     app[METRICS] = Metrics(context.hub)
     app[SPEC] = spec([*ROUTES, *PUBLIC])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import pydantic
@@ -14,6 +16,7 @@ from aiohttp import web
 from fabric.adapters.store.service import Store
 from fabric.adapters.store.tokens import Principal
 from fabric.api.auth import PRINCIPAL
+from fabric.api.oidc import OidcVerifier
 from fabric.api.watch import Hub
 from fabric.errors import ValidationError
 
@@ -28,6 +31,7 @@ class Context:
     store: Store
     hub: Hub
     heartbeat_stale: float = 300.0
+    oidc: OidcVerifier | None = None  # users' sign-in, when an issuer is configured
 
 
 CONTEXT = web.AppKey("context", Context)
@@ -44,10 +48,13 @@ class Query:
     maximum: float | None = None
     required: bool = False
     description: str = ""
+    pattern: str | None = None  # a string's pattern (e.g. an object name's)
 
     def schema(self) -> dict[str, Any]:
         """The parameter's JSON Schema."""
         out: dict[str, Any] = {"type": self.kind}
+        if self.pattern is not None:
+            out["pattern"] = self.pattern
         if self.minimum is not None:
             out["minimum"] = int(self.minimum) if self.kind == "integer" else self.minimum
         if self.maximum is not None:
@@ -63,6 +70,10 @@ class Query:
                 raise ValidationError(f"{self.name} is required", self.name)
             return default
         if self.kind == "string":
+            if self.pattern is not None and not re.fullmatch(self.pattern, text):
+                raise ValidationError(
+                    f"{text!r} has characters or a length outside {self.pattern}", self.name
+                )
             return text
         try:
             value: float = int(text) if self.kind == "integer" else float(text)
@@ -108,6 +119,31 @@ def who(request: web.Request) -> Principal:
 async def body(request: web.Request, model: type[M]) -> M:
     """The request body validated as `model` (errors become a 422 naming each field)."""
     return model.model_validate(await request.json(loads=json.loads))
+
+
+async def strict_body(request: web.Request, model: type[M]) -> M:
+    """The request body validated as `model` without coercion ("1" is not an integer, 1 not a
+    string): what the OpenAPI document says, for the reports the daemons send."""
+    text = (await request.read()).decode("utf-8")
+    return model.model_validate(json.loads(text, parse_float=_json_number), strict=True)
+
+
+def _json_number(text: str) -> int | float:
+    # JSON Schema counts 8.0 and 1e2 as integers, so strict validation must take them as such.  A
+    # value beyond 64 bits is no valid integer here and stays a float (refused where an int is due).
+    value = float(text)
+    if value.is_integer() and abs(value) < 2**63:
+        return int(Decimal(text))
+    return value
+
+
+def path_name(request: web.Request, named: str) -> str:
+    """The path's `{name}`, which a body naming an object (`named`) must repeat: a body for another
+    object is refused rather than written under either name."""
+    name: str = request.match_info["name"]
+    if named != name:
+        raise ValidationError(f"the body names {named!r} but the path names {name!r}", "name")
+    return name
 
 
 def ok(data: Any, status: int = 200, version: str | None = None) -> web.Response:

@@ -14,15 +14,9 @@ from fabric.adapters.store.bodies import (
 )
 from fabric.api import responses as out
 from fabric.api.auth import require
-from fabric.api.context import Query, Route, body, ctx, if_match, ok, who
+from fabric.api.context import Query, Route, body, ctx, if_match, ok, path_name, who
 from fabric.errors import ValidationError
-
-
-async def _scope(request: web.Request) -> str | None:
-    """A project token sees only its own project's rows."""
-    principal = who(request)
-    return principal.subject if principal.role == "project" else request.query.get("project") or None
-
+from fabric.model.names import NAME_PATTERN
 
 FILTERS = ("project", "partition", "network", "kind", "machine")
 """Query parameters a listing filters by (an empty value filters nothing)."""
@@ -54,17 +48,16 @@ def lister(what: str, scoped: bool = False) -> Route:
     # Only what the resource can be filtered by is offered (and stated in the OpenAPI document); the
     # project filter is the scope of a project token.
     accepted = tuple(c for c in queries.filter_columns(what, FILTERS) if c != "project" or scoped)
+    # Every filter names an object (or a kind): a value no name can have is refused, not looked up.
+    params = tuple(Query(q, description=f"Only rows of this {q}.", pattern=NAME_PATTERN) for q in accepted)
 
     async def handler(request: web.Request) -> web.Response:
         refused = [k for k in FILTERS if request.query.get(k) and k not in accepted and k != "project"]
         if refused:
             raise ValidationError(f"{what} cannot be filtered by {refused[0]}", refused[0])
-        filters: dict[str, str | None] = {}
-        if scoped:
-            filters["project"] = await _scope(request)
-        for key in accepted:
-            if key != "project" and request.query.get(key):
-                filters[key] = request.query[key]
+        filters: dict[str, str | None] = {param.name: param.read(request) for param in params}
+        if scoped and who(request).role == "project":
+            filters["project"] = who(request).subject  # a project token sees only its own rows
         async with ctx(request).store.db.read() as s:
             return ok(await queries.listing(s, what, **filters))
 
@@ -77,7 +70,7 @@ def lister(what: str, scoped: bool = False) -> Route:
         response=OUT[what],
         many=True,
         roles=roles,
-        query=tuple(Query(q, description=f"Only rows of this {q}.") for q in accepted),
+        query=params,
     )
 
 
@@ -119,9 +112,7 @@ def updater(what: str) -> Route:
 
     async def handler(request: web.Request) -> web.Response:
         b = await body(request, CREATES[what])
-        name = request.match_info["name"]
-        if b.name != name:
-            raise ValidationError(f"the body names {b.name!r} but the path names {name!r}", "name")
+        name = path_name(request, b.name)
         changed = await ctx(request).store.update(who(request), what, b, if_match(request))
         async with ctx(request).store.db.read() as s:
             version = await versions.version(s, what, name)

@@ -43,6 +43,7 @@ def spec(routes: list[Route]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
         paths.setdefault(r.path, {})[r.method.lower()] = _operation(r)
+    _link(routes, paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "fabric api", "version": __version__},
@@ -53,6 +54,33 @@ def spec(routes: list[Route]) -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
     }
+
+
+def _link(routes: list[Route], paths: dict[str, dict[str, Any]]) -> None:
+    """OpenAPI links, so that a client (or a stateful test) can chain create → read → update → delete:
+    a create answers the new object's `name`, which every operation under `/v1/<kind>/{name}` takes;
+    a read answers the ETag that a conditional write on the same path takes as `If-Match`."""
+    for r in routes:
+        if r.method == "POST" and "{" not in r.path and r.response and "name" in r.response.model_fields:
+            # Not the reads of what a daemon reports: a new object has reported nothing yet.
+            under = f"{r.path}/{{name}}"
+            targets = [t for t in routes if t.path.startswith(under) and t.path != f"{under}/status"]
+            _add_links(paths, r, targets, {"name": "$response.body#/name"})
+        if r.method == "GET" and r.path.endswith("/{name}") and not r.many:
+            targets = [t for t in routes if t.path == r.path and t.conditional]
+            given = {"name": "$request.path.name", "header.If-Match": "$response.header.ETag"}
+            _add_links(paths, r, targets, given)
+
+
+def _add_links(
+    paths: dict[str, dict[str, Any]], source: Route, targets: list[Route], given: dict[str, str]
+) -> None:
+    ok = "200" if source.method == "GET" else "2XX"
+    links = paths[source.path][source.method.lower()]["responses"][ok].setdefault("links", {})
+    for target in targets:
+        op_id = paths[target.path][target.method.lower()]["operationId"]
+        wanted = {n: v for n, v in given.items() if n.startswith("header.") or f"{{{n}}}" in target.path}
+        links[op_id] = {"operationId": op_id, "parameters": wanted}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:

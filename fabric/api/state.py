@@ -12,17 +12,17 @@ from fabric.adapters.store import queries
 from fabric.adapters.store.schema import Machine
 from fabric.api import responses as out
 from fabric.api.auth import require
-from fabric.api.context import Query, Route, ctx, ok, who
+from fabric.api.context import Query, Route, ctx, ok, path_name, strict_body, who
 from fabric.api.problems import problem
 from fabric.api.watch import Snapshot
 from fabric.core.state.diff import diff
 from fabric.model import COLLECTIONS, DOCUMENTS
+from fabric.model.names import REVISION_MAX
 from fabric.model.status import FirewallStatus, SwitchStatus
 
 MAX_WAIT = 600.0
 MAX_AUDIT = 1000
 WAIT = Query("wait", "number", 0, MAX_WAIT, description="Seconds to wait for a revision newer than `since`.")
-REVISION_MAX = 2**63 - 1  # a revision is a BIGINT in both engines
 SINCE = Query(
     "since", "integer", 0, REVISION_MAX, description="The revision the caller has; the answer is newer."
 )
@@ -121,17 +121,13 @@ def _state_handler(kind: str) -> Route:
 
 
 def _status_handler(kind: str) -> Route:
-    model = SwitchStatus if kind == "switch" else FirewallStatus
+    model: type[SwitchStatus | FirewallStatus] = SwitchStatus if kind == "switch" else FirewallStatus
 
     async def handler(request: web.Request) -> web.Response:
         name = request.match_info["name"]
         require(who(request), f"report status of {kind} {name}", roles=(kind,), subject=name)
-        # Strict: what the OpenAPI document says, no coercion ("1" is not an integer, 1 not a string).
-        status = model.model_validate_json(await request.read(), strict=True)
-        if status.name != name:
-            return problem(
-                422, "invalid request", f"status of {status.name} posted for {name}", [("name", "mismatch")]
-            )
+        status = await strict_body(request, model)
+        path_name(request, status.name)
         await ctx(request).store.report_status(who(request), kind, status)
         return ok({"name": name, "received": True}, 202)
 
@@ -147,7 +143,7 @@ def _status_handler(kind: str) -> Route:
 
 
 def _status_reader(kind: str) -> Route:
-    model = SwitchStatus if kind == "switch" else FirewallStatus
+    model: type[SwitchStatus | FirewallStatus] = SwitchStatus if kind == "switch" else FirewallStatus
 
     async def handler(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]

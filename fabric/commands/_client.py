@@ -17,6 +17,14 @@ T = TypeVar("T")
 
 Url = Annotated[str, typer.Option("--url", envvar="FABRIC_URL", help="API base URL.")]
 Token = Annotated[str | None, typer.Option("--token", envvar="FABRIC_TOKEN", help="Bearer token.")]
+TokenCommand = Annotated[
+    str | None,
+    typer.Option(
+        "--token-command",
+        envvar="FABRIC_TOKEN_COMMAND",
+        help="A command printing the bearer token (e.g. an OIDC helper); used when no --token is given.",
+    ),
+]
 Ca = Annotated[str | None, typer.Option("--ca", envvar="FABRIC_CA", help="CA certificate to pin.")]
 Output = Annotated[str, typer.Option("-o", "--output", help="table or json.")]
 DEFAULT_URL = os.environ.get("FABRIC_URL", "http://127.0.0.1:8080")
@@ -50,6 +58,9 @@ def connected(*, output: bool = True) -> Callable[[Callable[..., None]], Callabl
     shared = [
         inspect.Parameter("url", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_URL, annotation=Url),
         inspect.Parameter("token", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Token),
+        inspect.Parameter(
+            "token_command", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=TokenCommand
+        ),
         inspect.Parameter("ca", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Ca),
     ]
     if output:
@@ -62,8 +73,16 @@ def connected(*, output: bool = True) -> Callable[[Callable[..., None]], Callabl
 
         @functools.wraps(fn)
         def command(
-            *args: Any, url: str, token: str | None, ca: str | None, output: str = "table", **kwargs: Any
+            *args: Any,
+            url: str,
+            token: str | None,
+            token_command: str | None,
+            ca: str | None,
+            output: str = "table",
+            **kwargs: Any,
         ) -> None:
+            if token is None and token_command:
+                token = token_from(token_command)
             fn(*args, conn=Conn(url, token, ca, output), **kwargs)
 
         params = [p for p in own.parameters.values() if p.name != "conn"]
@@ -71,6 +90,35 @@ def connected(*, output: bool = True) -> Callable[[Callable[..., None]], Callabl
         return command
 
     return decorate
+
+
+def token_from(command: str) -> str:
+    """The token `command` prints: the bare token, or JSON holding it as a Kubernetes ExecCredential
+    (`status.token`, what kubelogin prints) or an OAuth token response (`id_token`, `access_token`).
+    A failing command exits 1 with its error; the token is never printed."""
+    import shlex
+
+    from fabric.adapters.process import run
+
+    result = run(shlex.split(command), timeout=120)
+    if not result.ok:
+        typer.echo(f"error: --token-command: {result.describe()}", err=True)
+        raise typer.Exit(1)
+    text = result.stdout.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = {}
+        found = data.get("status", {}).get("token") or data.get("id_token") or data.get("access_token")
+        if not found:
+            typer.echo("error: --token-command printed JSON without a token", err=True)
+            raise typer.Exit(1)
+        return str(found)
+    if not text or len(text.split()) != 1:
+        typer.echo("error: --token-command printed no single token", err=True)
+        raise typer.Exit(1)
+    return text
 
 
 def call(url: str, token: str | None, ca: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:

@@ -30,6 +30,7 @@ def _resource(name: str) -> str:
 
 @app.command()
 def serve(
+    *,
     db: Annotated[
         str, typer.Option(help="sqlite:///PATH (default) or postgresql+asyncpg://…")
     ] = "sqlite:///fabric.db",
@@ -37,14 +38,53 @@ def serve(
     tls_cert: Annotated[str | None, typer.Option(help="Server certificate (PEM).")] = None,
     tls_key: Annotated[str | None, typer.Option(help="Server key (PEM).")] = None,
     heartbeat_stale: Annotated[float, typer.Option(help="Seconds after which a heartbeat is stale.")] = 300.0,
+    oidc_issuer: Annotated[
+        str | None, typer.Option(help="Also accept JWTs of this OIDC issuer (its URL, as in their iss).")
+    ] = None,
+    oidc_audience: Annotated[
+        str | None, typer.Option(help="The aud those JWTs must carry (e.g. the client id).")
+    ] = None,
+    oidc_groups_claim: Annotated[str, typer.Option(help="The claim listing a user's groups.")] = "groups",
+    oidc_admin_group: Annotated[
+        str, typer.Option(help="The group whose members are admins.")
+    ] = "fabric-admins",
+    oidc_project_prefix: Annotated[
+        str, typer.Option(help="A group PREFIX<project> makes its members that project's members.")
+    ] = "fabric-project-",
+    oidc_ca: Annotated[
+        str | None, typer.Option(help="CA bundle for the provider's TLS (default: the system's).")
+    ] = None,
+    oidc_leeway: Annotated[
+        int, typer.Option(help="Seconds of clock skew allowed on a token's exp and nbf.", min=0)
+    ] = 30,
 ) -> None:
-    """Serve the API (migrates the store first; FABRIC_ADMIN_TOKEN becomes an admin token)."""
+    """Serve the API (migrates the store first; FABRIC_ADMIN_TOKEN becomes an admin token).
+
+    With --oidc-issuer and --oidc-audience, users also sign in with their identity provider's tokens
+    (docs/guides/api.md#sign-in-with-oidc); the daemons keep fabric's own tokens."""
     import asyncio
     import resource
 
     from aiohttp import web
 
     from fabric.api.app import build_app, prepare, tls_context
+    from fabric.api.oidc import OidcSettings
+
+    if (oidc_issuer is None) != (oidc_audience is None):
+        raise typer.BadParameter("--oidc-issuer and --oidc-audience go together")
+    oidc = (
+        OidcSettings(
+            oidc_issuer,
+            oidc_audience,
+            groups_claim=oidc_groups_claim,
+            admin_group=oidc_admin_group,
+            project_prefix=oidc_project_prefix,
+            ca=oidc_ca,
+            leeway=oidc_leeway,
+        )
+        if oidc_issuer and oidc_audience
+        else None
+    )
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # every long-poll holds a socket
@@ -52,7 +92,7 @@ def serve(
     database = asyncio.run(prepare(db))
     ssl_ctx = tls_context(tls_cert, tls_key)
     web.run_app(
-        build_app(database, heartbeat_stale=heartbeat_stale),
+        build_app(database, heartbeat_stale=heartbeat_stale, oidc=oidc),
         host=host or "127.0.0.1",
         port=int(port),
         ssl_context=ssl_ctx,

@@ -60,6 +60,25 @@ def parse_prefix(text: str, path: str = "prefix") -> Network:
         raise ValidationError(f"{text!r} is not a valid prefix: {exc}", path) from None
 
 
+def parse_allowed(text: str, path: str) -> Network:
+    """Parse a prefix filter (`10.244.0.0/16` or `10.244.0.0/16 le 24`), the way the documents read
+    it: host bits zero, `le` longer than the prefix and within its family; `ValidationError` naming
+    `path` otherwise.  Answers the prefix."""
+    words = text.split()
+    net = parse_prefix(words[0], path)
+    if len(words) == 3 and words[1] == "le":
+        le = int(words[2])
+        if not net.prefixlen < le <= net.max_prefixlen:
+            raise ValidationError(
+                f"{text!r}: le {le} must be greater than the prefix length {net.prefixlen} "
+                f"and at most {net.max_prefixlen}",
+                path,
+            )
+    elif len(words) != 1:
+        raise ValidationError(f"{text!r} is not a prefix or 'prefix le LENGTH'", path)
+    return net
+
+
 def parse_address(text: str, path: str = "address") -> Address:
     """Parse an IPv4 or IPv6 address; `ValidationError` naming `path` otherwise."""
     try:

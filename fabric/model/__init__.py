@@ -18,7 +18,7 @@ from fabric.model.base import SCHEMA_VERSION, Document, Problems
 from fabric.model.canonical import canonical_json, content_hash
 from fabric.model.firewall import FirewallState, FirewallVrf, Snat, VrfImport
 from fabric.model.machine import MachineState
-from fabric.model.prefixes import AllowedPrefix
+from fabric.model.prefixes import PATTERN_MEANINGS, AllowedPrefix
 from fabric.model.status import FirewallStatus, SwitchStatus
 from fabric.model.switch import FirewallPort, Port, Switch, SwitchState, Vrf
 
@@ -68,6 +68,9 @@ def problems_of(exc: pydantic.ValidationError, what: str) -> list[tuple[str, str
 def _reason(err: Any) -> str:
     msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "string_pattern_mismatch":
+        meaning = PATTERN_MEANINGS.get(err["ctx"]["pattern"])
+        if meaning:
+            return f"{err['input']!r} is not {meaning}"
         return f"{err['input']!r} has characters or a length outside {err['ctx']['pattern']}"
     return msg
 

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 IFNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$"  # Linux IFNAMSIZ is 16 with the NUL
 VRF_PATTERN = r"^Vrf[A-Za-z0-9._-]{1,12}$"  # SONiC requires the prefix; 15 characters at most
+TEXT_PATTERN = r"^[^\x00]*$"  # free text: anything but NUL, which PostgreSQL cannot store in text
 DESCRIPTION_PATTERN = r"^[A-Za-z0-9._:/-]{0,64}$"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
@@ -37,6 +38,12 @@ Vni = Annotated[int, Field(ge=1, le=16777215)]
 
 VlanId = Annotated[int, Field(ge=2, le=4094)]
 """A VLAN id usable on SONiC (VLAN 1 is the default VLAN, 4095 reserved)."""
+
+REVISION_MAX = 2**63 - 1
+"""The last revision a document can reach: a revision is a BIGINT in the store (both engines)."""
+
+Revision = Annotated[int, Field(ge=0, le=REVISION_MAX)]
+"""A document revision (0: none yet)."""
 
 Mtu = Annotated[int, Field(ge=1280, le=9216)]
 """An interface MTU: IPv6's minimum up to SONiC's maximum."""

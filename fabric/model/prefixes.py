@@ -5,10 +5,55 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 from pydantic.functional_validators import BeforeValidator
 
 from fabric.model.base import Model
+from fabric.model.names import TEXT_PATTERN
+
+# Addresses and prefixes as the API's bodies take them, stated as patterns so that the OpenAPI
+# document says exactly what is accepted (IPv6 in its hexadecimal forms, IPv4 without leading
+# zeros).  What a pattern cannot say (host bits zero, `le` longer than the prefix) the parsers below
+# refuse, naming the field.
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
+_HEX = r"[0-9a-fA-F]{1,4}"
+_IPV6 = "|".join(
+    (
+        rf"({_HEX}:){{7}}{_HEX}",
+        rf"({_HEX}:){{1,7}}:",
+        rf"({_HEX}:){{1,6}}:{_HEX}",
+        *(rf"({_HEX}:){{1,{6 - n}}}(:{_HEX}){{1,{n + 1}}}" for n in range(1, 6)),
+        rf":((:{_HEX}){{1,7}}|:)",
+    )
+)
+_LEN4 = r"(3[0-2]|[12]?[0-9])"
+_LEN6 = r"(12[0-8]|1[01][0-9]|[1-9]?[0-9])"
+_IPV4_PREFIX = rf"{_IPV4}/{_LEN4}"
+_PREFIX = rf"({_IPV4_PREFIX}|({_IPV6})/{_LEN6})"
+
+IPV4_PREFIX_PATTERN = rf"^{_IPV4_PREFIX}$"
+PREFIX_PATTERN = rf"^{_PREFIX}$"
+ADDRESS_PATTERN = rf"^({_IPV4}|{_IPV6})$"
+ALLOWED_PATTERN = rf"^{_PREFIX}( le {_LEN6})?$"
+
+PATTERN_MEANINGS = {
+    IPV4_PREFIX_PATTERN: "an IPv4 prefix such as 10.0.0.0/24",
+    PREFIX_PATTERN: "an IPv4 or IPv6 prefix such as 10.0.0.0/24 or 2001:db8::/48",
+    ADDRESS_PATTERN: "an IPv4 or IPv6 address",
+    ALLOWED_PATTERN: "a prefix, optionally with 'le LENGTH' (10.244.0.0/16 le 24)",
+    TEXT_PATTERN: "text without NUL characters",
+}
+"""What each pattern accepts, in words: errors say this instead of the regular expression."""
+
+Ipv4PrefixText = Annotated[str, StringConstraints(pattern=IPV4_PREFIX_PATTERN)]
+"""An IPv4 prefix as text, e.g. `10.0.0.0/24`."""
+PrefixText = Annotated[str, StringConstraints(pattern=PREFIX_PATTERN)]
+"""An IPv4 or IPv6 prefix as text, e.g. `2001:db8::/48`."""
+AddressText = Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN)]
+"""An IPv4 or IPv6 address as text."""
+AllowedText = Annotated[str, StringConstraints(pattern=ALLOWED_PATTERN)]
+"""A prefix filter as text: `10.244.0.0/16`, or with its more-specifics `10.244.0.0/16 le 24`."""
 
 
 def _parse_network(value: Any) -> Any:

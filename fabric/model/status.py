@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from fabric.model.base import Model
-from fabric.model.names import IfName, Name
+from fabric.model.names import IfName, Name, Revision
 
 
 class PhaseTiming(Model):
@@ -23,9 +23,9 @@ class PhaseTiming(Model):
 class SyncResult(Model):
     """Outcome of the last sync attempt."""
 
-    applied_revision: int = Field(ge=0, description="Revision of the last document fully applied.")
+    applied_revision: Revision = Field(description="Revision of the last document fully applied.")
     applied_hash: str = Field(default="", pattern=r"^(sha256:[0-9a-f]{64})?$")
-    attempted_revision: int = Field(default=0, ge=0)
+    attempted_revision: Revision = 0
     ok: bool = True
     failing_phase: str = ""
     reason: str = Field(default="", max_length=4096)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from fabric.model.base import Model
-from fabric.model.names import IfName, Name, VlanId
+from fabric.model.names import TEXT_PATTERN, IfName, Name, VlanId, Vni
+from fabric.model.prefixes import AddressText, AllowedText, Ipv4PrefixText, PrefixText
 from fabric.model.switch import Range
 
 Mac = str
+PrefixLength = Annotated[int, Field(ge=0, le=128)]  # at most 32 for IPv4: the store says so, naming it
 MAC_PATTERN = r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"
 
 
@@ -29,7 +31,7 @@ class PartitionCreate(Model):
     vni_range: IntRange
     machine_asn_range: IntRange
     switch_asn_range: IntRange
-    loopback_prefix: str = Field(description="IPv4 prefix the switches' loopbacks come from.")
+    loopback_prefix: Ipv4PrefixText = Field(description="IPv4 prefix the switches' loopbacks come from.")
     vlan_range: IntRange = IntRange(first=1001, last=2000)
     pxe_vlan: VlanId = 4000
     dhcp_relay: list[ipaddress.IPv4Address] = Field(default_factory=list)
@@ -40,7 +42,7 @@ class ProjectCreate(Model):
     """A tenant."""
 
     name: Name
-    description: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=200, pattern=TEXT_PATTERN)
 
 
 NetworkKind = Literal["underlay", "super", "private", "external"]
@@ -54,18 +56,42 @@ class NetworkCreate(Model):
     kind: NetworkKind
     project: Name | None = None
     parent: Name | None = Field(default=None, description="The super network of a private network.")
-    prefixes: list[str] = Field(default_factory=list, description="Given prefixes (not for private).")
-    lengths: dict[Literal["4", "6"], int] = Field(
+    prefixes: list[PrefixText] = Field(default_factory=list, description="Given prefixes (not for private).")
+    lengths: dict[Literal["4", "6"], PrefixLength] = Field(
         default_factory=dict, description="Child prefix length per family (private; default: parent's)."
     )
-    child_lengths: dict[Literal["4", "6"], int] = Field(
+    child_lengths: dict[Literal["4", "6"], PrefixLength] = Field(
         default_factory=dict, description="Default child prefix length per family (super)."
     )
-    vni: int | None = Field(default=None, description="Private/external: given VNI, else from the pool.")
+    vni: Vni | None = Field(default=None, description="Private/external: given VNI, else from the pool.")
     nat: bool = False
-    destination_prefixes: list[str] = Field(default_factory=list)
-    extra_prefixes: list[str] = Field(
+    destination_prefixes: list[PrefixText] = Field(default_factory=list)
+    extra_prefixes: list[AllowedText] = Field(
         default_factory=list, description="Prefixes machines may announce, e.g. '10.244.0.0/16 le 24'."
+    )
+
+    # What each kind needs, stated in the document as well (the store refuses the rest, naming it).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"kind": {"const": "private"}}},
+                    "then": {
+                        "required": ["parent", "project"],
+                        "properties": {
+                            "parent": {"type": "string"},
+                            "project": {"type": "string"},
+                            "prefixes": {"maxItems": 0},
+                        },
+                    },
+                    "else": {"required": ["prefixes"], "properties": {"prefixes": {"minItems": 1}}},
+                },
+                {
+                    "if": {"properties": {"kind": {"enum": ["underlay", "super"]}}},
+                    "then": {"properties": {"vni": {"type": "null"}}},
+                },
+            ]
+        }
     )
 
 
@@ -73,7 +99,7 @@ class IpAcquire(Model):
     """An IP: a given address or the next free one of the network."""
 
     network: Name
-    address: str | None = None
+    address: AddressText | None = None
     project: Name | None = None
     kind: Literal["static", "ephemeral"] = "static"
     name: str = Field(default="", max_length=63, pattern=r"^[A-Za-z0-9._-]*$")
@@ -155,7 +181,9 @@ class MachineAllocate(Model):
 
     project: Name
     networks: list[Name] = Field(min_length=1)
-    ips: list[str] = Field(default_factory=list, description="Given addresses, else the next free ones.")
+    ips: list[AddressText] = Field(
+        default_factory=list, description="Given addresses, else the next free ones."
+    )
 
 
 class FirewallAllocate(Model):
@@ -170,8 +198,16 @@ class TokenCreate(Model):
 
     role: Literal["admin", "project", "switch", "firewall"]
     subject: str = Field(default="", max_length=63, pattern=r"^[A-Za-z0-9._-]*$")
-    description: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=200, pattern=TEXT_PATTERN)
     expires_in: int | None = Field(default=None, ge=1, description="Seconds until it expires.")
+
+    # The document states the rule below too, so a client generated from it knows.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"role": {"not": {"const": "admin"}}}},
+            "then": {"properties": {"subject": {"minLength": 1}}, "required": ["subject"]},
+        }
+    )
 
     @model_validator(mode="after")
     def _subject(self) -> Self:

@@ -17,7 +17,7 @@ from fabric.adapters.store.bodies import IpAcquire, NetworkCreate, PartitionCrea
 from fabric.adapters.store.errors import Conflict, NotFound
 from fabric.adapters.store.schema import Ip, Network, Partition, Prefix, Project
 from fabric.core.ipam import Network as IPNet
-from fabric.core.ipam import Span, block_size, parse_address, parse_prefix, prefix_span
+from fabric.core.ipam import Span, block_size, parse_address, parse_allowed, parse_prefix, prefix_span
 from fabric.errors import AllocationError, ValidationError
 
 T = TypeVar("T")
@@ -107,7 +107,7 @@ async def create_network(session: AsyncSession, body: NetworkCreate) -> tuple[Ne
     for i, text in enumerate(body.destination_prefixes):
         parse_prefix(text, f"destination_prefixes[{i}]")
     for i, text in enumerate(body.extra_prefixes):
-        parse_prefix(text.split()[0], f"extra_prefixes[{i}]")
+        parse_allowed(text, f"extra_prefixes[{i}]")
     vni = await _vni(session, body, part)
     row = Network(
         name=body.name,

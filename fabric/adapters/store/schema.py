@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAME = 63
+WHO = 255  # an audit entry's author: a role, a subject and a signed-in user's name (an e-mail address)
 KEY = 32
 
 
@@ -187,7 +188,7 @@ class Document(Base):
     __tablename__ = "documents"
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
-    revision: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(80))
     body: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[float] = mapped_column(Float)
@@ -199,7 +200,7 @@ class DocumentHistory(Base):
     __tablename__ = "document_history"
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
-    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     body: Mapped[str] = mapped_column(Text)
 
 
@@ -219,7 +220,7 @@ class Audit(Base):
     __tablename__ = "audit"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[float] = mapped_column(Float, index=True)
-    who: Mapped[str] = mapped_column(String(NAME))
+    who: Mapped[str] = mapped_column(String(WHO))
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)

@@ -27,9 +27,13 @@ class Principal:
     id: str
     role: str
     subject: str = ""
+    name: str = ""  # a signed-in user's name (OIDC); fabric's tokens have none
 
     @property
     def who(self) -> str:
+        """What the audit records: `role:subject` for a token, `role[:project]:user` for a user."""
+        if self.name:
+            return ":".join(filter(None, (self.role, self.subject, self.name)))
         return f"{self.role}:{self.subject or self.id}"
 
 

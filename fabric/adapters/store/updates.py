@@ -35,7 +35,7 @@ from fabric.adapters.store.schema import (
     Switch,
     SwitchPort,
 )
-from fabric.core.ipam import Span, parse_prefix, prefix_span
+from fabric.core.ipam import Span, parse_allowed, parse_prefix, prefix_span
 from fabric.errors import ValidationError
 
 Touched = set[tuple[str, str]]
@@ -144,7 +144,7 @@ async def update_network(session: AsyncSession, body: NetworkCreate) -> tuple[Ch
     for i, text in enumerate(body.destination_prefixes):
         parse_prefix(text, f"destination_prefixes[{i}]")
     for i, text in enumerate(body.extra_prefixes):
-        parse_prefix(text.split()[0], f"extra_prefixes[{i}]")
+        parse_allowed(text, f"extra_prefixes[{i}]")
     plain = {
         "nat": body.nat,
         "destination_prefixes": list(body.destination_prefixes),

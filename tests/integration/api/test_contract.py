@@ -1,5 +1,6 @@
 """Malformed requests get a 4xx problem document naming what is wrong, never a 500: a body that is not
-UTF-8, a method the path does not have (405 with `Allow`)."""
+UTF-8, a method the path does not have (405 with `Allow`), query values outside their type, bounds or
+pattern; what the OpenAPI document allows is accepted (integral numbers in strict reports)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ def test_a_method_the_path_does_not_have_is_a_405_with_allow(
         ("/v1/switches/leaf01/diff?from=1", "to"),
         ("/v1/switches/leaf01/diff?from=1&to=99999999999999999999", "to"),  # past BIGINT: was a 500
         ("/v1/switches/leaf01/state?since=99999999999999999999", "since"),
+        ("/v1/networks?partition=fra%00", "partition"),  # PostgreSQL refuses NUL in text: was a 500
+        ("/v1/networks?kind=a%20b", "kind"),
     ],
 )
 def test_a_query_value_outside_its_declared_type_or_bounds_is_a_422_naming_it(
@@ -105,10 +108,56 @@ def test_a_status_report_is_validated_as_strictly_as_the_document_says(
     assert field in [e.get("field") for e in problem.get("errors", [])], problem
 
 
-def test_a_valid_status_report_is_still_accepted(server: Server) -> None:
-    body = {"name": "leaf01", "sync": {"applied_revision": 0, "applied_hash": "", "ok": True}}
-    status, _, answer = _send(server, "POST", "/v1/switches/leaf01/status", json.dumps(body).encode())
+def test_free_text_with_nul_is_refused_naming_it(server: Server) -> None:
+    body = json.dumps({"name": "nul", "description": "a\u0000b"}).encode()
+    status, _, problem = _send(server, "POST", "/v1/projects", body)
+    assert status == 422 and problem["field"] == "description", problem  # on PostgreSQL: was a 500
+
+
+@pytest.mark.parametrize("revision", ["0", "0.0", "1e2", "9223372036854775807"])
+def test_a_valid_status_report_is_still_accepted(server: Server, revision: str) -> None:
+    # JSON Schema's integers include 0.0 and 1e2: strict validation takes them as integers.
+    body = f'{{"name": "leaf01", "sync": {{"applied_revision": {revision}, "ok": true}}}}'
+    status, _, answer = _send(server, "POST", "/v1/switches/leaf01/status", body.encode())
     assert status in (202, 404), answer  # 404 while leaf01 is not declared in this module's store
+
+
+@pytest.mark.parametrize("revision", ["0.5", "9223372036854775808", "-1"])
+def test_a_revision_that_is_no_integer_of_64_bits_is_refused(server: Server, revision: str) -> None:
+    body = f'{{"name": "leaf01", "sync": {{"applied_revision": {revision}}}}}'
+    status, _, problem = _send(server, "POST", "/v1/switches/leaf01/status", body.encode())
+    assert status == 422 and problem["field"] == "sync.applied_revision", problem
+
+
+def test_a_body_naming_another_object_than_the_path_is_refused(server: Server) -> None:
+    body = json.dumps({"name": "leaf02", "sync": {"applied_revision": 0}}).encode()
+    status, _, problem = _send(server, "POST", "/v1/switches/leaf01/status", body)
+    assert status == 422, problem
+    assert problem["errors"] == [
+        {"field": "name", "reason": "the body names 'leaf02' but the path names 'leaf01'"}
+    ]
+
+
+def test_a_diff_at_the_last_revision_is_a_404_not_a_500(server: Server) -> None:
+    status, _, problem = _send(server, "GET", f"/v1/switches/leaf01/diff?from={2**63 - 2}&to=0")
+    assert status == 404, problem  # the revisions are BIGINT on PostgreSQL too
+
+
+def test_links_chain_create_read_update_delete(server: Server) -> None:
+    _, _, document = _send(server, "GET", "/v1/openapi.json")
+    created = document["paths"]["/v1/projects"]["post"]["responses"]["2XX"]["links"]
+    assert created["get_v1_projects_name"] == {
+        "operationId": "get_v1_projects_name",
+        "parameters": {"name": "$response.body#/name"},
+    }
+    assert {"put_v1_projects_name", "delete_v1_projects_name"} <= set(created)
+    read = document["paths"]["/v1/switches/{name}"]["get"]["responses"]["200"]["links"]
+    assert read["put_v1_switches_name"]["parameters"] == {
+        "name": "$request.path.name",
+        "header.If-Match": "$response.header.ETag",
+    }
+    machine = document["paths"]["/v1/machines"]["post"]["responses"]["2XX"]["links"]
+    assert "get_v1_machines_name_status" not in machine  # a new machine has reported nothing yet
 
 
 def test_a_listing_states_the_filters_it_takes_and_refuses_the_others(server: Server) -> None:
