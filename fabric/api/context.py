@@ -75,10 +75,7 @@ class Query:
                     f"{text!r} has characters or a length outside {self.pattern}", self.name
                 )
             return text
-        try:
-            value: float = int(text) if self.kind == "integer" else float(text)
-        except ValueError:
-            raise ValidationError(f"{text!r} is not an {self.kind}", self.name) from None
+        value = _integer(text, self.name) if self.kind == "integer" else _number(text, self.name)
         low, high = self.minimum, self.maximum
         if (
             not math.isfinite(value)
@@ -87,6 +84,25 @@ class Query:
         ):
             raise ValidationError(f"{text} is outside {low}..{high}", self.name)
         return value
+
+
+def _number(text: str, name: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValidationError(f"{text!r} is not a number", name) from None
+
+
+def _integer(text: str, name: str) -> float:
+    # JSON Schema's integers include 1e3 and 5.0 (a zero fraction); a value of more than 30 digits is
+    # outside every bound here and is not expanded (1e999999999 would be a billion digits).
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        raise ValidationError(f"{text!r} is not an integer", name) from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise ValidationError(f"{text!r} is not an integer", name)
+    return int(number) if number.adjusted() < 30 else math.copysign(math.inf, number)
 
 
 @dataclass(frozen=True)

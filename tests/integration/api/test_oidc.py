@@ -240,7 +240,7 @@ def test_an_expired_token_is_refused(api: Server, provider: Provider) -> None:
     token = provider.token("grace", ["fabric-admins"])
     status, _, answer = _ask(api, "GET", "/v1/projects", token)
     assert status == 200, answer
-    time.sleep(TOKEN_AGE + 1.5)  # noqa: FURB  (the token must be past its exp)
+    time.sleep(TOKEN_AGE + 1.5)  # the token must be past its exp
     _refused(api, token, "expired")
 
 
