@@ -3,11 +3,13 @@ per module and engine (parametrised), stopped by PID."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +39,19 @@ class Server:
     engine: str
     log: Path
     pid: int
+
+
+def send(
+    server: Server, method: str, path: str, body: bytes | None = None, token: str | None = None
+) -> tuple[int, dict, dict]:
+    """One raw HTTP request (the admin's token unless `token`): status, headers and the JSON answer."""
+    headers = {"Authorization": f"Bearer {token or server.admin}", "Content-Type": "application/json"}
+    asked = urllib.request.Request(f"{server.url}{path}", data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(asked, timeout=30) as answer:
+            return answer.status, dict(answer.headers), json.loads(answer.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
 
 
 def fabric(server: Server, *args: str) -> Result:

@@ -5,21 +5,13 @@ pattern; what the OpenAPI document allows is accepted (integral numbers in stric
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 
 import pytest
-from conftest import Server
+from conftest import Server, send
 
 
 def _send(server: Server, method: str, path: str, body: bytes | None = None) -> tuple[int, dict, dict]:
-    headers = {"Authorization": f"Bearer {server.admin}", "Content-Type": "application/json"}
-    asked = urllib.request.Request(f"{server.url}{path}", data=body, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(asked, timeout=30) as answer:
-            return answer.status, dict(answer.headers), json.loads(answer.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
+    return send(server, method, path, body)
 
 
 @pytest.mark.parametrize("path", ["/v1/projects", "/v1/ips", "/v1/apply"])

@@ -22,7 +22,7 @@ from pathlib import Path
 import jwt
 import pytest
 import scenario
-from conftest import FABRIC, Server, start_server, stop_server
+from conftest import FABRIC, Server, send, start_server, stop_server
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fabric.adapters.process import run, spawn
@@ -153,14 +153,7 @@ def api(request: pytest.FixtureRequest, provider: Provider) -> Iterator[Server]:
 def _ask(
     server: Server, method: str, path: str, token: str, body: dict | None = None
 ) -> tuple[int, dict, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    asked = urllib.request.Request(f"{server.url}{path}", data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(asked, timeout=30) as answer:
-            return answer.status, dict(answer.headers), json.loads(answer.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
+    return send(server, method, path, json.dumps(body).encode() if body is not None else None, token)
 
 
 def _refused(server: Server, token: str, reason: str) -> None:
