@@ -5,15 +5,19 @@ UDP datagram with the peer's address as the server sees it (what SNAT made of th
 `ready` once every socket is bound.  `probe` (flows as JSON on stdin: [[src, dst, port, "TCP"|"UDP"],
 ...]): tries every flow at once, bound to its source address, and prints a JSON list of booleans
 (answered within the timeout).  `ask SRC DST PORT TCP|UDP [TIMEOUT]`: one flow; prints the address the
-server saw (nothing, exit 1, when no answer came within TIMEOUT seconds, default 1.5).
+server saw (nothing, exit 1, when no answer came within TIMEOUT seconds, default 1.5).  `stream SRC DST
+PORT RATE SECONDS`: a continuous UDP stream to a `serve`r; prints JSON with the datagrams sent, those
+answered and the longest time without an answer (what a failure cost).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import selectors
 import socket
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 TIMEOUT = 1.5
@@ -87,6 +91,39 @@ def ask(src: str, dst: str, port: int, proto: str, timeout: float = TIMEOUT) -> 
     return seen
 
 
+def stream(src: str, dst: str, port: int, rate: float, seconds: float) -> dict[str, float]:
+    """Send `rate` UDP datagrams a second from `src` to the server at `dst` for `seconds` and count the
+    answers: a datagram lost on either way is a missing answer.  The longest gap is the longest time
+    without an answer (from the first send to the last one, answers included)."""
+    family = socket.AF_INET6 if ":" in dst else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.bind((src, 0))
+        sock.setblocking(False)
+        sel = selectors.DefaultSelector()
+        sel.register(sock, selectors.EVENT_READ)
+        start = time.monotonic()
+        end, sent, answers = start + seconds, 0, [start]
+        while True:
+            now = time.monotonic()
+            if now >= end + TIMEOUT:
+                break
+            if now < end and now >= start + sent / rate:
+                sock.sendto(sent.to_bytes(8, "big"), (dst, port))
+                sent += 1
+            wake = start + sent / rate if now < end else end + TIMEOUT
+            for _ in sel.select(max(0.0, wake - time.monotonic())):
+                while True:
+                    try:
+                        sock.recvfrom(64)
+                    except BlockingIOError:
+                        break
+                    answers.append(time.monotonic())
+        last_send = start + (sent - 1) / rate
+        marks = sorted([*answers, last_send])
+        gap = max(b - a for a, b in itertools.pairwise(marks)) if len(marks) > 1 else seconds
+    return {"sent": sent, "answered": len(answers) - 1, "longest_gap": round(gap, 4)}
+
+
 def _one(flow: tuple[str, str, int, str]) -> bool:
     try:
         return bool(ask(*flow))
@@ -110,5 +147,8 @@ if __name__ == "__main__":
         except OSError as exc:
             print(exc, file=sys.stderr)
             sys.exit(1)
+    elif sys.argv[1] == "stream":
+        src, dst, port, rate, seconds = sys.argv[2:7]
+        print(json.dumps(stream(src, dst, int(port), float(rate), float(seconds))), flush=True)
     else:
         probe()

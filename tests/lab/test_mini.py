@@ -21,7 +21,7 @@ import redis
 import yaml
 
 from fabric.errors import ApplyError
-from lab import fabric_lab
+from lab import fabric_lab, failures
 from lab.control import Api, restart_api, restart_switch_daemon, stop
 from lab.demo import (
     ALLOCATIONS,
@@ -29,6 +29,7 @@ from lab.demo import (
     BETA,
     DemoReport,
     allocate,
+    bgp_sessions,
     call,
     free,
     lab_api,
@@ -393,6 +394,52 @@ def test_a_prefix_the_machine_does_not_own_is_filtered_by_the_leaf(lab: LabState
     finally:
         vtysh(lab, "m1", *rogue, "no network 10.99.0.0/24", "neighbor TOR route-map RM-ANNOUNCE-V4 out")
         vtysh(lab, "m1", "configure terminal", "no ip route 10.99.0.0/24 Null0")
+
+
+GAP_BOUND = 5.0  # seconds: generous (a loaded 2-core VM); what the gap is today: docs/failures.md
+SWITCHES_AND_MACHINES = ("spine01", "spine02", "leaf01", "leaf02", "m1", "m2")
+
+
+def established(state: LabState) -> set[str]:
+    return {
+        f"{node}:{session}"
+        for node in SWITCHES_AND_MACHINES
+        for session, how in bgp_sessions(state, node).items()
+        if how == "Established"
+    }
+
+
+@pytest.mark.parametrize("node", ["spine01", "leaf01"])
+def test_a_switch_losing_all_its_links_costs_the_tenant_a_short_gap(
+    lab: LabState, demo: DemoReport, node: str
+) -> None:
+    """A continuous UDP stream m1 -> m2 (answered) while `node` loses every link for 4 s: the stream goes
+    on through the other spine (m1 only on leaf01, m2 only on leaf02: their traffic crosses the spines) or
+    the other leaf (both machines dual-attached); every session comes back once the links do."""
+    state = LabState.load(lab.name)
+    before = established(state)
+    crossing = node.startswith("spine")
+    if crossing:
+        set_link(lab, "m1", "lan1", "down")
+        set_link(lab, "m2", "lan0", "down")
+    try:
+        if crossing:
+            wait_until(lambda: pings(lab, "m1", demo.ips["m1"], demo.ips["m2"]), timeout=UP, what="m1 -> m2")
+        outcome = failures.measure(
+            state,
+            f"{node} loses all links",
+            ("m1", demo.ips["m1"]),
+            ("m2", demo.ips["m2"]),
+            lambda: failures.links_down(state, node),
+        )
+    finally:
+        if crossing:
+            set_link(lab, "m1", "lan1", "up")
+            set_link(lab, "m2", "lan0", "up")
+    print(outcome.line())
+    assert outcome.answered > 0.5 * outcome.sent, outcome
+    assert outcome.longest_gap < GAP_BOUND, outcome
+    wait_until(lambda: before <= established(state), timeout=60, what="every BGP session back")
 
 
 def vrf_links(lab: LabState, leaf: str, vrf: str) -> list[str]:

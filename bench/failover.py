@@ -1,0 +1,93 @@
+"""Switch failures as tenants see them: a continuous UDP stream m1 -> m2 (200 datagrams a second, each
+answered) through the lab (mini.clab.yml, m1 and m2 in one tenant network) while a switch loses all its
+links for 4 s; the datagrams lost and the longest time without an answer, per scenario and repetition
+(`lab.failures`).
+
+- a spine loses all links: m1 only on leaf01 and m2 only on leaf02 for the run, so that their traffic
+  crosses the spines (the other spine carries it on);
+- leaf01 loses all links: both machines dual-attached, the other leaf carries it on.
+
+Targets (issue 19): a spine's links lost → gap ≤ 0.5 s; a leaf's → gap ≤ 1 s.  What is not measured yet:
+silent failures (links up, control plane frozen) and a replaced leaf, and BFD against the hold-timer-only
+baseline (BFD is not rendered yet).  `python -m bench failover` (`FABRIC_BENCH_FAILOVER_RUNS`, default 3).
+Needs root, FRR, Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from lab import fabric_lab, failures
+from lab.control import apply_file
+from lab.demo import ALLOCATIONS, allocate, demo_intent, lab_api, machine_ipv4, pings, switches_converged
+from lab.rig import wait_until
+from lab.state import LabState
+from lab.topology import named_copy
+
+REPO = Path(__file__).resolve().parents[1]
+NAME = "benchfail"
+TARGETS = {"spine01": 0.5, "leaf01": 1.0}
+
+
+def _machine_links(state: LabState, up: bool) -> None:
+    failures.set_links(state, "m1", ["lan1"], up)
+    failures.set_links(state, "m2", ["lan0"], up)
+
+
+def scenario(state: LabState, node: str, ips: dict[str, str]) -> failures.Outcome:
+    crossing = node.startswith("spine")
+    if crossing:
+        _machine_links(state, up=False)
+    try:
+        wait_until(lambda: pings(state, "m1", ips["m1"], ips["m2"]), timeout=60, what="m1 -> m2")
+        return failures.measure(
+            state,
+            f"{node} loses all links",
+            ("m1", ips["m1"]),
+            ("m2", ips["m2"]),
+            lambda: failures.links_down(state, node),
+        )
+    finally:
+        if crossing:
+            _machine_links(state, up=True)
+
+
+def main() -> None:
+    runs = int(os.environ.get("FABRIC_BENCH_FAILOVER_RUNS", "3"))
+    tmp = Path(tempfile.mkdtemp(prefix="benchfail-"))
+    fabric_lab.up(named_copy(REPO / "topologies" / "mini.clab.yml", NAME, tmp))
+    outcomes: dict[str, list[failures.Outcome]] = {node: [] for node in TARGETS}
+    try:
+        state = LabState.load(NAME)
+        api = lab_api(state)
+        (tmp / "demo.yaml").write_text(yaml.safe_dump(demo_intent(NAME)))
+        apply_file(api, tmp / "demo.yaml")
+        wait_until(lambda: switches_converged(api), timeout=120, what="lab converged")
+        for allocation in ALLOCATIONS[:2]:  # m1 and m2 into alpha
+            allocate(api, allocation)
+        wait_until(lambda: switches_converged(api), timeout=120, what="allocations applied")
+        ips = {m: machine_ipv4(api, m) for m in ("m1", "m2")}
+        for _ in range(runs):
+            for node in TARGETS:
+                outcome = scenario(LabState.load(NAME), node, ips)
+                print(f"   {outcome.line()}", flush=True)
+                outcomes[node].append(outcome)
+    finally:
+        fabric_lab.down(NAME)
+    for node, target in TARGETS.items():
+        gaps = sorted(o.longest_gap for o in outcomes[node])
+        median, worst = gaps[len(gaps) // 2], gaps[-1]
+        verdict = "met" if worst <= target else f"missed by {worst / target:.1f}x"
+        print(
+            f"-- {node} loses all links, {runs} runs: longest gap median {median * 1000:.0f} ms, "
+            f"worst {worst * 1000:.0f} ms; lost {sum(o.lost for o in outcomes[node])} of "
+            f"{sum(o.sent for o in outcomes[node])}; target <= {target} s: {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Switch failures in the lab, measured by what tenants see: a continuous UDP stream between two
+machines (`lab.netprobe stream`, 200 datagrams a second, answered by the other machine) runs while a
+switch fails and comes back; the outcome is the datagrams lost and the longest time without an answer.
+
+A failure here is a node losing all its links (`links_down`: every data port of the node set down in
+its namespace, so the far ends lose carrier as they would with a dead switch or a pulled cable bundle).
+The switch daemon is not involved: what keeps traffic flowing is the dual attachment and BGP reacting
+to the lost carrier.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lab import netprobe
+from lab.fabric_lab import exec_argv, exec_in
+from lab.north_south import start_servers
+from lab.state import LabState
+from lab.topology import load_topology
+
+STREAM_PORT = 9500  # the port the destination machine's netprobe answers the stream on
+RATE = 200.0  # datagrams a second, each answered
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the stream saw while a failure happened and was repaired."""
+
+    scenario: str
+    sent: int
+    answered: int
+    longest_gap: float  # seconds without an answer
+
+    @property
+    def lost(self) -> int:
+        return self.sent - self.answered
+
+    def line(self) -> str:
+        return (
+            f"{self.scenario}: {self.lost} of {self.sent} lost, longest gap {self.longest_gap * 1000:.0f} ms"
+        )
+
+
+def ports_of(state: LabState, node: str) -> list[str]:
+    """The data ports of `node` as named in its namespace (`Ethernet0`… on a switch, `lan0`… elsewhere)."""
+    return [near.port for near, _ in load_topology(state.topology_file).links_of(node)]
+
+
+def set_links(state: LabState, node: str, ports: list[str], up: bool) -> None:
+    """Every port of `ports` of `node` up or down (a failing `ip` raises, naming it)."""
+    for port in ports:
+        result = exec_in(state.name, node, ["ip", "link", "set", port, "up" if up else "down"])
+        if not result.ok:
+            raise RuntimeError(result.describe())
+
+
+def links_down(state: LabState, node: str) -> Callable[[], None]:
+    """Fail `node` by taking all its links down; answers the repair (all of them up again)."""
+    ports = ports_of(state, node)
+    set_links(state, node, ports, up=False)
+    return lambda: set_links(state, node, ports, up=True)
+
+
+def measure(
+    state: LabState,
+    scenario: str,
+    src: tuple[str, str],
+    dst: tuple[str, str],
+    fail: Callable[[], Callable[[], None]],
+    *,
+    before: float = 2.0,
+    during: float = 4.0,
+    after: float = 3.0,
+) -> Outcome:
+    """Stream from `src` (node, address) to `dst` (node, address); `before` seconds in, `fail()` breaks
+    something and answers its repair, which runs `during` seconds later; the stream goes on `after`."""
+    start_servers(state, dst[0], (STREAM_PORT,))
+    seconds = before + during + after
+    argv = [
+        sys.executable,
+        netprobe.__file__,
+        "stream",
+        src[1],
+        dst[1],
+        str(STREAM_PORT),
+        str(RATE),
+        str(seconds),
+    ]
+    with subprocess.Popen(  # noqa: S603 - argv list, no shell
+        exec_argv(state.node(src[0]), argv), stdout=subprocess.PIPE, text=True
+    ) as stream:
+        time.sleep(before)
+        repair = fail()
+        try:
+            time.sleep(during)
+        finally:
+            repair()
+        out, _ = stream.communicate(timeout=seconds + 30)
+    if stream.returncode != 0:
+        raise RuntimeError(f"the stream from {src[0]} failed (exit {stream.returncode}): {out}")
+    found = json.loads(out)
+    return Outcome(scenario, int(found["sent"]), int(found["answered"]), float(found["longest_gap"]))
