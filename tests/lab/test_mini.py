@@ -396,7 +396,7 @@ def test_a_prefix_the_machine_does_not_own_is_filtered_by_the_leaf(lab: LabState
         vtysh(lab, "m1", "configure terminal", "no ip route 10.99.0.0/24 Null0")
 
 
-GAP_BOUND = 5.0  # seconds: generous (a loaded 2-core VM); what the gap is today: docs/failures.md
+GAP_BOUND = 5.0  # seconds: generous (a loaded 2-core VM); the gaps today: docs/guides/switch-failures.md
 SWITCHES_AND_MACHINES = ("spine01", "spine02", "leaf01", "leaf02", "m1", "m2")
 
 
