@@ -1,16 +1,23 @@
 """Switch failures in the lab, measured by what tenants see: a continuous UDP stream between two
-machines (`lab.netprobe stream`, 200 datagrams a second, answered by the other machine) runs while a
-switch fails and comes back; the outcome is the datagrams lost and the longest time without an answer.
+machines (`lab.netprobe stream`: 400 datagrams a second over 8 flows, which ECMP spreads over every
+path, each answered by the other machine) runs while a switch fails and comes back; the outcome is the
+datagrams lost and the longest time a flow went without an answer.
 
-A failure here is a node losing all its links (`links_down`: every data port of the node set down in
-its namespace, so the far ends lose carrier as they would with a dead switch or a pulled cable bundle).
-The switch daemon is not involved: what keeps traffic flowing is the dual attachment and BGP reacting
-to the lost carrier.
+Two kinds of failure:
+
+- `links_down`: the node loses all its links (every data port set down in its namespace, so the far
+  ends lose carrier, as with a dead switch or a pulled cable bundle); BGP reacts to the lost carrier.
+- `freeze`: a silent failure, links up: the node's FRR daemons stop (SIGSTOP) and it stops forwarding
+  IPv4 (the underlay); its neighbours notice only when their BGP hold timer expires.
+
+The switch daemon is not involved: what keeps traffic flowing is the dual attachment and BGP.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,7 +31,8 @@ from lab.state import LabState
 from lab.topology import load_topology
 
 STREAM_PORT = 9500  # the port the destination machine's netprobe answers the stream on
-RATE = 200.0  # datagrams a second, each answered
+RATE = 400.0  # datagrams a second over 8 flows (50 each: a gap is resolved to 20 ms), each answered
+FRR_DAEMONS = frozenset({"zebra", "bgpd", "staticd", "bfdd"})
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,29 @@ def links_down(state: LabState, node: str) -> Callable[[], None]:
     ports = ports_of(state, node)
     set_links(state, node, ports, up=False)
     return lambda: set_links(state, node, ports, up=True)
+
+
+def freeze(state: LabState, node: str) -> Callable[[], None]:
+    """Fail `node` silently: its FRR daemons stopped, its IPv4 forwarding off, its links up; answers
+    the repair (forwarding on, the daemons continued)."""
+    record = state.node(node)
+    pids = [pid for name, (pid, _) in record.daemons.items() if name in FRR_DAEMONS]
+    _forwarding(state, node, on=False)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+
+    def repair() -> None:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        _forwarding(state, node, on=True)
+
+    return repair
+
+
+def _forwarding(state: LabState, node: str, *, on: bool) -> None:
+    result = exec_in(state.name, node, ["sysctl", "-qw", f"net.ipv4.ip_forward={int(on)}"])
+    if not result.ok:
+        raise RuntimeError(result.describe())
 
 
 def measure(

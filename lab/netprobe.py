@@ -91,37 +91,38 @@ def ask(src: str, dst: str, port: int, proto: str, timeout: float = TIMEOUT) -> 
     return seen
 
 
-def stream(src: str, dst: str, port: int, rate: float, seconds: float) -> dict[str, float]:
-    """Send `rate` UDP datagrams a second from `src` to the server at `dst` for `seconds` and count the
-    answers: a datagram lost on either way is a missing answer.  The longest gap is the longest time
-    without an answer (from the first send to the last one, answers included)."""
+def stream(src: str, dst: str, port: int, rate: float, seconds: float, *, flows: int = 8) -> dict[str, float]:
+    """Send `rate` UDP datagrams a second from `src` to the server at `dst` for `seconds`, spread round
+    robin over `flows` source ports (ECMP hashes each flow its own way, so some take any failed path),
+    and count the answers: a datagram lost on either way is a missing answer.  The longest gap is the
+    longest time one flow went without an answer while it was sending."""
     family = socket.AF_INET6 if ":" in dst else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+    socks = [socket.socket(family, socket.SOCK_DGRAM) for _ in range(flows)]
+    sel = selectors.DefaultSelector()
+    for index, sock in enumerate(socks):
         sock.bind((src, 0))
         sock.setblocking(False)
-        sel = selectors.DefaultSelector()
-        sel.register(sock, selectors.EVENT_READ)
-        start = time.monotonic()
-        end, sent, answers = start + seconds, 0, [start]
-        while True:
-            now = time.monotonic()
-            if now >= end + TIMEOUT:
-                break
-            if now < end and now >= start + sent / rate:
-                sock.sendto(sent.to_bytes(8, "big"), (dst, port))
-                sent += 1
-            wake = start + sent / rate if now < end else end + TIMEOUT
-            for _ in sel.select(max(0.0, wake - time.monotonic())):
-                while True:
-                    try:
-                        sock.recvfrom(64)
-                    except BlockingIOError:
-                        break
-                    answers.append(time.monotonic())
-        last_send = start + (sent - 1) / rate
-        marks = sorted([*answers, last_send])
-        gap = max(b - a for a, b in itertools.pairwise(marks)) if len(marks) > 1 else seconds
-    return {"sent": sent, "answered": len(answers) - 1, "longest_gap": round(gap, 4)}
+        sel.register(sock, selectors.EVENT_READ, index)
+    start = time.monotonic()
+    end, sent = start + seconds, 0
+    answers: list[list[float]] = [[start] for _ in socks]
+    while (now := time.monotonic()) < end + TIMEOUT:
+        if now < end and now >= start + sent / rate:
+            socks[sent % flows].sendto(sent.to_bytes(8, "big"), (dst, port))
+            sent += 1
+        wake = start + sent / rate if now < end else end + TIMEOUT
+        for key, _ in sel.select(max(0.0, wake - time.monotonic())):
+            while True:
+                try:
+                    socks[key.data].recvfrom(64)
+                except BlockingIOError:
+                    break
+                answers[key.data].append(time.monotonic())
+    for sock in socks:
+        sock.close()
+    last_send = start + (sent - 1) / rate
+    gap = max(max(b - a for a, b in itertools.pairwise(sorted([*marks, last_send]))) for marks in answers)
+    return {"sent": sent, "answered": sum(len(m) - 1 for m in answers), "longest_gap": round(gap, 4)}
 
 
 def _one(flow: tuple[str, str, int, str]) -> bool:

@@ -409,13 +409,23 @@ def established(state: LabState) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("node", ["spine01", "leaf01"])
-def test_a_switch_losing_all_its_links_costs_the_tenant_a_short_gap(
-    lab: LabState, demo: DemoReport, node: str
+SCENARIOS = {
+    # name: (node, failure, seconds it lasts, bound on the longest gap)
+    "spine01 loses all links": ("spine01", failures.links_down, 4.0, GAP_BOUND),
+    "leaf01 loses all links": ("leaf01", failures.links_down, 4.0, GAP_BOUND),
+    # Links up, FRR stopped, no forwarding: only the leaves' BGP hold timer (8 s) notices today.
+    "spine01 freezes, links up": ("spine01", failures.freeze, 12.0, 11.0),
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_a_failing_switch_costs_the_tenant_a_bounded_gap(
+    lab: LabState, demo: DemoReport, scenario: str
 ) -> None:
-    """A continuous UDP stream m1 -> m2 (answered) while `node` loses every link for 4 s: the stream goes
-    on through the other spine (m1 only on leaf01, m2 only on leaf02: their traffic crosses the spines) or
-    the other leaf (both machines dual-attached); every session comes back once the links do."""
+    """A continuous UDP stream m1 -> m2 (answered) while a switch fails and comes back: the stream goes
+    on through the other spine (m1 only on leaf01, m2 only on leaf02: their traffic crosses the spines)
+    or the other leaf (both machines dual-attached); every session comes back once the switch does."""
+    node, fail, lasting, bound = SCENARIOS[scenario]
     state = LabState.load(lab.name)
     before = established(state)
     crossing = node.startswith("spine")
@@ -427,18 +437,19 @@ def test_a_switch_losing_all_its_links_costs_the_tenant_a_short_gap(
             wait_until(lambda: pings(lab, "m1", demo.ips["m1"], demo.ips["m2"]), timeout=UP, what="m1 -> m2")
         outcome = failures.measure(
             state,
-            f"{node} loses all links",
+            scenario,
             ("m1", demo.ips["m1"]),
             ("m2", demo.ips["m2"]),
-            lambda: failures.links_down(state, node),
+            lambda: fail(state, node),
+            during=lasting,
         )
     finally:
         if crossing:
             set_link(lab, "m1", "lan1", "up")
             set_link(lab, "m2", "lan0", "up")
     print(outcome.line())
-    assert outcome.answered > 0.5 * outcome.sent, outcome
-    assert outcome.longest_gap < GAP_BOUND, outcome
+    assert outcome.answered > 0.3 * outcome.sent, outcome
+    assert outcome.longest_gap < bound, outcome
     wait_until(lambda: before <= established(state), timeout=60, what="every BGP session back")
 
 
