@@ -23,7 +23,9 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from fabric.adapters.process import run
 from lab import netprobe
 from lab.fabric_lab import exec_argv, exec_in
 from lab.north_south import start_servers
@@ -60,11 +62,30 @@ def ports_of(state: LabState, node: str) -> list[str]:
 
 
 def set_links(state: LabState, node: str, ports: list[str], up: bool) -> None:
-    """Every port of `ports` of `node` up or down (a failing `ip` raises, naming it)."""
-    for port in ports:
-        result = exec_in(state.name, node, ["ip", "link", "set", port, "up" if up else "down"])
-        if not result.ok:
-            raise RuntimeError(result.describe())
+    """Every port of `ports` of `node` up or down, wherever it is (a leaf's tenant ports live in their
+    VRF's namespace under the lab's netns VRF backend).  A port that cannot be set raises, naming it,
+    after the ports already changed are set back."""
+    done: list[str] = []
+    try:
+        for port in ports:
+            _set_link(state, node, port, up)
+            done.append(port)
+    except RuntimeError:
+        for port in done:
+            _set_link(state, node, port, not up)
+        raise
+
+
+def _set_link(state: LabState, node: str, port: str, up: bool) -> None:
+    argv = ["ip", "link", "set", port, "up" if up else "down"]
+    result = exec_in(state.name, node, argv)
+    if result.ok:
+        return
+    vrf_dir = state.node(node).vrf_dir
+    for vrf in sorted(Path(vrf_dir).iterdir()) if vrf_dir else []:
+        if run(["nsenter", f"--net={vrf}", *argv]).ok:
+            return
+    raise RuntimeError(f"{node}: {result.describe()}")
 
 
 def links_down(state: LabState, node: str) -> Callable[[], None]:

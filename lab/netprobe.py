@@ -12,6 +12,7 @@ answered and the longest time without an answer (what a failure cost).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import selectors
@@ -108,7 +109,8 @@ def stream(src: str, dst: str, port: int, rate: float, seconds: float, *, flows:
     answers: list[list[float]] = [[start] for _ in socks]
     while (now := time.monotonic()) < end + TIMEOUT:
         if now < end and now >= start + sent / rate:
-            socks[sent % flows].sendto(sent.to_bytes(8, "big"), (dst, port))
+            with contextlib.suppress(OSError):  # no route for a moment (a failure routed around): lost
+                socks[sent % flows].sendto(sent.to_bytes(8, "big"), (dst, port))
             sent += 1
         wake = start + sent / rate if now < end else end + TIMEOUT
         for key, _ in sel.select(max(0.0, wake - time.monotonic())):

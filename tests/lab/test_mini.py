@@ -12,6 +12,7 @@ import difflib
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -409,10 +410,14 @@ def established(state: LabState) -> set[str]:
     }
 
 
+# After a path change the lab's netns VRF backend may drop a remote VTEP's router MAC until the SONiC
+# stand-in re-binds the L3VNI (checked every 2 s, docs/lab.md): a scenario waits that long after its
+# repair so the next one starts from a settled data plane.
+SETTLE = 12.0
 SCENARIOS = {
     # name: (node, failure, seconds it lasts, bound on the longest gap)
-    "spine01 loses all links": ("spine01", failures.links_down, 4.0, GAP_BOUND),
     "leaf01 loses all links": ("leaf01", failures.links_down, 4.0, GAP_BOUND),
+    "spine01 loses all links": ("spine01", failures.links_down, 4.0, GAP_BOUND),
     # Links up, FRR stopped, no forwarding: only the leaves' BGP hold timer (8 s) notices today.
     "spine01 freezes, links up": ("spine01", failures.freeze, 12.0, 11.0),
 }
@@ -449,8 +454,9 @@ def test_a_failing_switch_costs_the_tenant_a_bounded_gap(
             set_link(lab, "m2", "lan0", "up")
     print(outcome.line())
     assert outcome.answered > 0.3 * outcome.sent, outcome
-    assert outcome.longest_gap < bound, outcome
     wait_until(lambda: before <= established(state), timeout=60, what="every BGP session back")
+    time.sleep(SETTLE)
+    assert outcome.longest_gap < bound, outcome
 
 
 def vrf_links(lab: LabState, leaf: str, vrf: str) -> list[str]:
