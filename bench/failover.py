@@ -21,16 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
+from bench.lab import declared_lab
 from lab import fabric_lab, failures
-from lab.control import apply_file
-from lab.demo import ALLOCATIONS, allocate, demo_intent, lab_api, machine_ipv4, pings, switches_converged
+from lab.demo import ALLOCATIONS, allocate, machine_ipv4, pings, switches_converged
 from lab.rig import wait_until
 from lab.state import LabState
-from lab.topology import named_copy
 
-REPO = Path(__file__).resolve().parents[1]
 NAME = "benchfail"
 SETTLE = 12.0  # after a repair: the lab's router-MAC re-bind (docs/lab.md) has settled before the next
 SCENARIOS = {
@@ -64,14 +60,9 @@ def scenario(state: LabState, name: str, ips: dict[str, str]) -> failures.Outcom
 def main() -> None:
     runs = int(os.environ.get("FABRIC_BENCH_FAILOVER_RUNS", "3"))
     tmp = Path(tempfile.mkdtemp(prefix="benchfail-"))
-    fabric_lab.up(named_copy(REPO / "topologies" / "mini.clab.yml", NAME, tmp))
     outcomes: dict[str, list[failures.Outcome]] = {name: [] for name in SCENARIOS}
     try:
-        state = LabState.load(NAME)
-        api = lab_api(state)
-        (tmp / "demo.yaml").write_text(yaml.safe_dump(demo_intent(NAME)))
-        apply_file(api, tmp / "demo.yaml")
-        wait_until(lambda: switches_converged(api), timeout=120, what="lab converged")
+        _, api = declared_lab(NAME, tmp)
         for allocation in ALLOCATIONS[:2]:  # m1 and m2 into alpha
             allocate(api, allocation)
         wait_until(lambda: switches_converged(api), timeout=120, what="allocations applied")

@@ -47,6 +47,18 @@ LEAVES = ("leaf01", "leaf02")
 POLL_S = 0.02
 
 
+def declared_lab(name: str, tmp: Path) -> tuple[LabState, Api]:
+    """Lab `name` up on mini.clab.yml with the demo's intent applied and every switch converged (the
+    caller takes it down with `fabric_lab.down(name)`, also when this raises)."""
+    fabric_lab.up(named_copy(REPO / "topologies" / "mini.clab.yml", name, tmp))
+    state = LabState.load(name)
+    api = lab_api(state)
+    (tmp / "demo.yaml").write_text(yaml.safe_dump(demo_intent(name)))
+    apply_file(api, tmp / "demo.yaml")
+    wait_until(lambda: switches_converged(api), timeout=120, what="lab converged")
+    return state, api
+
+
 def _applied(api: Api, want: dict[str, int]) -> bool:
     rows = {r["name"]: r for r in fleet(api) if r["kind"] == "switch"}
     return all((rows[leaf]["applied_revision"] or 0) >= rev for leaf, rev in want.items())
@@ -180,13 +192,8 @@ def main() -> None:
     """Run both sides and print p50/p99, the ratios and where the seconds go."""
     cycles = int(os.environ.get("FABRIC_BENCH_LAB_CYCLES", "20"))
     tmp = Path(tempfile.mkdtemp(prefix="benchlab-"))
-    fabric_lab.up(named_copy(REPO / "topologies" / "mini.clab.yml", NAME, tmp))
     try:
-        state = LabState.load(NAME)
-        api = lab_api(state)
-        (tmp / "demo.yaml").write_text(yaml.safe_dump(demo_intent(NAME)))
-        apply_file(api, tmp / "demo.yaml")
-        wait_until(lambda: switches_converged(api), timeout=120, what="lab converged")
+        state, api = declared_lab(NAME, tmp)
         cycle(state, api)  # warm-up: cabling learned, first VRF plumbing done
         ours = _side(state, api, cycles)
         _to_polling(state)
