@@ -113,9 +113,16 @@ def freeze(state: LabState, node: str) -> Callable[[], None]:
 
 
 def _forwarding(state: LabState, node: str, *, on: bool) -> None:
-    result = exec_in(state.name, node, ["sysctl", "-qw", f"net.ipv4.ip_forward={int(on)}"])
+    # Everywhere the node forwards: its namespace and, on a leaf, every tenant VRF's (netns backend).
+    argv = ["sysctl", "-qw", f"net.ipv4.ip_forward={int(on)}"]
+    result = exec_in(state.name, node, argv)
     if not result.ok:
         raise RuntimeError(result.describe())
+    vrf_dir = state.node(node).vrf_dir
+    for vrf in sorted(Path(vrf_dir).iterdir()) if vrf_dir else []:
+        inside = run(["nsenter", f"--net={vrf}", *argv])
+        if not inside.ok:
+            raise RuntimeError(inside.describe())
 
 
 def measure(
