@@ -66,12 +66,15 @@ def serve(ports: list[int]) -> None:
         for key, _ in sel.select():
             sock = key.fileobj
             assert isinstance(sock, socket.socket)
-            if sock.type == socket.SOCK_STREAM:
-                conn, peer = sock.accept()
-                conn.sendall(peer[0].encode())
-                conn.close()
-            else:
-                _answer(sock)
+            # An answer that cannot go out (no route back for a moment while a failure is routed
+            # around, a peer gone) is that one answer lost: the server goes on.
+            with contextlib.suppress(OSError):
+                if sock.type == socket.SOCK_STREAM:
+                    conn, peer = sock.accept()
+                    with conn:
+                        conn.sendall(peer[0].encode())
+                else:
+                    _answer(sock)
 
 
 def ask(src: str, dst: str, port: int, proto: str, timeout: float = TIMEOUT) -> str:
