@@ -81,15 +81,15 @@ class OidcVerifier:
         """The principal `token` signs in as; `Refused` naming the reason otherwise."""
         try:
             header = jwt.get_unverified_header(token)
-            jwt.decode(token, options={"verify_signature": False})
+            # Read unverified only to say why and to spare the provider a key lookup: a token of
+            # another issuer is refused before any key is fetched (its signature would fail anyway).
+            unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.InvalidTokenError:
             raise Refused("not a JWT") from None
         alg = header.get("alg")
         if alg not in ALGORITHMS:
             raise Refused(f"algorithm {alg!r} is not accepted (accepted: {', '.join(ALGORITHMS)})")
-        # Read unverified only to say why and to spare the provider a key lookup: a token of another
-        # issuer is refused before any key is fetched (it would fail on its signature anyway).
-        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        issuer = unverified.get("iss")
         if issuer != self.settings.issuer:
             raise Refused(f"the token was not issued by {self.settings.issuer} (it names {issuer!r})")
         kid = header.get("kid")
